@@ -1,0 +1,230 @@
+"""The activation-memory profile of a model: per layer, over time, and at the peak.
+
+Built on one ArenaPlan (memory.planner), so the peak, the live curve and the
+TFLM arena all come from the same lifetimes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .ir import Model, Subgraph
+from .memory.layout import Layout, best_layout
+from .memory.planner import ArenaPlan, plan_model
+from .memory.requests import BufferRequest
+from .ops import is_known, rule_for
+
+
+@dataclass
+class TensorInfo:
+    subgraph: int
+    index: int
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    bytes: int
+
+    def to_json(self) -> dict:
+        return {"subgraph": self.subgraph, "index": self.index, "name": self.name,
+                "shape": list(self.shape), "dtype": self.dtype, "bytes": self.bytes}
+
+
+@dataclass
+class Layer:
+    index: int
+    subgraph: int
+    op: str
+    scope: int
+    name: str  # the first output's tensor name
+    output_shape: tuple[int, ...]
+    input_bytes: int  # activation inputs
+    output_bytes: int
+    scratch_bytes: int
+    other_live_bytes: int  # everything else alive at this step
+    live_bytes: int  # aligned bytes alive during this op (inputs, outputs, others, scratch)
+    macs: int | None
+    weights_bytes: int
+    block: int = 0
+    known: bool = True
+
+    def to_json(self) -> dict:
+        return {
+            "index": self.index, "subgraph": self.subgraph, "op": self.op, "name": self.name,
+            "output_shape": list(self.output_shape), "input_bytes": self.input_bytes,
+            "output_bytes": self.output_bytes, "scratch_bytes": self.scratch_bytes,
+            "other_live_bytes": self.other_live_bytes, "live_bytes": self.live_bytes,
+            "macs": self.macs, "weights_bytes": self.weights_bytes, "block": self.block,
+        }
+
+
+@dataclass
+class Block:
+    index: int
+    first_op: int
+    last_op: int
+    peak_bytes: int
+
+
+@dataclass
+class Profile:
+    model: Model
+    plan: ArenaPlan
+    layers: list[Layer]
+    blocks: list[Block]
+    peak_layer: Layer | None
+    peak_tensors: list[TensorInfo]
+    layout: Layout | None
+    macs: int
+    unknown_mac_ops: list[str]
+    weights_bytes: int
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def arena_bytes(self) -> int:
+        return self.plan.arena_bytes
+
+    @property
+    def peak_bytes(self) -> int:
+        return self.plan.peak_bytes
+
+    def imbalance(self) -> dict | None:
+        """Peak of the blocks up to the peak block against the peak of all later ones."""
+        if self.peak_layer is None or not self.blocks:
+            return None
+        pb = self.peak_layer.block
+        head = max(b.peak_bytes for b in self.blocks[: pb + 1])
+        rest = [b.peak_bytes for b in self.blocks[pb + 1:]]
+        tail = max(rest) if rest else 0
+        return {"head_blocks": pb + 1, "head_peak_bytes": head, "tail_peak_bytes": tail,
+                "ratio": round(head / tail, 2) if tail else None}
+
+
+def profile_model(model: Model, search_layout: bool = True) -> Profile:
+    plan = plan_model(model)
+    layers = _layers(model, plan)
+    blocks = _assign_blocks(model.main, layers)
+    peak_layer = None
+    peak_tensors: list[TensorInfo] = []
+    if layers:
+        peak_layer = max(layers, key=lambda l: l.live_bytes)
+        peak_tensors = [_tensor_info(model, b) for b in plan.buffers
+                        if b.first <= peak_layer.scope <= b.last and b.tensor is not None]
+    layout = best_layout(model, plan) if search_layout else None
+    macs = 0
+    unknown = []
+    for l in layers:
+        if l.macs is None:
+            unknown.append(l.op)
+        else:
+            macs += l.macs
+    notes = []
+    if any(not l.known for l in layers):
+        notes.append("ops unknown to tinymem are profiled by their tensors; their MACs are unknown")
+    return Profile(model=model, plan=plan, layers=layers, blocks=blocks, peak_layer=peak_layer,
+                   peak_tensors=peak_tensors, layout=layout, macs=macs,
+                   unknown_mac_ops=sorted(set(unknown)), weights_bytes=model.weights_bytes(),
+                   notes=notes)
+
+
+def _tensor_info(model: Model, b: BufferRequest) -> TensorInfo:
+    t = model.subgraphs[b.subgraph].tensors[b.tensor]
+    return TensorInfo(subgraph=b.subgraph, index=t.index, name=t.name or f"tensor_{t.index}",
+                      shape=t.shape, dtype=t.dtype, bytes=t.nbytes)
+
+
+def _layers(model: Model, plan: ArenaPlan) -> list[Layer]:
+    by_scope: dict[int, list[BufferRequest]] = {}
+    for b in plan.buffers:
+        for s in range(b.first, b.last + 1):
+            by_scope.setdefault(s, []).append(b)
+    layers = []
+    for step in plan.requests.steps:
+        sg = model.subgraphs[step.subgraph]
+        op = sg.operators[step.op]
+        rule = rule_for(op)
+        ins = {t for t in op.real_inputs() if sg.is_activation(t)}
+        outs = {t for t in op.outputs if t >= 0}
+        alive = by_scope.get(step.scope, [])
+        in_b = out_b = scratch_b = other_b = 0
+        for b in alive:
+            if b.subgraph == sg.index and b.tensor in outs:
+                out_b += b.aligned
+            elif b.subgraph == sg.index and b.tensor in ins:
+                in_b += b.aligned
+            elif b.tensor is None and b.op == op.index and b.subgraph == sg.index:
+                scratch_b += b.aligned
+            else:
+                other_b += b.aligned
+        weights = sum(model.buffers[sg.tensors[t].buffer].size for t in set(op.real_inputs())
+                      if sg.tensors[t].has_data)
+        first_out = sg.tensors[op.outputs[0]] if op.outputs and op.outputs[0] >= 0 else None
+        try:
+            macs = rule.macs(op, sg)
+        except (IndexError, ValueError, ZeroDivisionError):
+            macs = None
+        layers.append(Layer(
+            index=op.index, subgraph=sg.index, op=op.opcode, scope=step.scope,
+            name=(first_out.name if first_out else "") or "",
+            output_shape=first_out.shape if first_out else (),
+            input_bytes=in_b, output_bytes=out_b, scratch_bytes=scratch_b,
+            other_live_bytes=other_b, live_bytes=int(plan.live[step.scope]),
+            macs=macs, weights_bytes=weights, known=is_known(op)))
+    return layers
+
+
+def _assign_blocks(sg: Subgraph, layers: list[Layer]) -> list[Block]:
+    """Group the main subgraph's ops into blocks, as a reader of the model would.
+
+    A boundary is a point where a single activation tensor carries everything
+    forward (nothing else is alive across it) and that tensor is no larger
+    than its neighbouring such tensors: the model narrows there before
+    widening again, as at the end of a MobileNet inverted-residual block.
+    """
+    main = [l for l in layers if l.subgraph == sg.index]
+    if not main:
+        return []
+    crossing = _single_crossings(sg)
+    cuts: list[int] = []  # op positions after which a block ends
+    positions = sorted(crossing)
+    inputs = [sg.tensors[t].nbytes for t in sg.inputs if sg.is_activation(t)]
+    prev = max(inputs, default=0)
+    for k, pos in enumerate(positions):
+        nxt = crossing[positions[k + 1]] if k + 1 < len(positions) else None
+        if nxt is not None and crossing[pos] <= prev and crossing[pos] <= nxt:
+            cuts.append(pos)
+        prev = crossing[pos]
+    blocks: list[Block] = []
+    start = 0
+    for end in cuts + [len(sg.operators) - 1]:
+        if end < start:
+            continue
+        blocks.append(Block(index=len(blocks), first_op=start, last_op=end, peak_bytes=0))
+        start = end + 1
+    by_op = {l.index: l for l in main}
+    for b in blocks:
+        for i in range(b.first_op, b.last_op + 1):
+            if i in by_op:
+                by_op[i].block = b.index
+                b.peak_bytes = max(b.peak_bytes, by_op[i].live_bytes)
+    return blocks
+
+
+def _single_crossings(sg: Subgraph) -> dict[int, int]:
+    """Op position -> bytes of the one activation alive across the gap after it."""
+    last_use: dict[int, int] = {}
+    for op in sg.operators:
+        for t in op.real_inputs():
+            last_use[t] = op.index
+    for t in sg.outputs:
+        last_use[t] = len(sg.operators)
+    producer = sg.producers()
+    out: dict[int, int] = {}
+    live: set[int] = {t for t in sg.inputs if sg.is_activation(t)}
+    for op in sg.operators:
+        live |= {t for t in op.outputs if t >= 0 and sg.is_activation(t)}
+        live = {t for t in live if last_use.get(t, -1) > op.index}
+        if len(live) == 1 and op.index < len(sg.operators) - 1:
+            (t,) = live
+            if t in producer or t in sg.inputs:
+                out[op.index] = sg.tensors[t].nbytes
+    return out

@@ -1,0 +1,166 @@
+"""The graph IR: what tinymem knows about a model after reading it.
+
+Plain dataclasses with no behaviour beyond simple derived facts. The reader
+builds them from a flatbuffer, schedules build transformed copies, the memory
+planner measures them and the writer serialises them; nobody else needs the
+flatbuffer.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import dtypes
+
+
+@dataclass(frozen=True)
+class Quantization:
+    scale: tuple[float, ...] = ()
+    zero_point: tuple[int, ...] = ()
+    quantized_dimension: int = 0
+    min: tuple[float, ...] = ()
+    max: tuple[float, ...] = ()
+
+    @property
+    def per_channel(self) -> bool:
+        return len(self.scale) > 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scale": list(self.scale),
+            "zero_point": list(self.zero_point),
+            "quantized_dimension": self.quantized_dimension,
+        }
+
+
+@dataclass
+class Tensor:
+    index: int
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    buffer: int = 0
+    has_data: bool = False  # a constant: its buffer holds data
+    is_variable: bool = False
+    shape_signature: tuple[int, ...] | None = None
+    quantization: Quantization | None = None
+    # Constant data created by a rewrite (sliced weights); None means the
+    # data, if any, lives in the source model's buffer `buffer`.
+    data: np.ndarray | None = None
+
+    @property
+    def kind(self) -> str:
+        if self.has_data:
+            return "constant"
+        if self.is_variable:
+            return "variable"
+        return "activation"
+
+    @property
+    def num_elements(self) -> int:
+        # Unknown (-1) dimensions count as 1, as the file's `shape` already does.
+        return math.prod(max(d, 1) for d in self.shape) if self.shape else 1
+
+    @property
+    def nbytes(self) -> int:
+        return dtypes.nbytes(self.dtype, self.num_elements)
+
+
+@dataclass
+class Operator:
+    index: int
+    opcode: str  # builtin name ("CONV_2D") or "CUSTOM:<name>"
+    inputs: tuple[int, ...]  # -1 marks an omitted optional input
+    outputs: tuple[int, ...]
+    options: dict[str, Any] = field(default_factory=dict)
+    options_type: str | None = None  # flatbuffer options table name
+    version: int = 1
+    builtin_code: int = 32
+    custom_code: str | None = None
+    intermediates: tuple[int, ...] = ()
+    # Index of the operator of the source model this one computes (part of),
+    # for ops created by a schedule; equal to `index` for read ops.
+    origin: int | None = None
+    # Index of the operator in the source file whose serialised extras
+    # (custom options, options2) the writer copies, if any.
+    source_op: int | None = None
+
+    @property
+    def is_custom(self) -> bool:
+        return self.custom_code is not None
+
+    def real_inputs(self) -> tuple[int, ...]:
+        return tuple(i for i in self.inputs if i >= 0)
+
+
+@dataclass
+class Subgraph:
+    index: int
+    name: str
+    tensors: list[Tensor]
+    operators: list[Operator]
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+
+    def producers(self) -> dict[int, int]:
+        """Tensor index -> index of the operator that writes it."""
+        out: dict[int, int] = {}
+        for op in self.operators:
+            for t in op.outputs:
+                if t >= 0:
+                    out.setdefault(t, op.index)
+        return out
+
+    def consumers(self) -> dict[int, list[int]]:
+        """Tensor index -> indices of the operators that read it, in order."""
+        out: dict[int, list[int]] = {}
+        for op in self.operators:
+            for t in op.real_inputs():
+                lst = out.setdefault(t, [])
+                if not lst or lst[-1] != op.index:
+                    lst.append(op.index)
+        return out
+
+    def is_activation(self, t: int) -> bool:
+        return t >= 0 and self.tensors[t].kind == "activation"
+
+
+@dataclass(frozen=True)
+class Buffer:
+    size: int  # bytes of data (0 for the empty buffers activations point at)
+    offset: int = 0  # >1 for data stored after the flatbuffer (models > 2 GB)
+
+
+@dataclass(frozen=True)
+class SignatureDef:
+    key: str
+    subgraph: int
+    inputs: tuple[tuple[str, int], ...]
+    outputs: tuple[tuple[str, int], ...]
+
+
+@dataclass
+class Model:
+    path: str | None
+    version: int
+    description: str
+    subgraphs: list[Subgraph]
+    buffers: list[Buffer]
+    metadata: dict[str, int]  # metadata name -> buffer index
+    signature_defs: list[SignatureDef] = field(default_factory=list)
+    file_size: int = 0
+    # The raw flatbuffer, kept (not copied) so weights can be read lazily.
+    raw: bytes | memoryview | None = field(default=None, repr=False)
+
+    @property
+    def main(self) -> Subgraph:
+        return self.subgraphs[0]
+
+    def weights_bytes(self) -> int:
+        """Bytes of constant data referenced by any tensor (each buffer once)."""
+        used = {t.buffer for sg in self.subgraphs for t in sg.tensors if t.has_data}
+        return sum(self.buffers[b].size for b in used if 0 <= b < len(self.buffers))

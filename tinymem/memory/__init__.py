@@ -1,0 +1,1 @@
+"""Memory analysis: lifetimes, the TFLM greedy planner, live sets, layouts."""

@@ -1,0 +1,106 @@
+"""Layouts better than TFLM's greedy one, for the same ops in the same order.
+
+The greedy planner places largest-first; on graphs with skip connections
+that leaves holes. Here several placement orders are tried (each placed
+with the same first-fit rule), then a bounded local search swaps neighbours
+in the best order. The live-set bound says when to stop: nothing can beat it.
+
+The result is expressed as offsets for the tensors only: that is what an
+OfflineMemoryAllocation plan can carry. Kernel scratch buffers stay online,
+and the arena is re-measured by the real greedy planner with the tensors
+pinned, so the figure reported is the one TFLM will allocate.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..ir import Model
+from .greedy import arena_size, greedy_offsets, place
+from .planner import ArenaPlan, plan_model
+from .requests import BufferRequest
+
+
+@dataclass
+class Layout:
+    offline: list[int]  # one offset per tensor over all subgraphs, -1 = online
+    plan: ArenaPlan  # the arena TFLM plans with those offsets pinned
+
+
+def _place_in_order(buffers: list[BufferRequest], order: list[int]) -> list[int]:
+    n = len(buffers)
+    sizes = np.array([b.aligned for b in buffers], dtype=np.int64)
+    firsts = np.array([b.first for b in buffers], dtype=np.int64)
+    lasts = np.array([b.last for b in buffers], dtype=np.int64)
+    offsets = np.full(n, -1, dtype=np.int64)
+    placed = np.zeros(n, dtype=bool)
+    for i in order:
+        offsets[i] = place(sizes[i], firsts[i], lasts[i], sizes, firsts, lasts, offsets, placed)
+        placed[i] = True
+    return offsets.tolist()
+
+
+def _orders(buffers: list[BufferRequest]) -> list[list[int]]:
+    idx = list(range(len(buffers)))
+    by = lambda key: sorted(idx, key=key)  # noqa: E731
+    return [
+        by(lambda i: (-buffers[i].aligned, buffers[i].first)),
+        by(lambda i: (-buffers[i].aligned, -buffers[i].last)),
+        by(lambda i: (-buffers[i].aligned * (buffers[i].last - buffers[i].first + 1), i)),
+        by(lambda i: (-(buffers[i].last - buffers[i].first), -buffers[i].aligned)),
+        by(lambda i: (buffers[i].first, -buffers[i].aligned)),
+        by(lambda i: (-buffers[i].last, -buffers[i].aligned)),
+    ]
+
+
+def best_layout(model: Model, baseline: ArenaPlan | None = None, iterations: int = 300,
+                seed: int = 0) -> Layout | None:
+    """A tensor layout whose TFLM arena is below the greedy one, or None if none is found."""
+    base = baseline or plan_model(model, offline=[])
+    buffers = base.buffers
+    if not buffers or base.arena_bytes <= base.peak_bytes:
+        return None  # greedy already meets the live-set bound
+    bound = base.peak_bytes
+    best_order, best_size = None, base.arena_bytes
+    for order in _orders(buffers):
+        size = arena_size(buffers, _place_in_order(buffers, order))
+        if size < best_size:
+            best_order, best_size = order, size
+    # Local search from the best start: move one buffer earlier in the order.
+    rng = random.Random(seed)
+    order = list(best_order or sorted(range(len(buffers)), key=lambda i: -buffers[i].aligned))
+    cur = best_size
+    for _ in range(iterations):
+        if cur <= bound or len(order) < 2:
+            break
+        i = rng.randrange(1, len(order))
+        j = rng.randrange(0, i)
+        cand = order[:j] + [order[i]] + order[j:i] + order[i + 1:]
+        size = arena_size(buffers, _place_in_order(buffers, cand))
+        if size < cur:
+            order, cur = cand, size
+            if size < best_size:
+                best_order, best_size = cand, size
+    if best_order is None:
+        return None
+    offsets = _place_in_order(buffers, best_order)
+    offline = _offline_vector(model, buffers, offsets)
+    plan = plan_model(model, offline=offline)
+    if plan.arena_bytes >= base.arena_bytes:
+        return None
+    return Layout(offline=offline, plan=plan)
+
+
+def _offline_vector(model: Model, buffers: list[BufferRequest], offsets: list[int]) -> list[int]:
+    starts, total = [], 0
+    for sg in model.subgraphs:
+        starts.append(total)
+        total += len(sg.tensors)
+    vec = [-1] * total
+    for b, off in zip(buffers, offsets):
+        if b.tensor is not None:
+            vec[starts[b.subgraph] + b.tensor] = int(off)
+    return vec

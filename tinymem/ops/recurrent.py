@@ -1,0 +1,33 @@
+"""Recurrent and stateful layers: SVDF, LSTM."""
+
+from __future__ import annotations
+
+from ..ir import Operator, Subgraph
+from .base import OpRule
+from .shapes import dim, elements, inp, out
+
+
+def svdf_macs(op: Operator, sg: Subgraph) -> int | None:
+    # Feature filter [features, input], time filter [features, memory].
+    x, wf, wt = inp(sg, op, 0), inp(sg, op, 1), inp(sg, op, 2)
+    if x is None or wf is None or wt is None:
+        return None
+    batch = dim(x, 0)
+    return batch * dim(wf, 0) * (dim(wf, 1) + dim(wt, 1))
+
+
+def lstm_macs(op: Operator, sg: Subgraph) -> int | None:
+    # Four gates, each an input and a recurrent matrix product per time step.
+    x, y = inp(sg, op, 0), out(sg, op, 0)
+    w_in, w_rec = inp(sg, op, 2), inp(sg, op, 6)  # input-to-forget, recurrent-to-forget
+    if x is None or y is None or w_in is None or w_rec is None:
+        return None
+    steps = elements(x) // max(dim(x, -1), 1)
+    n_cell = dim(w_in, 0)
+    return 4 * steps * n_cell * (dim(w_in, 1) + dim(w_rec, 1))
+
+
+RULES = [
+    OpRule("SVDF", macs=svdf_macs),
+    OpRule("UNIDIRECTIONAL_SEQUENCE_LSTM", macs=lstm_macs),
+]

@@ -1,0 +1,39 @@
+"""Small shape helpers shared by the op families."""
+
+from __future__ import annotations
+
+import math
+
+from ..ir import Operator, Subgraph, Tensor
+
+
+def tensor(sg: Subgraph, op: Operator, which: str, i: int) -> Tensor | None:
+    idx = (op.inputs if which == "in" else op.outputs)
+    if i >= len(idx) or idx[i] < 0:
+        return None
+    return sg.tensors[idx[i]]
+
+
+def inp(sg: Subgraph, op: Operator, i: int = 0) -> Tensor | None:
+    return tensor(sg, op, "in", i)
+
+
+def out(sg: Subgraph, op: Operator, i: int = 0) -> Tensor | None:
+    return tensor(sg, op, "out", i)
+
+
+def elements(t: Tensor | None) -> int:
+    return t.num_elements if t is not None else 0
+
+
+def dim(t: Tensor | None, axis: int, default: int = 1) -> int:
+    if t is None or not t.shape:
+        return default
+    try:
+        return max(t.shape[axis], 1)
+    except IndexError:
+        return default
+
+
+def prod(xs) -> int:
+    return math.prod(xs)

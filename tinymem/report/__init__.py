@@ -1,0 +1,1 @@
+"""Turning results into JSON documents and rich terminal views."""
