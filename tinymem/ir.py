@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,9 @@ class Tensor:
     # Constant data created by a rewrite (sliced weights); None means the
     # data, if any, lives in the source model's buffer `buffer`.
     data: np.ndarray | None = None
+    # The values of a small constant (<= 256 bytes) read from the file, for
+    # rules that need operands such as paddings or axes. Not written back.
+    value: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def kind(self) -> str:
@@ -60,12 +64,13 @@ class Tensor:
             return "variable"
         return "activation"
 
-    @property
+    # Cached: tensors are never reshaped in place (schedules make new ones).
+    @cached_property
     def num_elements(self) -> int:
         # Unknown (-1) dimensions count as 1, as the file's `shape` already does.
         return math.prod(max(d, 1) for d in self.shape) if self.shape else 1
 
-    @property
+    @cached_property
     def nbytes(self) -> int:
         return dtypes.nbytes(self.dtype, self.num_elements)
 
@@ -88,12 +93,17 @@ class Operator:
     # Index of the operator in the source file whose serialised extras
     # (custom options, options2) the writer copies, if any.
     source_op: int | None = None
+    # Set on ops a schedule created ("tile", "fdt", "merge"); schedules do not
+    # re-split ops that carry a tag.
+    tag: str | None = None
 
     @property
     def is_custom(self) -> bool:
         return self.custom_code is not None
 
     def real_inputs(self) -> tuple[int, ...]:
+        if -1 not in self.inputs:
+            return self.inputs
         return tuple(i for i in self.inputs if i >= 0)
 
 

@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 import flatbuffers
+import numpy as np
 import tflite
 from tflite.utils import BUILTIN_OPCODE2NAME
 
@@ -23,6 +24,10 @@ from .errors import ModelError
 from .ir import Buffer, Model, Operator, Quantization, SignatureDef, Subgraph, Tensor
 
 FILE_IDENTIFIER = b"TFL3"
+# Constants up to this size are read at load time (paddings, axes, shapes).
+SMALL_CONSTANT = 256
+_NUMPY_TYPES = {"int32": "<i4", "int64": "<i8", "int16": "<i2", "int8": "i1", "uint8": "u1",
+                "float32": "<f4"}
 _CUSTOM = 32
 # The deprecated int8 opcode field saturates here; the real code is in builtin_code.
 _PLACEHOLDER_FOR_GREATER_OP_CODES = 127
@@ -134,14 +139,19 @@ class _Reader:
 
     def buffers(self, fb: Any) -> list[Buffer]:
         out = []
+        self.small: dict[int, bytes] = {}
         for i in range(self.length(fb.BuffersLength(), "buffer list", 4)):
             b = fb.Buffers(i)
             size = b.DataLength()
             offset = b.Offset()
             if offset > 1:
                 size = b.Size()  # data stored after the flatbuffer
+                if offset + size > len(self.data):
+                    raise self.fail(f"buffer {i} lies past the end of the file")
             elif size:
                 self.length(size, f"buffer {i}")
+                if size <= SMALL_CONSTANT:
+                    self.small[i] = b.DataAsNumpy().tobytes()
             out.append(Buffer(size=size, offset=offset))
         return out
 
@@ -199,10 +209,17 @@ class _Reader:
                             f"of {len(buffers)}")
         buf = buffers[b]
         has_data = b > 0 and (buf.size > 0 or buf.offset > 1)
+        dtype = dtypes.dtype_name(code)
+        value = None
+        if has_data and b in self.small and dtype in _NUMPY_TYPES:
+            raw = self.small[b]
+            np_type = np.dtype(_NUMPY_TYPES[dtype])
+            if len(raw) % np_type.itemsize == 0:
+                value = np.frombuffer(raw, dtype=np_type)
         return Tensor(index=index, name=_text(fb.Name()), shape=shape,
-                      dtype=dtypes.dtype_name(code), buffer=b, has_data=has_data,
+                      dtype=dtype, buffer=b, has_data=has_data,
                       is_variable=bool(fb.IsVariable()), shape_signature=sig,
-                      quantization=self.quantization(fb.Quantization()))
+                      quantization=self.quantization(fb.Quantization()), value=value)
 
     def quantization(self, q: Any) -> Quantization | None:
         if q is None:

@@ -69,38 +69,40 @@ def build_requests(model: Model, offline: list[int] | None = None) -> Requests:
     scratch: list[BufferRequest] = []
     scope = [0]
 
-    def created(key: tuple[int, int], s: int) -> None:
-        if key not in first:
-            first[key] = s
-
-    def used(key: tuple[int, int], s: int) -> None:
-        last[key] = max(last.get(key, -1), s)
-
     def mark(sg: Subgraph, visiting: tuple[int, ...]) -> None:
+        g = sg.index
         for t in sg.inputs:
-            created((sg.index, t), scope[0])
-            used((sg.index, t), scope[0])
+            key = (g, t)
+            first.setdefault(key, scope[0])
+            last[key] = max(last.get(key, -1), scope[0])
         for op in sg.operators:
             scope[0] += 1
             s = scope[0]
-            steps.append(Step(scope=s, subgraph=sg.index, op=op.index))
+            steps.append(Step(scope=s, subgraph=g, op=op.index))
+            # An op's outputs and inputs are all intact while it runs; scopes
+            # only grow, so "last used" is simply the latest scope seen.
             for t in op.outputs:
                 if t >= 0:
-                    created((sg.index, t), s)
-                    used((sg.index, t), s)
-            for t in op.real_inputs():
-                created((sg.index, t), s)
-                used((sg.index, t), s)
+                    key = (g, t)
+                    first.setdefault(key, s)
+                    last[key] = s
+            for t in op.inputs:
+                if t >= 0:
+                    key = (g, t)
+                    first.setdefault(key, s)
+                    last[key] = s
             for size in rule_for(op).scratch(op, sg):
                 if size > 0:
                     scratch.append(BufferRequest(size=size, first=s, last=s,
-                                                 subgraph=sg.index, op=op.index))
-            for callee in _callees(op):
-                if callee not in visiting and 0 <= callee < len(model.subgraphs):
-                    mark(model.subgraphs[callee], visiting + (callee,))
-                    scope[0] += 0
+                                                 subgraph=g, op=op.index))
+            if op.opcode in _CONTROL_FLOW:
+                for callee in _callees(op):
+                    if callee not in visiting and 0 <= callee < len(model.subgraphs):
+                        mark(model.subgraphs[callee], visiting + (callee,))
         for t in sg.outputs:
-            used((sg.index, t), scope[0])
+            key = (g, t)
+            first.setdefault(key, scope[0])
+            last[key] = max(last.get(key, -1), scope[0])
 
     mark(model.subgraphs[0], (0,))
     buffers: list[BufferRequest] = []

@@ -1,0 +1,104 @@
+"""Building a transformed copy of a subgraph: new tensors, constants and ops."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import tflite
+
+from ..ir import Model, Operator, Subgraph, Tensor
+
+_BUILTIN_CODES = {k: v for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
+
+
+def clone(obj, **changes):
+    """A shallow copy of a dataclass instance with some fields changed (fast)."""
+    new = object.__new__(type(obj))
+    new.__dict__.update(obj.__dict__)
+    new.__dict__.update(changes)
+    return new
+
+
+class GraphEditor:
+    """Collects the ops of a rewritten subgraph in execution order.
+
+    Existing tensors are kept (so indices stay valid); new tensors are
+    appended. `finish()` returns a new Model sharing everything else.
+    """
+
+    def __init__(self, model: Model, sg_index: int):
+        self.model = model
+        self.sg = model.subgraphs[sg_index]
+        self.tensors: list[Tensor] = list(self.sg.tensors)
+        self.ops: list[Operator] = []
+        self._consts: dict[tuple, int] = {}
+
+    def new_tensor(self, like: Tensor, shape: tuple[int, ...], suffix: str) -> int:
+        t = Tensor(index=len(self.tensors), name=f"{like.name}/{suffix}", shape=tuple(shape),
+                   dtype=like.dtype, buffer=0, quantization=like.quantization)
+        self.tensors.append(t)
+        return t.index
+
+    def const_int32(self, values, name: str) -> int:
+        arr = np.asarray(values, dtype=np.int32)
+        key = (arr.shape, arr.tobytes())
+        if key in self._consts:
+            return self._consts[key]
+        t = Tensor(index=len(self.tensors), name=name, shape=tuple(arr.shape), dtype="int32",
+                   buffer=-1, has_data=True, data=arr)
+        self.tensors.append(t)
+        self._consts[key] = t.index
+        return t.index
+
+    def keep(self, op: Operator) -> None:
+        """Append an existing op unchanged."""
+        self.ops.append(op)
+
+    def copy_op(self, op: Operator, inputs, outputs, tag: str, **option_changes) -> int:
+        opts = dict(op.options)
+        opts.update(option_changes)
+        new = clone(op, inputs=tuple(inputs), outputs=tuple(outputs), options=opts, tag=tag,
+                    origin=op.origin if op.origin is not None else op.index)
+        self.ops.append(new)
+        return len(self.ops) - 1
+
+    def add_op(self, opcode: str, inputs, outputs, options_type: str | None, options: dict,
+               tag: str, origin: int | None = None) -> None:
+        self.ops.append(Operator(index=-1, opcode=opcode, inputs=tuple(inputs),
+                                 outputs=tuple(outputs), options=options,
+                                 options_type=options_type, version=1,
+                                 builtin_code=_BUILTIN_CODES[opcode], source_op=None,
+                                 origin=origin, tag=tag))
+
+    def strided_slice(self, src: int, begin, end, out: int, tag: str, origin=None) -> None:
+        b = self.const_int32(begin, f"tinymem/slice_begin_{'_'.join(map(str, begin))}")
+        e = self.const_int32(end, f"tinymem/slice_end_{'_'.join(map(str, end))}")
+        s = self.const_int32([1] * len(begin), f"tinymem/slice_strides_{len(begin)}")
+        self.add_op("STRIDED_SLICE", (src, b, e, s), (out,), "StridedSliceOptions",
+                    {"begin_mask": 0, "end_mask": 0, "ellipsis_mask": 0, "new_axis_mask": 0,
+                     "shrink_axis_mask": 0, "offset": False}, tag, origin)
+
+    def pad(self, src: int, pads, out: int, tag: str, origin=None, value: int | None = None) -> None:
+        p = self.const_int32(pads, "tinymem/pad_" + "_".join(str(x) for row in pads for x in row))
+        if value is None:
+            self.add_op("PAD", (src, p), (out,), "PadOptions", {}, tag, origin)
+        else:
+            self.add_op("PADV2", (src, p, value), (out,), "PadV2Options", {}, tag, origin)
+
+    def concat(self, srcs, axis: int, out: int, tag: str, origin=None) -> None:
+        self.add_op("CONCATENATION", tuple(srcs), (out,), "ConcatenationOptions",
+                    {"axis": axis, "fused_activation_function": "NONE"}, tag, origin)
+
+    def finish(self) -> Model:
+        ops = []
+        for i, op in enumerate(self.ops):
+            if op.index != i:
+                op = clone(op, index=i)
+            ops.append(op)
+        sg = Subgraph(index=self.sg.index, name=self.sg.name, tensors=self.tensors,
+                      operators=ops, inputs=self.sg.inputs, outputs=self.sg.outputs)
+        m = copy.copy(self.model)
+        m.subgraphs = list(self.model.subgraphs)
+        m.subgraphs[sg.index] = sg
+        return m

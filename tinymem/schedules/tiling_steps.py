@@ -1,0 +1,80 @@
+"""Candidate spatial-tiling steps for the explorer.
+
+A step names a segment of the current graph and a grid; applying it gives a
+new Model. Patch-based inference (MCUNetV2) is the case where the segment
+starts at the model input; deeper segments are fused feature-map tiling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+from ..ir import Model
+from .segments import Segment, SegmentFinder, narrow_points
+from .spatial import Grid, balanced_grid, tile_segment, tileable, uniform_grid
+
+# Grids tried for every segment: squares and their near-square neighbours.
+# Grids tried for every segment, fewest tiles first: more tiles cost more
+# recomputed halo, so a segment's sweep stops once the overhead is too high.
+GRID_SHAPES = ((2, 1), (1, 2), (2, 2), (2, 3), (3, 2), (3, 3), (3, 4), (4, 3), (4, 4),
+               (4, 5), (5, 4), (5, 5), (6, 6))
+MAX_SEGMENT_OPS = 20
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: str  # "patch" or "spatial" (and "fdt", from the channel splitter)
+    segment: Segment
+    grid: Grid | None = None
+    parts: int = 0  # for channel splits
+
+    @property
+    def label(self) -> str:
+        s = self.segment
+        what = self.grid.label if self.grid else f"{self.parts} parts"
+        return f"{self.kind} ops {s.first}-{s.last} {what}"
+
+    def apply(self, model: Model) -> Model:
+        return tile_segment(model, self.segment, self.grid)
+
+
+def spatial_steps(model: Model, peak_op: int, arena: int) -> Iterator[Step]:
+    """Tiling steps over segments of the main subgraph that contain `peak_op`.
+
+    Segments that cannot beat `arena` are skipped: while tiles run, the whole
+    entry and exit tensors are alive, and at the final CONCATENATION the
+    exit is alive twice (its tiles and itself).
+    """
+    sg = model.main
+    finder = SegmentFinder(sg)
+    n = len(sg.operators)
+    inputs = set(sg.inputs)
+    cuts = narrow_points(sg)
+    # Segments start at the input or after a narrow point, and end at one
+    # (or right after the peak op, the shortest segment that can help).
+    starts = [0] + [p + 1 for p in cuts if peak_op - MAX_SEGMENT_OPS <= p < peak_op]
+    ends = sorted({p for p in cuts if peak_op <= p < peak_op + MAX_SEGMENT_OPS}
+                  | {min(peak_op + 1, n - 1)})
+    for first in sorted(set(starts)):
+        for last in ends:
+            if last - first >= MAX_SEGMENT_OPS or last < first:
+                continue
+            seg = finder.segment(first, last)
+            if seg is None or not tileable(sg, seg):
+                continue
+            y = sg.tensors[seg.exit]
+            x = sg.tensors[seg.entry]
+            if 2 * y.nbytes >= arena or x.nbytes + y.nbytes >= arena:
+                continue
+            kind = "patch" if seg.entry in inputs and first == 0 else "spatial"
+            seen = set()
+            for ph, pw in GRID_SHAPES:
+                if ph > y.shape[1] or pw > y.shape[2]:
+                    continue
+                for grid in (uniform_grid(y.shape[1], y.shape[2], ph, pw),
+                             balanced_grid(sg, seg, ph, pw)):
+                    if grid.tiles < 2 or grid in seen:
+                        continue
+                    seen.add(grid)
+                    yield Step(kind=kind, segment=seg, grid=grid)
