@@ -451,7 +451,7 @@ def test_identical_new_constants_share_one_buffer():
     sg = model.main
     n = len(sg.tensors)
     sg.tensors += [_const(n, "a", [1, 2, 3], "int32"), _const(n + 1, "b", [1, 2, 3], "int32")]
-    back = parse_model(serialize_model(model))
+    back = parse_model(serialize_model(model, keep_unused=True))
     assert back.main.tensors[n].buffer == back.main.tensors[n + 1].buffer
 
 
@@ -462,9 +462,53 @@ def test_activation_pointing_at_data_gets_an_empty_buffer():
     n = len(sg.tensors)
     sg.tensors.append(Tensor(index=n, name="act", shape=weights.shape, dtype=weights.dtype,
                              buffer=weights.buffer))
-    back = parse_model(serialize_model(model))
+    back = parse_model(serialize_model(model, keep_unused=True))
     assert not back.main.tensors[n].has_data
     assert back.buffers[back.main.tensors[n].buffer].size == 0
+
+
+def test_unused_tensors_are_left_out_and_indices_renumbered(tmp_path):
+    """Schedules keep replaced tensors in the list; TFLite Micro would still plan
+    unused activations (all alive at once), so the writer leaves them out."""
+    path = _sample("cnn_float32.tflite")
+    model = copy.deepcopy(load_model(path))
+    sg = model.main
+    softmax = sg.operators[-1]
+    old_out = softmax.outputs[0]
+    assert sg.outputs == (old_out,)
+    n = len(sg.tensors)
+    # The softmax now writes a new tensor; the old output tensor is unused.
+    sg.tensors.append(Tensor(index=n, name="new_out", shape=sg.tensors[old_out].shape,
+                             dtype="float32"))
+    sg.tensors.append(Tensor(index=n + 1, name="unused_big", shape=(1, 64, 64, 32),
+                             dtype="float32"))
+    sg.tensors.append(_const(n + 2, "unused_const", np.arange(1000), "int32"))
+    softmax.outputs = (n,)
+    sg.outputs = (n,)
+    model.signature_defs = [
+        type(sig)(key=sig.key, subgraph=sig.subgraph, inputs=sig.inputs,
+                  outputs=tuple((name, n) for name, _ in sig.outputs))
+        for sig in model.signature_defs]
+    plan = list(range(n + 3))
+    data = serialize_model(model, offline_plan=plan)
+    back = parse_model(data)
+    kept = [i for i in range(n + 3) if i not in (old_out, n + 1, n + 2)]
+    assert [t.name for t in back.main.tensors] == [sg.tensors[i].name for i in kept]
+    new_index = kept.index(n)
+    assert back.main.outputs == (new_index,)
+    assert back.main.operators[-1].outputs == (new_index,)
+    assert back.signature_defs[0].outputs[0][1] == new_index
+    assert offline_plan(back) == kept  # the plan follows the renumbering
+    assert len(data) < model.file_size + 1024  # the unused constant is not written
+    # Kept, the unused activation would cost TFLite Micro arena space.
+    if runtimes.have_tflm():
+        lean = tmp_path / "lean.tflite"
+        lean.write_bytes(serialize_model(model))
+        fat = tmp_path / "fat.tflite"
+        fat.write_bytes(serialize_model(model, keep_unused=True))
+        assert runtimes.tflm_arena(str(lean)).head == runtimes.tflm_arena(str(path)).head
+        assert runtimes.tflm_arena(str(fat)).head > runtimes.tflm_arena(str(path)).head
+    _assert_bit_identical(path, serialize_model(model), tmp_path)
 
 
 @pytest.mark.parametrize("change, message", [
@@ -488,10 +532,10 @@ def test_constant_data_must_match_the_tensor():
     t.dtype = "float32"
     model.main.tensors.append(t)
     with pytest.raises(TinymemError, match="data is int32"):
-        serialize_model(model)
+        serialize_model(model, keep_unused=True)
     t.dtype, t.shape = "int32", (4,)
     with pytest.raises(TinymemError, match="elements"):
-        serialize_model(model)
+        serialize_model(model, keep_unused=True)
 
 
 # --------------------------------------------------------------------------
@@ -791,7 +835,7 @@ def test_write_model_refuses_a_bad_model_and_leaves_nothing(tmp_path, monkeypatc
         write_model(bad, out)
     assert not out.exists()
     # Bytes that do not read back: refused after writing the temporary file.
-    monkeypatch.setattr(writer, "serialize_model", lambda m, plan=None: b"\x08\x00\x00\x00TFL3junk")
+    monkeypatch.setattr(writer, "serialize_model", lambda *a, **k: b"\x08\x00\x00\x00TFL3junk")
     with pytest.raises(TinymemError, match="does not read back"):
         write_model(model, out)
     assert not out.exists()

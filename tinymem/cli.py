@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 
 import click
 from rich.console import Console
@@ -49,6 +50,113 @@ def profile(model_path: str, as_json: bool, no_layout: bool, rows: int | None) -
     from .report.profile_view import profile_view
 
     Console().print(profile_view(prof, max_rows=rows))
+
+
+def _model_path_from_stdin() -> str:
+    """The model a `profile --json` document on stdin names (for pipes)."""
+    if sys.stdin is None or sys.stdin.isatty():
+        raise TinymemError("no model given: pass MODEL.tflite, or pipe `tinymem profile "
+                           "MODEL.tflite --json` into `tinymem explore`")
+    text = sys.stdin.read()
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        raise TinymemError("stdin is not a tinymem profile JSON document") from None
+    if not isinstance(doc, dict) or doc.get("schema") != "tinymem.profile/1":
+        raise TinymemError("stdin is not a tinymem.profile/1 document")
+    path = (doc.get("model") or {}).get("path")
+    if not path:
+        raise TinymemError("the profile document on stdin does not name its model file")
+    return path
+
+
+class _LazyProgress:
+    """A progress display on stderr that only appears once a search runs over a second."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.start = time.monotonic()
+        self.progress = None
+        self.task = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self.progress is None:
+            if time.monotonic() - self.start < 1.0:
+                return
+            from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self.progress = Progress(SpinnerColumn(), TextColumn("exploring schedules"),
+                                     BarColumn(), TextColumn("{task.completed} candidates"),
+                                     TimeElapsedColumn(), console=Console(stderr=True),
+                                     transient=True)
+            self.progress.start()
+            self.task = self.progress.add_task("explore", total=None)
+        self.progress.update(self.task, completed=done)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+@cli.command()
+@click.argument("model_path", metavar="[MODEL.tflite]", required=False)
+@click.option("--sram", "sram", metavar="SIZE", help="SRAM budget for activations: 256k, 256KiB, 262144, 0.25M.")
+@click.option("--max-overhead", metavar="FRACTION", help="Largest MAC overhead to recommend: 10% or 0.1.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document (tinymem.explore/1).")
+@click.option("-o", "--output", "output", metavar="OUT.tflite", help="Write the recommended (or --option) schedule as a .tflite.")
+@click.option("--option", "option_id", metavar="ID", help="The option to write with -o (default: the recommended one).")
+def explore(model_path: str | None, sram: str | None, max_overhead: str | None, as_json: bool,
+            output: str | None, option_id: str | None) -> None:
+    """List the schedules that lower MODEL's peak SRAM, and what each costs.
+
+    With no MODEL, reads the JSON `tinymem profile MODEL --json` printed from stdin.
+    """
+    from .reader import load_model
+    from .schedules.explore import explore as run_explore
+    from .units import parse_fraction, parse_size
+
+    budget = parse_size(sram) if sram is not None else None
+    limit = parse_fraction(max_overhead) if max_overhead is not None else None
+    path = model_path or _model_path_from_stdin()
+    model = load_model(path)
+    progress = _LazyProgress(enabled=sys.stderr.isatty() or bool(os.environ.get("TINYMEM_PROGRESS")))
+    try:
+        ex = run_explore(model, budget=budget, max_overhead=limit, progress=progress)
+    finally:
+        progress.close()
+    chosen = None
+    if option_id is not None:
+        chosen = ex.get(option_id)
+        if chosen is None:
+            raise TinymemError(f"no option '{option_id}'; options are: "
+                               + ", ".join(o.id for o in ex.options))
+    if as_json:
+        from .report.explore_json import explore_document
+
+        _print_json(explore_document(ex))
+    else:
+        from .report.explore_view import explore_table, schedule_legend, summary_line
+
+        console = Console()
+        console.print(explore_table(ex, console.width))
+        if console.width < 120:
+            console.print(schedule_legend(ex))
+        console.print(summary_line(ex))
+    if budget is not None and ex.recommended is None:
+        from .report.explore_view import no_fit_message
+
+        _fail(no_fit_message(ex), 1)
+    if output is not None:
+        chosen = chosen or ex.recommended
+        if chosen is None:
+            raise TinymemError("no option to write: pass --option ID")
+        from .rewrite import write_option
+
+        size = write_option(chosen, output)
+        click.echo(f"wrote {output} ({size:,} bytes): option {chosen.id}, predicted TFLM arena "
+                   f"{chosen.arena_bytes:,} B", err=True)
 
 
 def main() -> None:

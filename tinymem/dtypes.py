@@ -21,7 +21,8 @@ _TYPES: dict[int, tuple[str, int]] = {
     tflite.TensorType.FLOAT64: ("float64", 64),
     tflite.TensorType.COMPLEX128: ("complex128", 128),
     tflite.TensorType.UINT64: ("uint64", 64),
-    tflite.TensorType.RESOURCE: ("resource", 0),
+    # A resource handle is an int32 in TFLite Micro.
+    tflite.TensorType.RESOURCE: ("resource", 32),
     tflite.TensorType.VARIANT: ("variant", 0),
     tflite.TensorType.UINT32: ("uint32", 32),
     tflite.TensorType.UINT16: ("uint16", 16),

@@ -96,6 +96,8 @@ class Operator:
     # Set on ops a schedule created ("tile", "fdt", "merge"); schedules do not
     # re-split ops that carry a tag.
     tag: str | None = None
+    # Raw custom options (flexbuffer) of custom ops, for rules that read them.
+    custom_options: bytes | None = field(default=None, repr=False)
 
     @property
     def is_custom(self) -> bool:

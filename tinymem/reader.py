@@ -265,10 +265,13 @@ class _Reader:
             if name2 and table is not None:
                 opts.update(read_options(name2, table, self))
                 opts_type = opts_type or name2
+        custom_opts = None
+        if custom is not None and self.length(fb.CustomOptionsLength(), "custom options"):
+            custom_opts = fb.CustomOptionsAsNumpy().tobytes()
         return Operator(index=index, opcode=name, inputs=inputs, outputs=outputs,
                         options=opts, options_type=opts_type, version=version,
                         builtin_code=code, custom_code=custom, intermediates=inter,
-                        origin=index, source_op=index)
+                        origin=index, source_op=index, custom_options=custom_opts)
 
 
 def _text(b: bytes | None) -> str:

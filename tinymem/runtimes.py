@@ -62,3 +62,117 @@ def tflm_arena(path: str, arena_size: int = 64 * 1024 * 1024, timeout: float = 1
         reason = lines[-1] if lines else f"exit code {proc.returncode}"
         raise RuntimeError(f"TFLite Micro could not set up the model: {reason}")
     return TflmArena(head=found["head"], tail=found["tail"], total=found["total"])
+
+
+_TFLM_RUN_SCRIPT = r"""
+import sys, numpy as np
+from tflite_micro import runtime
+path, arena, npz, out = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+it = runtime.Interpreter.from_file(path, arena_size=arena)
+it.print_allocations()
+data = np.load(npz)
+results = {}
+for k in range(int(data["count"])):
+    it.reset()
+    for i in range(int(data["inputs"])):
+        it.set_input(data[f"x{k}_{i}"], i)
+    it.invoke()
+    for j in range(len(it.get_output_details())):
+        results[f"y{k}_{j}"] = it.get_output(j)
+np.savez(out, **results)
+"""
+
+
+def random_inputs(details: list[dict], seed: int):
+    """Seeded random inputs covering each input type's whole range."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for d in details:
+        dt = np.dtype(d["dtype"])
+        shape = tuple(int(s) for s in d["shape"])
+        if np.issubdtype(dt, np.integer):
+            info = np.iinfo(dt)
+            out.append(rng.integers(info.min, info.max, size=shape, endpoint=True).astype(dt))
+        elif dt == np.bool_:
+            out.append(rng.integers(0, 2, size=shape).astype(dt))
+        else:
+            out.append(rng.standard_normal(shape).astype(dt))
+    return out
+
+
+def _litert(path: str, preserve: bool = False):
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    # Optimised builtin kernels without delegates: deterministic, and unlike the
+    # reference resolver they accept random-weight models' extreme scales.
+    return Interpreter(model_path=os.fspath(path),
+                       experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+                       experimental_preserve_all_tensors=preserve)
+
+
+def litert_run(path: str, inputs_per_run: list[list], named: bool = False):
+    """LiteRT's outputs for each list of inputs.
+
+    With `named`, each run gives a dict of every activation tensor by name
+    (outputs and intermediates), so a rewritten model can be compared with
+    its original tensor by tensor, not only at the (often saturated) outputs.
+    """
+    if not have_litert():
+        raise RuntimeUnavailable("ai-edge-litert is not installed (pip install 'tinymem[runtimes]')")
+    it = _litert(path, preserve=named)
+    it.allocate_tensors()
+    ins, outs = it.get_input_details(), it.get_output_details()
+    results = []
+    for inputs in inputs_per_run:
+        for d, x in zip(ins, inputs):
+            it.set_tensor(d["index"], x)
+        it.invoke()
+        if not named:
+            results.append([it.get_tensor(d["index"]).copy() for d in outs])
+            continue
+        tensors = {}
+        for d in it.get_tensor_details():
+            try:
+                tensors[d["name"]] = it.get_tensor(d["index"]).copy()
+            except ValueError:
+                continue  # tensors with no data (unused, or freed)
+        results.append(tensors)
+    return results
+
+
+def litert_input_details(path: str) -> list[dict]:
+    it = _litert(path)
+    return [{"dtype": d["dtype"], "shape": d["shape"]} for d in it.get_input_details()]
+
+
+def tflm_run(path: str, inputs_per_run: list[list], arena_size: int = 64 * 1024 * 1024,
+             timeout: float = 300) -> tuple[TflmArena, list[list]]:
+    """The arena and the outputs of TFLite Micro (in a child process) for each list of inputs."""
+    import tempfile
+
+    import numpy as np
+
+    if not have_tflm():
+        raise RuntimeUnavailable("tflite-micro is not installed (pip install 'tinymem[runtimes]')")
+    with tempfile.TemporaryDirectory() as tmp:
+        npz, out = os.path.join(tmp, "in.npz"), os.path.join(tmp, "out.npz")
+        arrays = {"count": np.array(len(inputs_per_run)),
+                  "inputs": np.array(len(inputs_per_run[0]) if inputs_per_run else 0)}
+        for k, inputs in enumerate(inputs_per_run):
+            for i, x in enumerate(inputs):
+                arrays[f"x{k}_{i}"] = x
+        np.savez(npz, **arrays)
+        proc = subprocess.run([sys.executable, "-c", _TFLM_RUN_SCRIPT, os.fspath(path),
+                               str(arena_size), npz, out], capture_output=True, text=True,
+                              timeout=timeout)
+        found = dict((k, int(v)) for k, v in _LINE.findall(proc.stderr + proc.stdout))
+        if proc.returncode != 0 or not os.path.exists(out):
+            lines = [ln for ln in (proc.stderr or "").splitlines() if ln.strip()]
+            reason = lines[-1] if lines else f"exit code {proc.returncode}"
+            raise RuntimeError(f"TFLite Micro could not run the model: {reason}")
+        data = np.load(out)
+        n_out = len([k for k in data.files if k.startswith("y0_")])
+        results = [[data[f"y{k}_{j}"] for j in range(n_out)] for k in range(len(inputs_per_run))]
+    return TflmArena(head=found["head"], tail=found["tail"], total=found["total"]), results

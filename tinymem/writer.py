@@ -37,7 +37,8 @@ from tflite.utils import BUILTIN_OPCODE2NAME
 from . import dtypes
 from .errors import TinymemError
 from .ir import Model, Operator, Quantization, Subgraph, Tensor
-from .memory.planner import OFFLINE_PLAN_KEY, offline_plan
+from .memory.planner import OFFLINE_PLAN_KEY
+from .memory.planner import offline_plan as _stored_offline_plan
 from .reader import ENUM_FIELDS, FILE_IDENTIFIER, options_fields, parse_model
 
 _CUSTOM = 32
@@ -327,12 +328,21 @@ def _scalar(val: Any, prim: str, key: str, where: str) -> Any:
 # The writer
 
 
-def serialize_model(model: Model, offline_plan: list[int] | None = None) -> bytes:
-    """The .tflite flatbuffer of a model. Raises TinymemError for an inconsistent model."""
-    return _Writer(model, offline_plan).run()
+def serialize_model(model: Model, offline_plan: list[int] | None = None,
+                    keep_unused: bool = False) -> bytes:
+    """The .tflite flatbuffer of a model. Raises TinymemError for an inconsistent model.
+
+    `offline_plan` has one offset per IR tensor over all subgraphs (-1 = plan
+    online); it is written as OfflineMemoryAllocation metadata. Tensors no
+    operator, subgraph input/output or signature refers to are left out
+    (TFLite Micro would still plan unused activations, all at once), and the
+    tensor indices renumbered, unless `keep_unused`.
+    """
+    return _Writer(model, offline_plan, keep_unused).run()
 
 
-def write_model(model: Model, path: str | os.PathLike, offline_plan: list[int] | None = None) -> int:
+def write_model(model: Model, path: str | os.PathLike, offline_plan: list[int] | None = None,
+                keep_unused: bool = False) -> int:
     """Write a model to `path` atomically; returns the bytes written.
 
     Refuses to overwrite the model's own input file. The bytes are written to
@@ -349,7 +359,7 @@ def write_model(model: Model, path: str | os.PathLike, offline_plan: list[int] |
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise TinymemError(f"{path}: directory {directory} does not exist")
-    data = serialize_model(model, offline_plan)
+    data = serialize_model(model, offline_plan, keep_unused)
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.",
                                    suffix=".tmp")
@@ -410,9 +420,10 @@ def _fsync_dir(directory: str) -> None:
 
 
 class _Writer:
-    def __init__(self, model: Model, offline_plan: list[int] | None):
+    def __init__(self, model: Model, offline_plan: list[int] | None, keep_unused: bool = False):
         self.model = model
         self.offline_plan = offline_plan
+        self.keep_unused = keep_unused
         self.raw = model.raw
         self.src = None
         if self.raw is not None:
@@ -503,17 +514,28 @@ class _Writer:
                             raise TinymemError(
                                 f"writer: subgraph {si} operator {oi} ({op.opcode}) {what} "
                                 f"name tensor {v}, but there are {n_t}")
+        for sig in m.signature_defs:
+            if not 0 <= sig.subgraph < len(m.subgraphs):
+                raise TinymemError(f"writer: signature {sig.key!r} names subgraph {sig.subgraph}")
+            n_t = len(m.subgraphs[sig.subgraph].tensors)
+            for _, v in sig.inputs + sig.outputs:
+                if not 0 <= v < n_t:
+                    raise TinymemError(f"writer: signature {sig.key!r} names tensor {v}, "
+                                       f"but there are {n_t}")
         for name, b in m.metadata.items():
             if not 0 <= b < self.n_src_buffers:
                 raise TinymemError(f"writer: metadata {name!r} points at buffer {b}, "
                                    f"but the model has {self.n_src_buffers}")
+        self._plan_tensors()
         total = sum(len(sg.tensors) for sg in m.subgraphs)
         if self.offline_plan is None and OFFLINE_PLAN_KEY in m.metadata:
-            old = offline_plan(m)
+            old = _stored_offline_plan(m)
             if old is not None and len(old) != total:
                 raise TinymemError(f"writer: the model's {OFFLINE_PLAN_KEY} plan has {len(old)} "
                                    f"offsets but the model has {total} tensors; pass a new "
                                    "offline_plan or remove the old one from model.metadata")
+            if old is not None and self.dropped:
+                self.offline_plan = old  # rewritten for the renumbered tensors
         if self.offline_plan is not None:
             if len(self.offline_plan) != total:
                 raise TinymemError(f"writer: the offline plan has {len(self.offline_plan)} "
@@ -521,6 +543,32 @@ class _Writer:
             for v in self.offline_plan:
                 if not -1 <= int(v) < 2 ** 31:
                     raise TinymemError(f"writer: offline plan offset {v} out of range")
+
+    def _plan_tensors(self) -> None:
+        """The tensors to write per subgraph, and IR index -> file index."""
+        m = self.model
+        self.kept: list[list[int]] = []
+        self.remap: list[dict[int, int]] = []
+        self.dropped = 0
+        for si, sg in enumerate(m.subgraphs):
+            if self.keep_unused:
+                kept = list(range(len(sg.tensors)))
+            else:
+                used = set(sg.inputs) | set(sg.outputs)
+                for op in sg.operators:
+                    used.update(op.inputs)
+                    used.update(op.outputs)
+                    used.update(op.intermediates)
+                for sig in m.signature_defs:
+                    if sig.subgraph == si:
+                        used.update(v for _, v in sig.inputs + sig.outputs)
+                used.discard(-1)
+                kept = sorted(used)
+            self.dropped += len(sg.tensors) - len(kept)
+            remap = {old: new for new, old in enumerate(kept)}
+            remap[-1] = -1
+            self.kept.append(kept)
+            self.remap.append(remap)
 
     def _constant_bytes(self, si: int, t: Tensor) -> bytes:
         data = t.data
@@ -550,10 +598,11 @@ class _Writer:
             0 if first is not None and first.size == 0 and first.offset <= 1 else None)
         self.new_buffers: list[bytes] = []
         new_index: dict[bytes, int] = {}
-        self.tensor_buffer: list[list[int]] = []
+        self.tensor_buffer: list[dict[int, int]] = []
         for si, sg in enumerate(m.subgraphs):
-            row = []
-            for t in sg.tensors:
+            row = {}
+            for ti in self.kept[si]:
+                t = sg.tensors[ti]
                 if t.data is not None:
                     data = self._constant_bytes(si, t)
                     b = new_index.get(data)
@@ -567,11 +616,15 @@ class _Writer:
                 else:
                     b = t.buffer
                     keep.add(b)
-                row.append(b)
+                row[ti] = b
             self.tensor_buffer.append(row)
         self.metadata = dict(m.metadata)
         if self.offline_plan is not None:
-            words = [1, len(m.subgraphs), len(self.offline_plan)] + [int(v) for v in self.offline_plan]
+            offsets, base = [], 0
+            for si, sg in enumerate(m.subgraphs):
+                offsets += [int(self.offline_plan[base + ti]) for ti in self.kept[si]]
+                base += len(sg.tensors)
+            words = [1, len(m.subgraphs), len(offsets)] + offsets
             self.metadata[OFFLINE_PLAN_KEY] = self.n_src_buffers + len(self.new_buffers)
             self.new_buffers.append(np.asarray(words, dtype="<i4").tobytes())
         keep.update(b for b in self.metadata.values() if b < self.n_src_buffers)
@@ -706,8 +759,10 @@ class _Writer:
         b = self.b
         src_sg = self._source_subgraph(si)
         n_src_t, src_names = self._source_tensors(src_sg)
+        remap = self.remap[si]
         tensors = []
-        for ti, t in enumerate(sg.tensors):
+        for ti in self.kept[si]:
+            t = sg.tensors[ti]
             src_t = None
             if src_sg is not None:
                 j = None
@@ -723,8 +778,8 @@ class _Writer:
                for oi, op in enumerate(sg.operators)]
         tensors_vec = _offsets_vector(b, tensors)
         ops_vec = _offsets_vector(b, ops)
-        inputs = _ints(b, sg.inputs)
-        outputs = _ints(b, sg.outputs)
+        inputs = _ints(b, [remap[v] for v in sg.inputs])
+        outputs = _ints(b, [remap[v] for v in sg.outputs])
         name = b.CreateString(sg.name) if sg.name else None
         tflite.SubGraphStart(b)
         tflite.SubGraphAddTensors(b, tensors_vec)
@@ -846,12 +901,13 @@ class _Writer:
             src_tab = self._source_options(src, t2, 2)
             opts2 = build_options(b, t2, op.options, src_tab)
 
-        inputs = _ints(b, op.inputs)
-        outputs = _ints(b, op.outputs)
+        remap = self.remap[si]
+        inputs = _ints(b, [remap[v] for v in op.inputs])
+        outputs = _ints(b, [remap[v] for v in op.outputs])
         inter = None
         if op.intermediates or (src is not None and not src.IntermediatesIsNone()
                                 and src_name == op.opcode):
-            inter = _ints(b, op.intermediates)
+            inter = _ints(b, [remap[v] for v in op.intermediates])
         custom = mutating = None
         custom_format = 0
         debug_index = -1
@@ -925,6 +981,7 @@ class _Writer:
         b = self.b
         tables = []
         for sig in sigs:
+            remap = self.remap[sig.subgraph]
             maps = []
             for pairs in (sig.inputs, sig.outputs):
                 entries = []
@@ -932,7 +989,7 @@ class _Writer:
                     s = b.CreateString(name)
                     tflite.TensorMapStart(b)
                     tflite.TensorMapAddName(b, s)
-                    tflite.TensorMapAddTensorIndex(b, tensor)
+                    tflite.TensorMapAddTensorIndex(b, remap[tensor])
                     entries.append(tflite.TensorMapEnd(b))
                 maps.append(_offsets_vector(b, entries))
             key = b.CreateString(sig.key)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .. import dtypes
 from ..ir import Model, Operator, Subgraph
 from ..ops import rule_for
 
@@ -62,6 +63,17 @@ def build_requests(model: Model, offline: list[int] | None = None) -> Requests:
 
     `offline` is an OfflineMemoryAllocation offset list (one per tensor over
     all subgraphs, -1 for online); when given, those tensors keep their offsets.
+    Lifetime rules (TFLM's allocation-info builder):
+    - one scope counter; subgraph inputs are created at the current scope,
+      each op takes the next scope, and a control-flow op advances it once
+      more per subgraph it calls before marking that subgraph's ops;
+    - outputs are created at their op's scope; inputs and outputs are last
+      used at the scope reached after any nested subgraphs (reads never
+      create a tensor);
+    - subgraph outputs stay alive to the subgraph's final scope;
+    - a tensor read but never created starts "before everything" (-1); a
+      tensor never referenced, or in a subgraph nothing calls, lives at -1
+      only: all such tensors overlap one another and still take room.
     """
     first: dict[tuple[int, int], int] = {}
     last: dict[tuple[int, int], int] = {}
@@ -72,57 +84,81 @@ def build_requests(model: Model, offline: list[int] | None = None) -> Requests:
     def mark(sg: Subgraph, visiting: tuple[int, ...]) -> None:
         g = sg.index
         for t in sg.inputs:
-            key = (g, t)
-            first.setdefault(key, scope[0])
-            last[key] = max(last.get(key, -1), scope[0])
+            first.setdefault((g, t), scope[0])
+            last[(g, t)] = scope[0]
         for op in sg.operators:
             scope[0] += 1
-            s = scope[0]
-            steps.append(Step(scope=s, subgraph=g, op=op.index))
-            # An op's outputs and inputs are all intact while it runs; scopes
-            # only grow, so "last used" is simply the latest scope seen.
+            start = scope[0]
+            steps.append(Step(scope=start, subgraph=g, op=op.index))
             for t in op.outputs:
                 if t >= 0:
-                    key = (g, t)
-                    first.setdefault(key, s)
-                    last[key] = s
-            for t in op.inputs:
-                if t >= 0:
-                    key = (g, t)
-                    first.setdefault(key, s)
-                    last[key] = s
-            for size in rule_for(op).scratch(op, sg):
-                if size > 0:
-                    scratch.append(BufferRequest(size=size, first=s, last=s,
-                                                 subgraph=g, op=op.index))
+                    first.setdefault((g, t), start)
             if op.opcode in _CONTROL_FLOW:
                 for callee in _callees(op):
+                    scope[0] += 1
                     if callee not in visiting and 0 <= callee < len(model.subgraphs):
                         mark(model.subgraphs[callee], visiting + (callee,))
+            s = scope[0]
+            for t in op.inputs:
+                if t >= 0:
+                    last[(g, t)] = s
+            for t in op.outputs:
+                if t >= 0:
+                    last[(g, t)] = s
+            for size in rule_for(op).scratch(op, sg):
+                scratch.append(BufferRequest(size=size, first=start, last=s,
+                                             subgraph=g, op=op.index))
         for t in sg.outputs:
-            key = (g, t)
-            first.setdefault(key, scope[0])
-            last[key] = max(last.get(key, -1), scope[0])
+            first.setdefault((g, t), scope[0])
+            last[(g, t)] = scope[0]
 
     mark(model.subgraphs[0], (0,))
     buffers: list[BufferRequest] = []
     flat = 0
     for sg in model.subgraphs:
+        not_planned = _unplanned_outputs(sg)
+        sizes = _tensor_bytes(sg)
         for t in sg.tensors:
             key = (sg.index, t.index)
             off = None
             if offline is not None and flat < len(offline) and offline[flat] >= 0:
                 off = offline[flat]
             flat += 1
-            if t.kind != "activation" or key not in first:
+            planned = t.kind == "activation" or (t.kind == "variable" and off is not None)
+            if not planned or t.index in not_planned:
                 continue
-            size = t.nbytes
+            size = sizes.get(t.index, t.nbytes)
             if size <= 0:
                 continue
-            buffers.append(BufferRequest(size=size, first=first[key], last=last[key],
-                                         subgraph=sg.index, tensor=t.index, offline_offset=off))
+            buffers.append(BufferRequest(size=size, first=first.get(key, -1),
+                                         last=last.get(key, -1), subgraph=sg.index,
+                                         tensor=t.index, offline_offset=off))
     buffers.extend(scratch)
     return Requests(buffers=buffers, steps=steps, last_scope=scope[0])
+
+
+def _unplanned_outputs(sg: Subgraph) -> set[int]:
+    # VAR_HANDLE's Prepare points its output at the op's own (tail) data.
+    return {t for op in sg.operators if op.opcode == "VAR_HANDLE" for t in op.outputs}
+
+
+def _tensor_bytes(sg: Subgraph) -> dict[int, int]:
+    """Sizes that TFLM's Prepare changes from the file's shape: a RESHAPE
+    output with a -1 dimension gets it resolved from the input."""
+    out: dict[int, int] = {}
+    for op in sg.operators:
+        if op.opcode != "RESHAPE" or not op.outputs or op.outputs[0] < 0 or not op.inputs:
+            continue
+        y = sg.tensors[op.outputs[0]]
+        if -1 in y.shape and op.inputs[0] >= 0:
+            x = sg.tensors[op.inputs[0]]
+            known = 1
+            for d in y.shape:
+                if d != -1:
+                    known *= max(d, 1)
+            n = x.num_elements // known if known else 0
+            out[y.index] = dtypes.nbytes(y.dtype, n * known)
+    return out
 
 
 def _callees(op: Operator) -> list[int]:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from ..ir import Operator
-from . import conv, dense, elementwise, movement, pool, recurrent, reduce
+from . import conv, custom, dense, elementwise, movement, pool, recurrent, reduce
 from .base import OpRule, Window
 
 REGISTRY: dict[str, OpRule] = {}
-for _family in (conv, pool, dense, elementwise, reduce, movement, recurrent):
+for _family in (conv, pool, dense, elementwise, reduce, movement, recurrent, custom):
     for _rule in _family.RULES:
         REGISTRY[_rule.name] = _rule
 

@@ -55,8 +55,34 @@ def transpose_conv_macs(op: Operator, sg: Subgraph) -> int | None:
     return elements(x) * dim(w, 0) * dim(w, 1) * dim(w, 2)
 
 
+def int4_filter_scratch(op: Operator, sg: Subgraph) -> list[int]:
+    # TFLM unpacks an int4 filter into an int8 scratch copy before running.
+    w = inp(sg, op, 1)
+    return [elements(w)] if w is not None and w.dtype == "int4" else []
+
+
+def transpose_conv_scratch(op: Operator, sg: Subgraph) -> list[int]:
+    # int8: an int32 accumulator per output element; int16: int64 accumulators
+    # (and an int64 copy of an int16 bias).
+    x, y = inp(sg, op, 2), out(sg, op, 0)
+    if x is None or y is None:
+        return []
+    if x.dtype == "int8":
+        return [elements(y) * 4]
+    if x.dtype == "int16":
+        sizes = [elements(y) * 8]
+        bias = inp(sg, op, 3)
+        if bias is not None and bias.dtype == "int16":
+            sizes.append(elements(bias) * 8)
+        return sizes
+    return []
+
+
 RULES = [
-    OpRule("CONV_2D", macs=conv2d_macs, window=conv_window, channels="split_out"),
-    OpRule("DEPTHWISE_CONV_2D", macs=depthwise_macs, window=conv_window, channels="channelwise"),
-    OpRule("TRANSPOSE_CONV", macs=transpose_conv_macs, data_inputs=(2,)),
+    OpRule("CONV_2D", macs=conv2d_macs, scratch=int4_filter_scratch, window=conv_window,
+           channels="split_out"),
+    OpRule("DEPTHWISE_CONV_2D", macs=depthwise_macs, scratch=int4_filter_scratch,
+           window=conv_window, channels="channelwise"),
+    OpRule("TRANSPOSE_CONV", macs=transpose_conv_macs, scratch=transpose_conv_scratch,
+           data_inputs=(2,)),
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..ir import Operator, Subgraph
 from .base import OpRule
+from .conv import int4_filter_scratch
 from .shapes import dim, elements, inp, out
 
 
@@ -23,6 +24,6 @@ def batch_matmul_macs(op: Operator, sg: Subgraph) -> int | None:
 
 
 RULES = [
-    OpRule("FULLY_CONNECTED", macs=fc_macs, channels="split_out"),
+    OpRule("FULLY_CONNECTED", macs=fc_macs, scratch=int4_filter_scratch, channels="split_out"),
     OpRule("BATCH_MATMUL", macs=batch_matmul_macs, data_inputs=(0, 1)),
 ]

@@ -38,6 +38,18 @@ def per_output_element(op: Operator, sg: Subgraph) -> int | None:
     return elements(out(sg, op, 0))
 
 
+# Host pointer size: TFLM's ADD_N keeps a pointer per input in scratch. The
+# tflite-micro wheel is 64-bit; on a 32-bit Cortex-M the figure is 4.
+POINTER_BYTES = 8
+
+
+def add_n_scratch(op: Operator, sg: Subgraph) -> list[int]:
+    y = out(sg, op, 0)
+    if y is not None and y.dtype in ("float32", "int8"):
+        return [POINTER_BYTES * len(op.real_inputs())]
+    return []
+
+
 UNARY = (
     "RELU", "RELU6", "RELU_N1_TO_1", "RELU_0_TO_1", "LOGISTIC", "TANH", "LEAKY_RELU",
     "HARD_SWISH", "ELU", "GELU", "PRELU", "QUANTIZE", "DEQUANTIZE", "CAST", "ABS", "NEG",
@@ -63,7 +75,7 @@ RULES = [
     for name in BINARY
 ] + [
     OpRule("ADD_N", macs=per_output_element, window=binary_window, channels="channelwise",
-           data_inputs=tuple(range(8))),
+           scratch=add_n_scratch, data_inputs=tuple(range(8))),
     OpRule("SELECT", macs=NO_MACS, data_inputs=(0, 1, 2)),
     OpRule("SELECT_V2", macs=NO_MACS, data_inputs=(0, 1, 2)),
 ]

@@ -37,13 +37,19 @@ def pad_window(op: Operator, sg: Subgraph) -> tuple[Window, Window] | None:
     return Window(pad_before=pads[0][0]), Window(pad_before=pads[1][0])
 
 
+def mirror_pad_scratch(op: Operator, sg: Subgraph) -> list[int]:
+    x = inp(sg, op, 0)
+    return [len(x.shape) * 4] * 2 if x is not None else []
+
+
 RULES = [
+    OpRule("MIRROR_PAD", macs=NO_MACS, scratch=mirror_pad_scratch),
     OpRule("PAD", macs=NO_MACS, window=pad_window, channels="channelwise"),
     OpRule("PADV2", macs=NO_MACS, window=pad_window, channels="channelwise"),
 ] + [
     OpRule(name, macs=NO_MACS)
     for name in (
-        "RESHAPE", "SQUEEZE", "EXPAND_DIMS", "MIRROR_PAD", "CONCATENATION",
+        "RESHAPE", "SQUEEZE", "EXPAND_DIMS", "CONCATENATION",
         "SPLIT", "SPLIT_V", "SLICE", "STRIDED_SLICE", "TRANSPOSE", "GATHER", "GATHER_ND",
         "PACK", "UNPACK", "TILE", "BROADCAST_TO", "SPACE_TO_DEPTH", "DEPTH_TO_SPACE",
         "SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND", "RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR",

@@ -27,7 +27,29 @@ def lstm_macs(op: Operator, sg: Subgraph) -> int | None:
     return 4 * steps * n_cell * (dim(w_in, 1) + dim(w_rec, 1))
 
 
+def svdf_scratch(op: Operator, sg: Subgraph) -> list[int]:
+    # Per batch: an int32 result per filter, and (int8) an int32 per unit.
+    x, wf = inp(sg, op, 0), inp(sg, op, 1)
+    if x is None or wf is None:
+        return []
+    batch, filters = dim(x, 0), dim(wf, 0)
+    rank = op.options.get("rank", 1) or 1
+    if x.dtype == "int8":
+        return [batch * filters * 4, batch * (filters // rank) * 4]
+    return [batch * filters * 4]
+
+
+def lstm_scratch(op: Operator, sg: Subgraph) -> list[int]:
+    # Four gate buffers of batch x state size in the cell state's type.
+    x, state, cell = inp(sg, op, 0), inp(sg, op, 18), inp(sg, op, 19)
+    if x is None or state is None or cell is None:
+        return []
+    batch = dim(x, 1) if op.options.get("time_major") else dim(x, 0)
+    size = batch * dim(state, 1) * (2 if cell.dtype == "int16" else 4)
+    return [size] * 4
+
+
 RULES = [
-    OpRule("SVDF", macs=svdf_macs),
-    OpRule("UNIDIRECTIONAL_SEQUENCE_LSTM", macs=lstm_macs),
+    OpRule("SVDF", macs=svdf_macs, scratch=svdf_scratch),
+    OpRule("UNIDIRECTIONAL_SEQUENCE_LSTM", macs=lstm_macs, scratch=lstm_scratch),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import numpy as np
 import tflite
@@ -10,6 +11,13 @@ import tflite
 from ..ir import Model, Operator, Subgraph, Tensor
 
 _BUILTIN_CODES = {k: v for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
+
+
+def _stem(name: str, index: int) -> str:
+    """A short, readable base for derived tensor names (converter names run to
+    hundreds of characters, and a rewritten model has hundreds of tile tensors)."""
+    base = name.split(";")[0].rstrip("/").split("/")[-1] if name else ""
+    return (base[:24] or "t") + f"#{index}"
 
 
 def clone(obj, **changes):
@@ -35,7 +43,8 @@ class GraphEditor:
         self._consts: dict[tuple, int] = {}
 
     def new_tensor(self, like: Tensor, shape: tuple[int, ...], suffix: str) -> int:
-        t = Tensor(index=len(self.tensors), name=f"{like.name}/{suffix}", shape=tuple(shape),
+        t = Tensor(index=len(self.tensors), name=f"{_stem(like.name, like.index)}/{suffix}",
+                   shape=tuple(shape),
                    dtype=like.dtype, buffer=0, quantization=like.quantization)
         self.tensors.append(t)
         return t.index
@@ -91,14 +100,35 @@ class GraphEditor:
                     {"axis": axis, "fused_activation_function": "NONE"}, tag, origin)
 
     def finish(self) -> Model:
+        """The new Model. Activation tensors no op uses any more are dropped:
+        TFLite Micro would still plan them (alive "before everything")."""
+        used: set[int] = set(self.sg.inputs) | set(self.sg.outputs)
+        for op in self.ops:
+            used.update(t for t in op.inputs if t >= 0)
+            used.update(t for t in op.outputs if t >= 0)
+            used.update(t for t in op.intermediates if t >= 0)
+        remap: dict[int, int] = {}
+        tensors: list[Tensor] = []
+        for t in self.tensors:
+            if t.index in used or t.kind != "activation":
+                remap[t.index] = len(tensors)
+                tensors.append(t if t.index == len(tensors) else clone(t, index=len(tensors)))
+
+        def m(idx):
+            return tuple(remap[i] if i >= 0 else i for i in idx)
+
         ops = []
         for i, op in enumerate(self.ops):
-            if op.index != i:
-                op = clone(op, index=i)
-            ops.append(op)
-        sg = Subgraph(index=self.sg.index, name=self.sg.name, tensors=self.tensors,
-                      operators=ops, inputs=self.sg.inputs, outputs=self.sg.outputs)
-        m = copy.copy(self.model)
-        m.subgraphs = list(self.model.subgraphs)
-        m.subgraphs[sg.index] = sg
-        return m
+            ops.append(clone(op, index=i, inputs=m(op.inputs), outputs=m(op.outputs),
+                             intermediates=m(op.intermediates)))
+        sg = Subgraph(index=self.sg.index, name=self.sg.name, tensors=tensors,
+                      operators=ops, inputs=m(self.sg.inputs), outputs=m(self.sg.outputs))
+        model = copy.copy(self.model)
+        model.subgraphs = list(self.model.subgraphs)
+        model.subgraphs[sg.index] = sg
+        model.signature_defs = [
+            dataclasses.replace(sd, inputs=tuple((n, remap[i]) for n, i in sd.inputs),
+                                outputs=tuple((n, remap[i]) for n, i in sd.outputs))
+            if sd.subgraph == sg.index else sd
+            for sd in self.model.signature_defs]
+        return model

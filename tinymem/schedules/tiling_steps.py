@@ -28,15 +28,26 @@ class Step:
     segment: Segment
     grid: Grid | None = None
     parts: int = 0  # for channel splits
+    # The segment's span in the source model's op numbering (ops of an
+    # already-rewritten graph keep their origin), for people to read.
+    source_ops: tuple[int, int] | None = None
 
     @property
     def label(self) -> str:
-        s = self.segment
+        first, last = self.source_ops or (self.segment.first, self.segment.last)
         what = self.grid.label if self.grid else f"{self.parts} parts"
-        return f"{self.kind} ops {s.first}-{s.last} {what}"
+        if self.grid and (len(set(b - a for a, b in self.grid.rows)) > 1
+                          or len(set(b - a for a, b in self.grid.cols)) > 1):
+            what += " ragged"
+        return f"{self.kind} ops {first}-{last} {what}"
 
     def apply(self, model: Model) -> Model:
         return tile_segment(model, self.segment, self.grid)
+
+
+def source_span(sg, seg: Segment) -> tuple[int, int]:
+    origins = [sg.operators[i].origin for i in seg.ops if sg.operators[i].origin is not None]
+    return (min(origins), max(origins)) if origins else (seg.first, seg.last)
 
 
 def spatial_steps(model: Model, peak_op: int, arena: int) -> Iterator[Step]:
@@ -77,4 +88,4 @@ def spatial_steps(model: Model, peak_op: int, arena: int) -> Iterator[Step]:
                     if grid.tiles < 2 or grid in seen:
                         continue
                     seen.add(grid)
-                    yield Step(kind=kind, segment=seg, grid=grid)
+                    yield Step(kind=kind, segment=seg, grid=grid, source_ops=source_span(sg, seg))

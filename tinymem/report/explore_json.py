@@ -1,0 +1,50 @@
+"""The `tinymem.explore/1` JSON document."""
+
+from __future__ import annotations
+
+import os
+
+from .. import __version__
+from ..schedules.explore import Exploration, Option
+
+SCHEMA = "tinymem.explore/1"
+
+
+def option_record(o: Option) -> dict:
+    stage = o.stage_overhead()
+    return {
+        "id": o.id,
+        "kind": o.kind,
+        "description": o.description,
+        "arena_bytes": o.arena_bytes,
+        "peak_bytes": o.peak_bytes,
+        "macs": o.macs,
+        "mac_overhead": round(o.mac_overhead, 6),
+        "stage_mac_overhead": None if stage is None else round(stage, 6),
+        "ops_added": o.ops_added,
+        "fits": o.fits,
+        "pareto": o.pareto,
+        "recommended": o.recommended,
+        "offline_plan": o.offline is not None,
+        "steps": [{"kind": s.kind, "first_op": s.segment.first, "last_op": s.segment.last,
+                   "grid": None if s.grid is None else {"rows": [list(r) for r in s.grid.rows],
+                                                         "cols": [list(c) for c in s.grid.cols]},
+                   "parts": s.parts or None}
+                  for s in o.steps],
+    }
+
+
+def explore_document(ex: Exploration) -> dict:
+    rec = ex.recommended
+    return {
+        "schema": SCHEMA,
+        "tinymem_version": __version__,
+        "model": {"path": os.path.abspath(ex.model.path) if ex.model.path else None},
+        "budget_bytes": ex.budget,
+        "max_overhead": ex.max_overhead,
+        "baseline": {"arena_bytes": ex.baseline.arena_bytes, "peak_bytes": ex.baseline.peak_bytes,
+                     "macs": ex.baseline.macs},
+        "recommended": rec.id if rec else None,
+        "options": [option_record(o) for o in ex.options],
+        "search": {"seconds": round(ex.seconds, 3), "candidates_evaluated": ex.evaluated},
+    }
