@@ -106,10 +106,9 @@ for seed in seeds:
         if dt.kind == "f":
             x = rng.standard_normal(shape).astype(dt)
         elif dt.kind in "iu":
-            # 8-bit types: the full range; wider ones: a moderate range (the
-            # reference SVDF kernel crashes on full-scale int16 noise).
+            # The type's full range, capped at 16 bits for wider integers.
             info = np.iinfo(dt)
-            lo, hi = max(int(info.min), -(2 ** 12)), min(int(info.max), 2 ** 12 - 1)
+            lo, hi = max(int(info.min), -(2 ** 15)), min(int(info.max), 2 ** 15 - 1)
             x = rng.integers(lo, hi + 1, size=shape).astype(dt)
         elif dt.kind == "b":
             x = rng.integers(0, 2, size=shape).astype(dt)
@@ -853,3 +852,20 @@ def test_write_model_reports_unwritable_places(tmp_path):
         write_model(model, tmp_path / "no" / "such" / "dir.tflite")
     with pytest.raises(TinymemError, match="directory"):
         write_model(model, tmp_path)
+
+
+@pytest.mark.skipif(not runtimes.have_tflm(), reason="tflite-micro not installed")
+def test_explored_schedules_write_files_tflm_plans_as_predicted(tmp_path):
+    """The contract with the explorer: each option's file gets the predicted arena."""
+    explore_mod = pytest.importorskip("tinymem.schedules.explore")
+    path = _sample("resnet_skip_int8.tflite")
+    ex = explore_mod.explore(load_model(path))
+    tiled = [o for o in ex.options if o.steps]
+    if not tiled:
+        pytest.skip("the explorer found no tiled schedule")
+    for o in ex.options:
+        out = tmp_path / f"{o.id or o.kind}.tflite".replace("+", "_")
+        write_model(o.model, out, offline_plan=o.offline)
+        assert runtimes.tflm_arena(str(out)).head == o.plan.arena_bytes, o.id
+    best = min(tiled, key=lambda o: o.plan.arena_bytes)
+    _assert_bit_identical(path, serialize_model(best.model, offline_plan=best.offline), tmp_path)

@@ -159,6 +159,30 @@ def explore(model_path: str | None, sram: str | None, max_overhead: str | None, 
                    f"{chosen.arena_bytes:,} B", err=True)
 
 
+@cli.command()
+@click.argument("original", metavar="ORIGINAL.tflite")
+@click.argument("rewritten", metavar="REWRITTEN.tflite")
+@click.option("--runs", default=3, show_default=True, help="Seeded random inputs to run.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document (tinymem.verify/1).")
+def verify(original: str, rewritten: str, runs: int, seed: int, as_json: bool) -> None:
+    """Run ORIGINAL and REWRITTEN in LiteRT and TFLite Micro and compare them.
+
+    Exit code 0 when every runtime that ran gives the same results, 1 otherwise.
+    """
+    from .verify import verify_models
+
+    report = verify_models(original, rewritten, runs=runs, seed=seed)
+    if as_json:
+        _print_json(report.to_json())
+    else:
+        from .report.verify_view import verify_view
+
+        Console().print(verify_view(report))
+    if not report.ok:
+        sys.exit(1)
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)

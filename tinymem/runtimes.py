@@ -34,6 +34,15 @@ class RuntimeUnavailable(RuntimeError):
     pass
 
 
+def _reason(proc: subprocess.CompletedProcess) -> str:
+    """The line of a failed child's stderr that says why (not the allocation report)."""
+    lines = [ln.strip() for ln in (proc.stderr or "").splitlines()
+             if ln.strip() and not ln.startswith("[RecordingMicroAllocator]")]
+    if proc.returncode < 0:
+        return f"the runtime crashed (signal {-proc.returncode})" + (f": {lines[-1]}" if lines else "")
+    return lines[-1] if lines else f"exit code {proc.returncode}"
+
+
 def have_tflm() -> bool:
     try:
         import tflite_micro  # noqa: F401
@@ -58,16 +67,14 @@ def tflm_arena(path: str, arena_size: int = 64 * 1024 * 1024, timeout: float = 1
                           capture_output=True, text=True, timeout=timeout)
     found = dict((k, int(v)) for k, v in _LINE.findall(proc.stderr + proc.stdout))
     if proc.returncode != 0 or not {"head", "tail", "total"} <= found.keys():
-        lines = [ln for ln in (proc.stderr or "").splitlines() if ln.strip()]
-        reason = lines[-1] if lines else f"exit code {proc.returncode}"
-        raise RuntimeError(f"TFLite Micro could not set up the model: {reason}")
+        raise RuntimeError(f"TFLite Micro could not set up the model: {_reason(proc)}")
     return TflmArena(head=found["head"], tail=found["tail"], total=found["total"])
 
 
 _TFLM_RUN_SCRIPT = r"""
 import sys, numpy as np
 from tflite_micro import runtime
-path, arena, npz, out = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+path, arena, npz, out, n_out = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
 it = runtime.Interpreter.from_file(path, arena_size=arena)
 it.print_allocations()
 data = np.load(npz)
@@ -77,7 +84,7 @@ for k in range(int(data["count"])):
     for i in range(int(data["inputs"])):
         it.set_input(data[f"x{k}_{i}"], i)
     it.invoke()
-    for j in range(len(it.get_output_details())):
+    for j in range(n_out):
         results[f"y{k}_{j}"] = it.get_output(j)
 np.savez(out, **results)
 """
@@ -164,15 +171,26 @@ def tflm_run(path: str, inputs_per_run: list[list], arena_size: int = 64 * 1024 
             for i, x in enumerate(inputs):
                 arrays[f"x{k}_{i}"] = x
         np.savez(npz, **arrays)
+        from .reader import load_model
+
+        n_out = len(load_model(path).main.outputs)
         proc = subprocess.run([sys.executable, "-c", _TFLM_RUN_SCRIPT, os.fspath(path),
-                               str(arena_size), npz, out], capture_output=True, text=True,
-                              timeout=timeout)
+                               str(arena_size), npz, out, str(n_out)], capture_output=True,
+                              text=True, timeout=timeout)
         found = dict((k, int(v)) for k, v in _LINE.findall(proc.stderr + proc.stdout))
         if proc.returncode != 0 or not os.path.exists(out):
-            lines = [ln for ln in (proc.stderr or "").splitlines() if ln.strip()]
-            reason = lines[-1] if lines else f"exit code {proc.returncode}"
-            raise RuntimeError(f"TFLite Micro could not run the model: {reason}")
+            raise RuntimeError(f"TFLite Micro could not run the model: {_reason(proc)}")
         data = np.load(out)
         n_out = len([k for k in data.files if k.startswith("y0_")])
         results = [[data[f"y{k}_{j}"] for j in range(n_out)] for k in range(len(inputs_per_run))]
     return TflmArena(head=found["head"], tail=found["tail"], total=found["total"]), results
+
+
+def unique_tensor_names(path: str) -> set[str]:
+    """Names that identify exactly one tensor of the main subgraph (comparable across files)."""
+    from collections import Counter
+
+    from .reader import load_model
+
+    counts = Counter(t.name for t in load_model(path).main.tensors)
+    return {n for n, c in counts.items() if n and c == 1}

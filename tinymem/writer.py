@@ -864,7 +864,8 @@ class _Writer:
         b = self.b
         where = f"subgraph {si} operator {op.index} ({op.opcode})"
         src = None
-        if op.source_op is not None and src_sg is not None and 0 <= op.source_op < src_sg.OperatorsLength():
+        if (op.source_op is not None and src_sg is not None
+                and 0 <= op.source_op < src_sg.OperatorsLength()):
             src = src_sg.Operators(op.source_op)
         src_name = None
         if src is not None and src.OpcodeIndex() < len(self.src_opcodes):

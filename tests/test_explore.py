@@ -1,0 +1,126 @@
+"""The explorer: the figures the issue sets, the search's bookkeeping, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import tinymem
+from tinymem.errors import BudgetError
+from tinymem.schedules.explore import explore
+from tinymem.units import parse_fraction, parse_size
+
+from .conftest import SAMPLES
+
+
+@pytest.fixture(scope="module")
+def mb035():
+    return explore(tinymem.load_model(SAMPLES / "mobilenet_v2_035_144_int8.tflite"))
+
+
+def test_mobilenet_035_fits_120kb_within_10_percent(mb035):
+    assert mb035.baseline.arena_bytes == 311_040
+    best = mb035.best_within(0.10)
+    assert best.arena_bytes <= 120_000
+    assert best.mac_overhead <= 0.10
+
+
+def test_mobilenet_100_four_times_lower_within_15_percent():
+    ex = explore(tinymem.load_model(SAMPLES / "mobilenet_v2_100_224_int8.tflite"))
+    assert ex.baseline.arena_bytes == 1_505_280
+    best = ex.best_within(0.15)
+    assert best.arena_bytes * 4 <= 1_505_280
+
+
+def test_options_are_measured_with_the_profile_planner(mb035):
+    # Re-planning an option's model from scratch gives its reported figures.
+    from tinymem.memory.planner import plan_model
+
+    for o in mb035.options:
+        plan = plan_model(o.model, offline=o.offline or [])
+        assert plan.arena_bytes == o.arena_bytes
+        assert plan.peak_bytes == o.peak_bytes <= o.arena_bytes
+
+
+def test_pareto_and_recommendation():
+    model = tinymem.load_model(SAMPLES / "mobilenet_v2_035_144_int8.tflite")
+    ex = explore(model, budget=150 * 1024, max_overhead=0.10)
+    rec = ex.recommended
+    assert rec is not None and rec.fits and rec.mac_overhead <= 0.10
+    fitting = [o for o in ex.options if o.fits and o.mac_overhead <= 0.10]
+    assert rec.mac_overhead == min(o.mac_overhead for o in fitting)
+    for o in ex.options:
+        dominated = any(p.arena_bytes <= o.arena_bytes and p.mac_overhead <= o.mac_overhead
+                        and (p.arena_bytes, p.mac_overhead) != (o.arena_bytes, o.mac_overhead)
+                        for p in ex.options)
+        assert o.pareto == (not dominated)
+
+
+@pytest.mark.parametrize("text, value", [
+    ("262144", 262144), ("256k", 262144), ("256K", 262144), ("256KiB", 262144),
+    ("256kb", 262144), ("0.25M", 262144), ("1MiB", 1048576), ("100B", 100),
+])
+def test_parse_size(text, value):
+    assert parse_size(text) == value
+
+
+@pytest.mark.parametrize("text", ["", "abc", "-5k", "12 parsecs", "0"])
+def test_parse_size_rejects(text):
+    with pytest.raises(BudgetError):
+        parse_size(text)
+
+
+def test_parse_fraction():
+    assert parse_fraction("10%") == pytest.approx(0.10)
+    assert parse_fraction("0.25") == pytest.approx(0.25)
+    with pytest.raises(BudgetError):
+        parse_fraction("ten")
+
+
+def run(*args, input=None):
+    return subprocess.run([sys.executable, "-m", "tinymem.cli", *args], capture_output=True,
+                          text=True, input=input, timeout=600)
+
+
+def test_explore_json_and_pipe_agree():
+    model = str(SAMPLES / "resnet_skip_int8.tflite")
+    direct = run("explore", model, "--sram", "40k", "--json")
+    assert direct.returncode == 0, direct.stderr
+    doc = json.loads(direct.stdout)
+    assert doc["schema"] == "tinymem.explore/1"
+    assert doc["baseline"]["arena_bytes"] == 49_152 and doc["baseline"]["macs"] > 0
+    for o in doc["options"]:
+        for key in ("id", "kind", "arena_bytes", "peak_bytes", "macs", "mac_overhead", "fits"):
+            assert key in o
+        assert o["fits"] == (o["arena_bytes"] <= 40 * 1024)
+    prof = run("profile", model, "--json")
+    piped = run("explore", "--sram", "40k", "--json", input=prof.stdout)
+    assert piped.returncode == 0, piped.stderr
+    a, b = json.loads(piped.stdout), doc
+    assert [(o["id"], o["arena_bytes"]) for o in a["options"]] == \
+        [(o["id"], o["arena_bytes"]) for o in b["options"]]
+
+
+def test_impossible_budget_exit_1_with_best_achievable():
+    r = run("explore", str(SAMPLES / "ds_cnn_kws_int8.tflite"), "--sram", "1k")
+    assert r.returncode == 1
+    assert "nothing fits" in r.stderr and "best achievable" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("args", [["--sram", "lots"], ["--max-overhead", "x"],
+                                  ["--option", "nope", "-o", "OUT"]])
+def test_explore_bad_options_exit_2(args, tmp_path):
+    args = [a.replace("OUT", str(tmp_path / "o.tflite")) for a in args]
+    r = run("explore", str(SAMPLES / "ds_cnn_kws_int8.tflite"), *args)
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o.tflite").exists()
+
+
+def test_explore_without_model_or_pipe():
+    r = run("explore", "--sram", "256k", input="not json")
+    assert r.returncode == 2 and "profile JSON" in r.stderr
