@@ -8,6 +8,7 @@ file becomes one ModelError with a readable reason.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import struct
@@ -24,6 +25,9 @@ from .errors import ModelError
 from .ir import Buffer, Model, Operator, Quantization, SignatureDef, Subgraph, Tensor
 
 FILE_IDENTIFIER = b"TFL3"
+# No tensor of a real model (let alone one for a microcontroller) has more
+# elements than this; a larger claim is a damaged file.
+MAX_ELEMENTS = 1 << 40
 # Constants up to this size are read at load time (paddings, axes, shapes).
 SMALL_CONSTANT = 256
 _NUMPY_TYPES = {"int32": "<i4", "int64": "<i8", "int16": "<i2", "int8": "i1", "uint8": "u1",
@@ -200,6 +204,10 @@ class _Reader:
         shape = ()
         if self.length(fb.ShapeLength(), "tensor shape", 4):
             shape = tuple(int(d) for d in fb.ShapeAsNumpy())
+        if any(d < -1 for d in shape):
+            raise self.fail(f"subgraph {sg} tensor {index}: invalid shape {list(shape)}")
+        if math.prod(max(d, 1) for d in shape) > MAX_ELEMENTS:
+            raise self.fail(f"subgraph {sg} tensor {index}: implausible shape {list(shape)}")
         sig = None
         if self.length(fb.ShapeSignatureLength(), "shape signature", 4):
             sig = tuple(int(d) for d in fb.ShapeSignatureAsNumpy())
