@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .graph_cuts import narrow_points
 from .ir import Model, Subgraph
 from .memory.layout import Layout, best_layout
 from .memory.planner import ArenaPlan, plan_model
@@ -175,24 +176,14 @@ def _layers(model: Model, plan: ArenaPlan) -> list[Layer]:
 def _assign_blocks(sg: Subgraph, layers: list[Layer]) -> list[Block]:
     """Group the main subgraph's ops into blocks, as a reader of the model would.
 
-    A boundary is a point where a single activation tensor carries everything
-    forward (nothing else is alive across it) and that tensor is no larger
-    than its neighbouring such tensors: the model narrows there before
-    widening again, as at the end of a MobileNet inverted-residual block.
+    A block ends at a narrow point: a single activation carries everything
+    forward there and it is no larger than its neighbouring such tensors,
+    as at the end of a MobileNet inverted-residual block.
     """
     main = [l for l in layers if l.subgraph == sg.index]
     if not main:
         return []
-    crossing = _single_crossings(sg)
-    cuts: list[int] = []  # op positions after which a block ends
-    positions = sorted(crossing)
-    inputs = [sg.tensors[t].nbytes for t in sg.inputs if sg.is_activation(t)]
-    prev = max(inputs, default=0)
-    for k, pos in enumerate(positions):
-        nxt = crossing[positions[k + 1]] if k + 1 < len(positions) else None
-        if nxt is not None and crossing[pos] <= prev and crossing[pos] <= nxt:
-            cuts.append(pos)
-        prev = crossing[pos]
+    cuts = sorted(p for p in narrow_points(sg) if p < len(sg.operators) - 1)
     blocks: list[Block] = []
     start = 0
     for end in cuts + [len(sg.operators) - 1]:
@@ -207,24 +198,3 @@ def _assign_blocks(sg: Subgraph, layers: list[Layer]) -> list[Block]:
                 by_op[i].block = b.index
                 b.peak_bytes = max(b.peak_bytes, by_op[i].live_bytes)
     return blocks
-
-
-def _single_crossings(sg: Subgraph) -> dict[int, int]:
-    """Op position -> bytes of the one activation alive across the gap after it."""
-    last_use: dict[int, int] = {}
-    for op in sg.operators:
-        for t in op.real_inputs():
-            last_use[t] = op.index
-    for t in sg.outputs:
-        last_use[t] = len(sg.operators)
-    producer = sg.producers()
-    out: dict[int, int] = {}
-    live: set[int] = {t for t in sg.inputs if sg.is_activation(t)}
-    for op in sg.operators:
-        live |= {t for t in op.outputs if t >= 0 and sg.is_activation(t)}
-        live = {t for t in live if last_use.get(t, -1) > op.index}
-        if len(live) == 1 and op.index < len(sg.operators) - 1:
-            (t,) = live
-            if t in producer or t in sg.inputs:
-                out[op.index] = sg.tensors[t].nbytes
-    return out

@@ -116,12 +116,7 @@ def _compare_litert(original: str, rewritten: str, inputs) -> RuntimeResult:
     except Exception as e:  # the runtime's own refusal, reported not raised
         res.error = str(e).splitlines()[0] if str(e) else type(e).__name__
         return res
-    ok, max_abs, max_rel = True, 0.0, 0.0
-    for ra, rb in zip(out_a, out_b):
-        for x, y in zip(ra, rb):
-            d_abs, d_rel = _diff(x, y)
-            max_abs, max_rel = max(max_abs, d_abs), max(max_rel, d_rel)
-            ok &= _equal_enough(x, y)
+    ok, max_abs, max_rel = _compare_outputs(out_a, out_b)
     differing = set()
     compared = 0
     names_a = runtimes.unique_tensor_names(original)
@@ -166,11 +161,20 @@ def _compare_tflm(original: str, rewritten: str, inputs, report: VerifyReport) -
         res.error = f"rewritten: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
         res.ok = False
         return res
+    res.ok, res.max_abs_diff, res.max_rel_diff = _compare_outputs(out_a, out_b)
+    return res
+
+
+def _compare_outputs(out_a, out_b) -> tuple[bool, float, float]:
+    """(all equal enough, max abs diff, max rel diff) over runs and outputs."""
     ok, max_abs, max_rel = True, 0.0, 0.0
     for ra, rb in zip(out_a, out_b):
+        if len(ra) != len(rb):
+            return False, float("inf"), float("inf")
         for x, y in zip(ra, rb):
+            if x.shape != y.shape:
+                return False, float("inf"), float("inf")
             d_abs, d_rel = _diff(x, y)
             max_abs, max_rel = max(max_abs, d_abs), max(max_rel, d_rel)
             ok &= _equal_enough(x, y)
-    res.ok, res.max_abs_diff, res.max_rel_diff = ok, max_abs, max_rel
-    return res
+    return ok, max_abs, max_rel

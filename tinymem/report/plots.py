@@ -228,6 +228,10 @@ class _Labeller:
         self.soft.append((min(ax0, ax1) - width, min(ay0, ay1) - width,
                           max(ax0, ax1) + width, max(ay0, ay1) + width))
 
+    def box(self, x0: float, y0: float, x1: float, y1: float) -> None:
+        (ax0, ay0), (ax1, ay1) = self._display(x0, y0), self._display(x1, y1)
+        self.hard.append((min(ax0, ax1), min(ay0, ay1), max(ax0, ax1), max(ay0, ay1)))
+
     def hline(self, y: float) -> None:
         _, py = self._display(0, y)
         self.soft.append((self.axbox.x0, py - 1.5, self.axbox.x1, py + 1.5))
@@ -252,10 +256,11 @@ class _Labeller:
                 dict(arrowstyle="-", color=arrow, lw=0.8, shrinkA=0, shrinkB=5), **kw)
             ann.set_in_layout(False)
             ann.update_positions(self.renderer)
-            patch = ann.get_bbox_patch()
-            bb = (patch.get_window_extent(self.renderer) if patch is not None
-                  else _text_extent(ann, self.renderer))
-            box = (bb.x0 - 2, bb.y0 - 2, bb.x1 + 2, bb.y1 + 2)
+            bb = _text_extent(ann, self.renderer)
+            # The text's box, plus what its bbox patch (if any) pads around it.
+            pad = 2.0 + (0.4 * ann.get_fontsize() * self.fig.dpi / 72
+                         if ann.get_bbox_patch() is not None else 0.0)
+            box = (bb.x0 - pad, bb.y0 - pad, bb.x1 + pad, bb.y1 + pad)
             a = self.axbox
             outside = (box[2] - box[0]) * (box[3] - box[1]) - self._overlap(
                 box, (a.x0, a.y0, a.x1, a.y1))
@@ -376,7 +381,8 @@ def _memory_figure(p: "Profile", budget: int | None):
                gid="peak-bar")
         lab = _Labeller(fig, ax)
         for i, l in enumerate(layers):
-            lab.point(i, _kib(l.live_bytes), radius=2.0)
+            if i != xp:
+                lab.box(i - width / 2, 0, i + width / 2, _kib(l.live_bytes))
         lab.place(xp, yp, f"peak {human_bytes(peak.live_bytes)}\nop {peak.index} {peak.op}",
                   offsets=[(10, 2), (-10, 2), (10, 16), (-10, 16), (24, -20), (-24, -20)],
                   fontsize=8.5, color=C_PEAK, fontweight="bold", zorder=6, gid="peak-label",
@@ -401,22 +407,24 @@ def pareto_plot_bytes(exploration: "Exploration", fmt: str = "svg") -> bytes:
 
 
 def _pareto_figure(ex: "Exploration"):
+    from matplotlib.ticker import PercentFormatter
+
     fig = _new_figure(9.0, 5.2)
     ax = fig.add_subplot()
     opts = list(ex.options)
+    rec = ex.recommended
     xs = [o.mac_overhead * 100 for o in opts]
     ys = [_kib(o.arena_bytes) for o in opts]
     xmax = max(xs + [1.0])
     ymax = max(ys + [_kib(ex.budget) if ex.budget else 0.0])
+    xright = xmax * 1.08
 
     front = sorted((o for o in opts if o.pareto), key=lambda o: (o.mac_overhead, -o.arena_bytes))
+    fx = [o.mac_overhead * 100 for o in front] + ([xright] if front else [])
+    fy = [_kib(o.arena_bytes) for o in front] + ([_kib(front[-1].arena_bytes)] if front else [])
     if front:
-        fx = [o.mac_overhead * 100 for o in front] + [xmax * 1.08]
-        fy = [_kib(o.arena_bytes) for o in front]
-        fy.append(fy[-1])
         ax.plot(fx, fy, drawstyle="steps-post", color=C_FRONT, lw=1.4, alpha=0.8, zorder=2,
                 label="Pareto front", gid="pareto-front")
-
     if ex.budget is not None:
         ax.axhspan(_kib(ex.budget), ymax * 1.3 + 1, color=C_BUDGET, alpha=0.05, lw=0, zorder=0)
         _budget_line(ax, ex.budget)
@@ -426,7 +434,6 @@ def _pareto_figure(ex: "Exploration"):
 
     first_pareto = first_other = True
     for i, o in enumerate(opts):
-        x, y = xs[i], ys[i]
         if o.pareto:
             kw = dict(marker="o", ms=7, mfc=C_FRONT, mec="white", mew=0.8,
                       label="Pareto option" if first_pareto else None)
@@ -435,54 +442,49 @@ def _pareto_figure(ex: "Exploration"):
             kw = dict(marker="o", ms=6, mfc="white", mec=C_BASE, mew=1.2,
                       label="dominated option" if first_other else None)
             first_other = False
-        ax.plot([x], [y], ls="none", zorder=4, gid=f"option-{i}", **kw)
-
-    # Labels: the Pareto options and the baseline, alternating sides so that
-    # neighbours on the front do not write over each other.
-    rec = ex.recommended
-    k = 0
-    for i, o in enumerate(opts):
-        if o is rec or not (o.pareto or o.kind == "baseline"):
-            continue
-        above = k % 2 == 0
-        k += 1
-        ax.annotate(o.id, xy=(xs[i], ys[i]), xytext=(6, 7 if above else -7),
-                    textcoords="offset points", ha="left", va="bottom" if above else "top",
-                    fontsize=7.5, color="#333333", zorder=5, parse_math=False,
-                    gid=f"option-label-{i}")
+        ax.plot([xs[i]], [ys[i]], ls="none", zorder=4, gid=f"option-{i}", **kw)
     if rec is not None:
         i = opts.index(rec)
         ax.plot([xs[i]], [ys[i]], ls="none", marker="*", ms=17, mfc=C_OPTION, mec="white",
                 mew=0.8, zorder=6, label="recommended", gid="recommended")
-        right = xs[i] > 0.55 * xmax
-        ax.annotate(f"recommended: {rec.id}\n{human_bytes(rec.arena_bytes)} arena, "
-                    f"{rec.mac_overhead:+.1%} MACs",
-                    xy=(xs[i], ys[i]), xytext=(-28 if right else 28, 26),
-                    textcoords="offset points", ha="right" if right else "left", va="bottom",
-                    fontsize=8.5, fontweight="bold", color="#00704F", zorder=7, parse_math=False,
-                    arrowprops=dict(arrowstyle="-", color="#00704F", lw=0.9, shrinkB=8),
-                    bbox=dict(boxstyle="round,pad=0.3", fc="white", ec="#00704F", lw=0.8),
-                    gid="recommended-label")
-
-    from matplotlib.ticker import PercentFormatter
 
     ax.xaxis.set_major_formatter(PercentFormatter(xmax=100, decimals=None))
-    ax.set_xlim(-0.04 * xmax, xmax * 1.08)
+    ax.set_xlim(-0.04 * xmax, xright)
     ax.set_ylim(0, ymax * 1.18 if ymax else 1)
     ax.grid(True, color="#E4E4E4", lw=0.8, zorder=0)
     ax.set_xlabel("MAC overhead vs baseline")
     ax.set_ylabel("peak SRAM: TFLM arena (KiB)")
     name = os.path.basename(ex.model.path) if ex.model.path else "model"
-    ax.set_title(f"Schedules: SRAM against extra compute: {name}", loc="left", parse_math=False)
-    base = ex.baseline
-    sub = f"baseline {human_bytes(base.arena_bytes)}, {len(opts)} options"
+    sub = f"baseline {human_bytes(ex.baseline.arena_bytes)}   {len(opts)} options"
     if ex.budget is not None:
-        sub += f", budget {human_bytes(ex.budget)}"
+        sub += f"   budget {human_bytes(ex.budget)}"
         if rec is None:
             sub += ": nothing fits"
-    _text(ax, 1.0, 1.01, sub, transform=ax.transAxes, ha="right", va="bottom", fontsize=8.5,
-          color="#555555")
-    ax.legend(loc="upper right", ncol=1, handlelength=1.6, numpoints=1)
+    _titles(fig, ax, f"Schedules: SRAM against extra compute: {_short(name)}", sub)
+    ax.legend(loc="upper right", handlelength=1.6, numpoints=1)
+
+    # Labels where they cover nothing: the recommended option first, then the
+    # baseline and the Pareto options (dropped when there is no room).
+    lab = _Labeller(fig, ax)
+    for x, y in zip(xs, ys):
+        lab.point(x, y)
+    for k in range(len(fx) - 1):
+        lab.segment(fx[k], fy[k], fx[k + 1], fy[k])
+        lab.segment(fx[k + 1], fy[k], fx[k + 1], fy[k + 1])
+    if ex.budget is not None:
+        lab.hline(_kib(ex.budget))
+    if rec is not None:
+        i = opts.index(rec)
+        lab.place(xs[i], ys[i], f"recommended: {rec.id}\n{human_bytes(rec.arena_bytes)} arena, "
+                  f"{rec.mac_overhead:+.1%} MACs", offsets=_FAR[4:] + _FAR[:4], arrow="#00704F",
+                  fontsize=8.5, fontweight="bold", color="#00704F", zorder=7,
+                  bbox=dict(boxstyle="round,pad=0.3", fc="white", ec="#00704F", lw=0.8),
+                  gid="recommended-label")
+    for i, o in enumerate(opts):
+        if o is rec or not (o.pareto or o.kind == "baseline"):
+            continue
+        lab.place(xs[i], ys[i], o.id, essential=o.kind == "baseline", arrow="#999999",
+                  fontsize=7.5, color="#333333", zorder=5, gid=f"option-label-{i}")
     return fig
 
 
@@ -532,48 +534,58 @@ def progress_edges(profile: "Profile", base_ops: int, base_macs: int) -> list[fl
 
 
 def _curves_figure(base: "Profile", opt: "Profile", budget: int | None, labels: tuple):
-    fig = _new_figure(9.0, 4.6)
+    from matplotlib.ticker import PercentFormatter
+
+    fig = _new_figure(9.0, 4.8)
     ax = fig.add_subplot()
     base_label, opt_label = (list(labels) + ["baseline", "option"])[:2]
     n_base = len(base.layers)
     series = [(base, base_label, C_BASE, "baseline"), (opt, opt_label, C_OPTION, "option")]
-    peaks = []
+    drawn = []
     for prof, label, colour, key in series:
         if not prof.layers:
             continue
         edges = [100 * e for e in progress_edges(prof, n_base, base.macs)]
         values = [_kib(l.live_bytes) for l in prof.layers]
-        fill_alpha = 0.30 if key == "baseline" else 0.22
-        ax.stairs(values, edges, fill=True, color=colour, alpha=fill_alpha, lw=0, zorder=2,
-                  gid=f"curve-{key}-fill")
+        ax.stairs(values, edges, fill=True, color=colour, alpha=0.30 if key == "baseline" else 0.22,
+                  lw=0, zorder=2, gid=f"curve-{key}-fill")
         ax.stairs(values, edges, color=colour, lw=1.3, zorder=3,
                   label=f"{label}: peak {human_bytes(prof.peak_bytes)}", gid=f"curve-{key}")
         k = max(range(len(values)), key=values.__getitem__)
-        peaks.append(((edges[k] + edges[k + 1]) / 2, values[k], colour, key, label))
+        drawn.append((edges, values, (edges[k] + edges[k + 1]) / 2, values[k], key, label, prof))
     _budget_line(ax, budget)
-    for x, y, colour, key, label in peaks:
-        right = x > 60
-        ax.annotate(f"{label} peak {human_bytes(int(round(y * 1024)))}", xy=(x, y),
-                    xytext=(-8 if right else 8, 4), textcoords="offset points",
-                    ha="right" if right else "left", va="bottom", fontsize=8.5,
-                    fontweight="bold", color="#00704F" if key == "option" else "#555555",
-                    zorder=6, parse_math=False,
-                    bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.85),
-                    gid=f"peak-label-{key}")
-    ymax = max([p[1] for p in peaks] + [_kib(budget) if budget else 0.0])
-    ax.set_ylim(0, ymax * 1.2 if ymax else 1)
+    for _, _, x, y, key, _, _ in drawn:
+        ax.plot([x], [y], ls="none", marker="o", ms=4.5, zorder=5, gid=f"peak-{key}",
+                mfc=C_OPTION if key == "option" else C_ARENA, mec="white", mew=0.6)
+    ymax = max([d[3] for d in drawn] + [_kib(budget) if budget else 0.0])
+    ax.set_ylim(0, ymax * 1.22 if ymax else 1)
     ax.set_xlim(0, 100)
-    from matplotlib.ticker import PercentFormatter
-
     ax.xaxis.set_major_formatter(PercentFormatter(xmax=100, decimals=0))
     ax.yaxis.grid(True, color="#E4E4E4", lw=0.8, zorder=0)
     ax.set_xlabel("progress through the inference (cumulative MACs)")
     ax.set_ylabel("live activation memory (KiB)")
-    ax.set_title(f"Memory over one inference: {base_label} vs {opt_label}", loc="left",
-                 parse_math=False)
-    _text(ax, 1.0, 1.01, f"{n_base} ops vs {len(opt.layers)} ops", transform=ax.transAxes,
-          ha="right", va="bottom", fontsize=8.5, color="#555555")
-    ax.legend(loc="upper right", handlelength=1.6)
+    sub = f"{base_label}: {n_base} ops   {opt_label}: {len(opt.layers)} ops"
+    if budget is not None:
+        sub += f"   budget {human_bytes(budget)}"
+    _titles(fig, ax, f"Memory over one inference: {_short(base_label, 30)} vs "
+            f"{_short(opt_label, 40)}", sub)
+    if drawn:
+        ax.legend(loc="upper right", handlelength=1.6)
+
+    lab = _Labeller(fig, ax)
+    for edges, values, *_ in drawn:
+        for k, v in enumerate(values):
+            lab.segment(edges[k], v, edges[k + 1], v)
+            if k:
+                lab.segment(edges[k], values[k - 1], edges[k], v)
+    if budget is not None:
+        lab.hline(_kib(budget))
+    for _, _, x, y, key, label, prof in drawn:
+        lab.place(x, y, f"{_short(label, 40)} peak {human_bytes(prof.peak_bytes)}",
+                  arrow="#999999", fontsize=8.5, fontweight="bold",
+                  color="#00704F" if key == "option" else "#444444", zorder=6,
+                  bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.85),
+                  gid=f"peak-label-{key}")
     return fig
 
 

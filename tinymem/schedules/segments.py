@@ -72,32 +72,3 @@ class SegmentFinder:
         # segment would not be the only reader to care about.
         return Segment(subgraph=sg.index, first=first, last=last, entry=x, exit=y)
 
-
-def narrow_points(sg: Subgraph) -> dict[int, int]:
-    """Op index -> bytes of the single activation crossing after it, kept only
-    where that tensor is no larger than its neighbouring crossings.
-
-    These are the natural places to cut a network (block ends): a schedule's
-    segment starts after one and ends at another.
-    """
-    last_use: dict[int, int] = {}
-    for op in sg.operators:
-        for t in op.real_inputs():
-            last_use[t] = op.index
-    for t in sg.outputs:
-        last_use[t] = len(sg.operators)
-    crossing: dict[int, int] = {}
-    live: set[int] = {t for t in sg.inputs if sg.is_activation(t)}
-    for op in sg.operators:
-        live |= {t for t in op.outputs if t >= 0 and sg.is_activation(t)}
-        live = {t for t in live if last_use.get(t, -1) > op.index}
-        if len(live) == 1:
-            crossing[op.index] = sg.tensors[next(iter(live))].nbytes
-    pos = sorted(crossing)
-    keep: dict[int, int] = {}
-    for k, p in enumerate(pos):
-        prev = crossing[pos[k - 1]] if k > 0 else None
-        nxt = crossing[pos[k + 1]] if k + 1 < len(pos) else None
-        if (prev is None or crossing[p] <= prev) and (nxt is None or crossing[p] <= nxt):
-            keep[p] = crossing[p]
-    return keep

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from ..ir import Model
-from .segments import Segment, SegmentFinder, narrow_points
+from ..graph_cuts import narrow_points
+from .segments import Segment, SegmentFinder
 from .spatial import Grid, balanced_grid, tile_segment, tileable, uniform_grid
 
 # Grids tried for every segment: squares and their near-square neighbours.
