@@ -52,7 +52,7 @@ def test_recommended_rewrites_are_exact(path, tmp_path):
         write_option(o, out)
         # Weights are shared: the file grows only by the new ops' tables.
         growth = os.path.getsize(out) - os.path.getsize(path)
-        assert growth <= 4096 + 300 * max(o.ops_added, 0), (o.id, growth)
+        assert growth <= 4096 + 200 * max(o.ops_added, 0), (o.id, growth)
         report = verify_models(str(path), str(out), runs=3)
         litert = next(r for r in report.results if r.runtime == "litert")
         if litert.ok is None:

@@ -796,7 +796,10 @@ class _Writer:
         b = self.b
         buffer = self.tensor_buffer[si][ti]
         name = b.CreateString(t.name)
-        shape = _ints(b, t.shape)
+        shapes = self.__dict__.setdefault("_shape_cache", {})
+        if t.shape not in shapes:
+            shapes[t.shape] = _ints(b, t.shape)
+        shape = shapes[t.shape]
         sig = _ints(b, t.shape_signature) if t.shape_signature is not None else None
         quant = self._quantization(t.quantization, src.Quantization() if src is not None else None)
         sparsity = None
@@ -830,6 +833,20 @@ class _Writer:
     def _quantization(self, q: Quantization | None, src) -> int | None:
         if q is None and src is None:
             return None
+        # Tile tensors repeat their original's quantization hundreds of times:
+        # one shared table serves them all (flatbuffers allow shared tables).
+        key = None
+        if q is not None and (src is None or not src.DetailsType()):
+            key = (q.scale, q.zero_point, q.quantized_dimension, q.min, q.max)
+            cache = self.__dict__.setdefault("_quant_cache", {})
+            if key in cache:
+                return cache[key]
+        offset = self._new_quantization(q, src)
+        if key is not None:
+            self._quant_cache[key] = offset
+        return offset
+
+    def _new_quantization(self, q: Quantization | None, src) -> int | None:
         b = self.b
         vecs = {}
         if q is not None:
@@ -897,7 +914,20 @@ class _Writer:
         opts1 = opts2 = None
         if t1 is not None:
             src_tab = self._source_options(src, t1, 1)
-            opts1 = build_options(b, t1, op.options, src_tab)
+            # Tile copies of an op share one options table when it holds only
+            # scalars and enum names (the source only matters for empty vectors
+            # and strings).
+            key = None
+            if all(isinstance(v, (int, float, bool)) or (isinstance(v, str) and v)
+                   for v in op.options.values()):
+                key = (t1, tuple(sorted(op.options.items())))
+            cache = self.__dict__.setdefault("_options_cache", {})
+            if key is not None and key in cache:
+                opts1 = cache[key]
+            else:
+                opts1 = build_options(b, t1, op.options, src_tab)
+                if key is not None:
+                    cache[key] = opts1
         if t2 is not None:
             src_tab = self._source_options(src, t2, 2)
             opts2 = build_options(b, t2, op.options, src_tab)

@@ -156,8 +156,19 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> None:
         raise TinymemError(f"cannot write {path}: {e.strerror or e}") from None
 
 
-def _kib(n: int | float) -> float:
-    return n / 1024
+class _Unit:
+    """The byte unit of an axis, chosen by the largest value it shows."""
+
+    def __init__(self, top: int | float):
+        if top < 2 * 1024:
+            self.div, self.name = 1, "B"
+        elif top < 4 * 1024 ** 2:
+            self.div, self.name = 1024, "KiB"
+        else:
+            self.div, self.name = 1024 ** 2, "MiB"
+
+    def __call__(self, n: int | float) -> float:
+        return n / self.div
 
 
 def _model_label(profile: "Profile") -> str:
@@ -170,10 +181,10 @@ def _text(ax, *args, **kw):
     return ax.text(*args, parse_math=False, **kw)
 
 
-def _budget_line(ax, budget: int | None) -> None:
+def _budget_line(ax, budget: int | None, u: _Unit) -> None:
     if budget is None:
         return
-    ax.axhline(_kib(budget), color=C_BUDGET, lw=1.3, ls=(0, (6, 3)), zorder=4,
+    ax.axhline(u(budget), color=C_BUDGET, lw=1.3, ls=(0, (6, 3)), zorder=4,
                label=f"SRAM budget {human_bytes(budget)}", gid="budget-line")
 
 
@@ -309,6 +320,7 @@ def _memory_figure(p: "Profile", budget: int | None):
 
     layers = p.layers
     n = len(layers)
+    u = _Unit(max([l.live_bytes for l in layers] + [budget or 0, p.arena_bytes]))
     fig = _new_figure(min(16.0, max(9.0, 6.0 + 0.07 * n)), 4.8)
     ax = fig.add_subplot()
     x = list(range(n))
@@ -320,7 +332,7 @@ def _memory_figure(p: "Profile", budget: int | None):
     handles = []
     bottom = [0.0] * n
     for key, label, colour, values in parts:
-        heights = [_kib(v) for v in values]
+        heights = [u(v) for v in values]
         bars = ax.bar(x, heights, width=width, bottom=bottom, color=colour, lw=0,
                       label=label, zorder=2)
         for i, rect in enumerate(bars):
@@ -350,20 +362,20 @@ def _memory_figure(p: "Profile", budget: int | None):
             ax.axvspan(lo, hi, color="#000000", alpha=0.035, lw=0, zorder=0)
 
     if p.arena_bytes > p.peak_bytes:
-        handles.append(ax.axhline(_kib(p.arena_bytes), color=C_ARENA, lw=1.0, ls=":", zorder=3,
+        handles.append(ax.axhline(u(p.arena_bytes), color=C_ARENA, lw=1.0, ls=":", zorder=3,
                                   label=f"TFLM arena {human_bytes(p.arena_bytes)}",
                                   gid="arena-line"))
     if budget is not None:
-        _budget_line(ax, budget)
+        _budget_line(ax, budget, u)
         handles.append(ax.get_lines()[-1])
 
     ymax = max(top, budget or 0, p.arena_bytes if p.arena_bytes > p.peak_bytes else 0)
-    ax.set_ylim(0, _kib(ymax) * 1.22 if ymax else 1)
+    ax.set_ylim(0, u(ymax) * 1.22 if ymax else 1)
     ax.set_xlim(-0.6, max(n, 1) - 0.4)
     ax.xaxis.set_major_locator(MaxNLocator(nbins=20, integer=True))
     ax.yaxis.grid(True, color="#E4E4E4", lw=0.8, zorder=0)
     ax.set_xlabel("operator (execution order)")
-    ax.set_ylabel("live activation memory (KiB)")
+    ax.set_ylabel(f"live activation memory ({u.name})")
     sub = f"live-set peak {human_bytes(p.peak_bytes)}   TFLM arena {human_bytes(p.arena_bytes)}"
     if budget is not None:
         sub += f"   budget {human_bytes(budget)}"
@@ -376,13 +388,13 @@ def _memory_figure(p: "Profile", budget: int | None):
 
     if peak is not None:
         xp = layers.index(peak)
-        yp = _kib(peak.live_bytes)
+        yp = u(peak.live_bytes)
         ax.bar([xp], [yp], width=width, fill=False, edgecolor=C_PEAK, lw=1.6, zorder=3,
                gid="peak-bar")
         lab = _Labeller(fig, ax)
         for i, l in enumerate(layers):
             if i != xp:
-                lab.box(i - width / 2, 0, i + width / 2, _kib(l.live_bytes))
+                lab.box(i - width / 2, 0, i + width / 2, u(l.live_bytes))
         lab.place(xp, yp, f"peak {human_bytes(peak.live_bytes)}\nop {peak.index} {peak.op}",
                   offsets=[(10, 2), (-10, 2), (10, 16), (-10, 16), (24, -20), (-24, -20)],
                   fontsize=8.5, color=C_PEAK, fontweight="bold", zorder=6, gid="peak-label",
@@ -413,21 +425,22 @@ def _pareto_figure(ex: "Exploration"):
     ax = fig.add_subplot()
     opts = list(ex.options)
     rec = ex.recommended
+    u = _Unit(max([o.arena_bytes for o in opts] + [ex.budget or 0]))
     xs = [o.mac_overhead * 100 for o in opts]
-    ys = [_kib(o.arena_bytes) for o in opts]
+    ys = [u(o.arena_bytes) for o in opts]
     xmax = max(xs + [1.0])
-    ymax = max(ys + [_kib(ex.budget) if ex.budget else 0.0])
+    ymax = max(ys + [u(ex.budget) if ex.budget else 0.0])
     xright = xmax * 1.08
 
     front = sorted((o for o in opts if o.pareto), key=lambda o: (o.mac_overhead, -o.arena_bytes))
     fx = [o.mac_overhead * 100 for o in front] + ([xright] if front else [])
-    fy = [_kib(o.arena_bytes) for o in front] + ([_kib(front[-1].arena_bytes)] if front else [])
+    fy = [u(o.arena_bytes) for o in front] + ([u(front[-1].arena_bytes)] if front else [])
     if front:
         ax.plot(fx, fy, drawstyle="steps-post", color=C_FRONT, lw=1.4, alpha=0.8, zorder=2,
                 label="Pareto front", gid="pareto-front")
     if ex.budget is not None:
-        ax.axhspan(_kib(ex.budget), ymax * 1.3 + 1, color=C_BUDGET, alpha=0.05, lw=0, zorder=0)
-        _budget_line(ax, ex.budget)
+        ax.axhspan(u(ex.budget), ymax * 1.3 + 1, color=C_BUDGET, alpha=0.05, lw=0, zorder=0)
+        _budget_line(ax, ex.budget, u)
     if ex.max_overhead is not None:
         ax.axvline(ex.max_overhead * 100, color=C_ARENA, lw=1.0, ls=":", zorder=1,
                    label=f"max overhead {ex.max_overhead:.0%}", gid="max-overhead-line")
@@ -453,7 +466,7 @@ def _pareto_figure(ex: "Exploration"):
     ax.set_ylim(0, ymax * 1.18 if ymax else 1)
     ax.grid(True, color="#E4E4E4", lw=0.8, zorder=0)
     ax.set_xlabel("MAC overhead vs baseline")
-    ax.set_ylabel("peak SRAM: TFLM arena (KiB)")
+    ax.set_ylabel(f"peak SRAM: TFLM arena ({u.name})")
     name = os.path.basename(ex.model.path) if ex.model.path else "model"
     sub = f"baseline {human_bytes(ex.baseline.arena_bytes)}   {len(opts)} options"
     if ex.budget is not None:
@@ -472,7 +485,7 @@ def _pareto_figure(ex: "Exploration"):
         lab.segment(fx[k], fy[k], fx[k + 1], fy[k])
         lab.segment(fx[k + 1], fy[k], fx[k + 1], fy[k + 1])
     if ex.budget is not None:
-        lab.hline(_kib(ex.budget))
+        lab.hline(u(ex.budget))
     if rec is not None:
         i = opts.index(rec)
         lab.place(xs[i], ys[i], f"recommended: {rec.id}\n{human_bytes(rec.arena_bytes)} arena, "
@@ -540,30 +553,31 @@ def _curves_figure(base: "Profile", opt: "Profile", budget: int | None, labels: 
     ax = fig.add_subplot()
     base_label, opt_label = (list(labels) + ["baseline", "option"])[:2]
     n_base = len(base.layers)
+    u = _Unit(max([l.live_bytes for l in base.layers + opt.layers] + [budget or 0]))
     series = [(base, base_label, C_BASE, "baseline"), (opt, opt_label, C_OPTION, "option")]
     drawn = []
     for prof, label, colour, key in series:
         if not prof.layers:
             continue
         edges = [100 * e for e in progress_edges(prof, n_base, base.macs)]
-        values = [_kib(l.live_bytes) for l in prof.layers]
+        values = [u(l.live_bytes) for l in prof.layers]
         ax.stairs(values, edges, fill=True, color=colour, alpha=0.30 if key == "baseline" else 0.22,
                   lw=0, zorder=2, gid=f"curve-{key}-fill")
         ax.stairs(values, edges, color=colour, lw=1.3, zorder=3,
                   label=f"{label}: peak {human_bytes(prof.peak_bytes)}", gid=f"curve-{key}")
         k = max(range(len(values)), key=values.__getitem__)
         drawn.append((edges, values, (edges[k] + edges[k + 1]) / 2, values[k], key, label, prof))
-    _budget_line(ax, budget)
+    _budget_line(ax, budget, u)
     for _, _, x, y, key, _, _ in drawn:
         ax.plot([x], [y], ls="none", marker="o", ms=4.5, zorder=5, gid=f"peak-{key}",
                 mfc=C_OPTION if key == "option" else C_ARENA, mec="white", mew=0.6)
-    ymax = max([d[3] for d in drawn] + [_kib(budget) if budget else 0.0])
+    ymax = max([d[3] for d in drawn] + [u(budget) if budget else 0.0])
     ax.set_ylim(0, ymax * 1.22 if ymax else 1)
     ax.set_xlim(0, 100)
     ax.xaxis.set_major_formatter(PercentFormatter(xmax=100, decimals=0))
     ax.yaxis.grid(True, color="#E4E4E4", lw=0.8, zorder=0)
     ax.set_xlabel("progress through the inference (cumulative MACs)")
-    ax.set_ylabel("live activation memory (KiB)")
+    ax.set_ylabel(f"live activation memory ({u.name})")
     sub = f"{base_label}: {n_base} ops   {opt_label}: {len(opt.layers)} ops"
     if budget is not None:
         sub += f"   budget {human_bytes(budget)}"
@@ -579,7 +593,7 @@ def _curves_figure(base: "Profile", opt: "Profile", budget: int | None, labels: 
             if k:
                 lab.segment(edges[k], values[k - 1], edges[k], v)
     if budget is not None:
-        lab.hline(_kib(budget))
+        lab.hline(u(budget))
     for _, _, x, y, key, label, prof in drawn:
         lab.place(x, y, f"{_short(label, 40)} peak {human_bytes(prof.peak_bytes)}",
                   arrow="#999999", fontsize=8.5, fontweight="bold",
