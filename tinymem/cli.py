@@ -36,20 +36,40 @@ def cli() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (tinymem.profile/1).")
 @click.option("--no-layout", is_flag=True, help="Skip the search for a better memory layout.")
 @click.option("--rows", type=int, default=None, help="Show at most this many layer rows.")
-def profile(model_path: str, as_json: bool, no_layout: bool, rows: int | None) -> None:
+@click.option("--sram", "sram", metavar="SIZE", help="SRAM budget to draw on --plot/--html: 256k, 256KiB, 262144.")
+@click.option("--plot", "plot_path", metavar="FILE.svg|FILE.png", help="Draw live memory per op (needs tinymem[plots]).")
+@click.option("--html", "html_path", metavar="REPORT.html", help="Write a self-contained HTML report (needs tinymem[plots]).")
+def profile(model_path: str, as_json: bool, no_layout: bool, rows: int | None, sram: str | None,
+            plot_path: str | None, html_path: str | None) -> None:
     """Profile the activation memory of MODEL.tflite."""
     from .analysis import profile_model
     from .reader import load_model
+    from .units import parse_size
 
+    budget = parse_size(sram) if sram is not None else None
+    if plot_path or html_path:
+        from .report.plots import require
+
+        require(plot_path)  # fail before the work: no matplotlib, or not .svg/.png
     prof = profile_model(load_model(model_path), search_layout=not no_layout)
     if as_json:
         from .report.profile_json import profile_document
 
         _print_json(profile_document(prof))
-        return
-    from .report.profile_view import profile_view
+    else:
+        from .report.profile_view import profile_view
 
-    Console().print(profile_view(prof, max_rows=rows))
+        Console().print(profile_view(prof, max_rows=rows))
+    if plot_path:
+        from .report.plots import memory_plot
+
+        memory_plot(prof, plot_path, budget=budget)
+        click.echo(f"wrote {plot_path}", err=True)
+    if html_path:
+        from .report.html import profile_html
+
+        profile_html(prof, html_path, budget=budget)
+        click.echo(f"wrote {html_path}", err=True)
 
 
 def _model_path_from_stdin() -> str:
@@ -107,8 +127,11 @@ class _LazyProgress:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (tinymem.explore/1).")
 @click.option("-o", "--output", "output", metavar="OUT.tflite", help="Write the recommended (or --option) schedule as a .tflite.")
 @click.option("--option", "option_id", metavar="ID", help="The option to write with -o (default: the recommended one).")
+@click.option("--plot", "plot_path", metavar="FILE.svg|FILE.png", help="Draw every option: TFLM arena vs MAC overhead, the Pareto front (needs tinymem[plots]).")
+@click.option("--html", "html_path", metavar="REPORT.html", help="Write a self-contained HTML report: profile, options, plots (needs tinymem[plots]).")
 def explore(model_path: str | None, sram: str | None, max_overhead: str | None, as_json: bool,
-            output: str | None, option_id: str | None) -> None:
+            output: str | None, option_id: str | None, plot_path: str | None,
+            html_path: str | None) -> None:
     """List the schedules that lower MODEL's peak SRAM, and what each costs.
 
     With no MODEL, reads the JSON `tinymem profile MODEL --json` printed from stdin.
@@ -119,6 +142,10 @@ def explore(model_path: str | None, sram: str | None, max_overhead: str | None, 
 
     budget = parse_size(sram) if sram is not None else None
     limit = parse_fraction(max_overhead) if max_overhead is not None else None
+    if plot_path or html_path:
+        from .report.plots import require
+
+        require(plot_path)  # fail before the search: no matplotlib, or not .svg/.png
     path = model_path or _model_path_from_stdin()
     model = load_model(path)
     progress = _LazyProgress(enabled=sys.stderr.isatty() or bool(os.environ.get("TINYMEM_PROGRESS")))
@@ -144,6 +171,30 @@ def explore(model_path: str | None, sram: str | None, max_overhead: str | None, 
         if console.width < 120:
             console.print(schedule_legend(ex))
         console.print(summary_line(ex))
+    # Written before the no-fit exit: the pictures matter most when nothing fits.
+    if plot_path:
+        from .report.plots import pareto_plot
+
+        pareto_plot(ex, plot_path)
+        click.echo(f"wrote {plot_path}", err=True)
+        chosen_plot = chosen or ex.recommended
+        if chosen_plot is not None and chosen_plot is not ex.baseline:
+            from .analysis import profile_model
+            from .report.plots import curve_comparison_plot
+
+            root, ext = os.path.splitext(plot_path)
+            curve_path = f"{root}.curve{ext}"
+            curve_comparison_plot(profile_model(model, search_layout=False),
+                                  profile_model(chosen_plot.model, search_layout=False),
+                                  curve_path, budget=budget)
+            click.echo(f"wrote {curve_path} (memory over time: {chosen_plot.id} vs baseline)",
+                       err=True)
+    if html_path:
+        from .analysis import profile_model
+        from .report.html import profile_html
+
+        profile_html(profile_model(model), html_path, budget=budget, exploration=ex)
+        click.echo(f"wrote {html_path}", err=True)
     if budget is not None and ex.recommended is None:
         from .report.explore_view import no_fit_message
 

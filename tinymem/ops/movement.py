@@ -47,9 +47,14 @@ RULES = [
     OpRule("PAD", macs=NO_MACS, window=pad_window, channels="channelwise"),
     OpRule("PADV2", macs=NO_MACS, window=pad_window, channels="channelwise"),
 ] + [
+    # Channel-wise when the channel axis stays last (the splitter checks).
+    OpRule(name, macs=NO_MACS, channels="channelwise",
+           notes="channel-wise when the last axis is kept")
+    for name in ("RESHAPE", "SQUEEZE")
+] + [
     OpRule(name, macs=NO_MACS)
     for name in (
-        "RESHAPE", "SQUEEZE", "EXPAND_DIMS", "CONCATENATION",
+        "EXPAND_DIMS", "CONCATENATION",
         "SPLIT", "SPLIT_V", "SLICE", "STRIDED_SLICE", "TRANSPOSE", "GATHER", "GATHER_ND",
         "PACK", "UNPACK", "TILE", "BROADCAST_TO", "SPACE_TO_DEPTH", "DEPTH_TO_SPACE",
         "SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND", "RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR",

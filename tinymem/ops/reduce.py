@@ -23,9 +23,14 @@ def reduce_scratch(op: Operator, sg: Subgraph) -> list[int]:
     return sizes
 
 
+# Reductions over axes other than the channel (last) axis compute each
+# channel on its own; the channel splitter checks the axes.
 RULES = [
-    OpRule(name, macs=per_input_element, scratch=reduce_scratch)
-    for name in ("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_ALL")
+    OpRule(name, macs=per_input_element, scratch=reduce_scratch, channels="channelwise",
+           notes="channel-wise when the reduced axes exclude the last one")
+    for name in ("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN")
+] + [
+    OpRule("REDUCE_ALL", macs=per_input_element, scratch=reduce_scratch)
 ] + [
     OpRule(name, macs=per_input_element)
     for name in ("REDUCE_PROD", "REDUCE_ANY", "ARG_MAX", "ARG_MIN", "CUMSUM")

@@ -27,7 +27,7 @@ from ..units import human_bytes
 
 if TYPE_CHECKING:
     from ..analysis import Profile
-    from ..schedules.explore import Exploration, Option
+    from ..schedules.explore import Exploration
 
 MISSING_MATPLOTLIB = "plots need matplotlib: pip install 'tinymem[plots]'"
 FORMATS = {".svg": "svg", ".png": "png"}
@@ -48,6 +48,8 @@ C_BASE = "#8C8C8C"
 # Each source op gets at least this share of the comparison plot's x axis (in
 # total), so ops without MACs (PAD, RESHAPE, CONCATENATION) stay visible.
 MIN_OP_SHARE = 0.10
+
+SEP = "  \u00b7  "  # between the numbers of a subtitle (SVG collapses runs of spaces)
 
 
 # ---------------------------------------------------------------------------
@@ -77,7 +79,6 @@ def _rc(name: str) -> dict:
         # A salt per plot kind: the ids matplotlib derives from it (clip
         # paths, markers) then differ between plots inlined in one page.
         "svg.hashsalt": f"tinymem-{name}",
-        "svg.id": f"tinymem-{name}",
         "svg.fonttype": "none",  # real <text>: small, searchable, selectable
         "font.family": "sans-serif",
         "font.sans-serif": ["DejaVu Sans", "Helvetica", "Arial", "Liberation Sans"],
@@ -115,6 +116,17 @@ def _new_figure(width: float, height: float):
     fig = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(fig)
     return fig
+
+
+def require(path: str | os.PathLike | None = None) -> None:
+    """Fail early (before a long search) when a plot could not be written.
+
+    Raises TinymemError when matplotlib is missing or `path` has a suffix
+    other than .svg or .png.
+    """
+    if path is not None:
+        _format_for(path)
+    _require_matplotlib()
 
 
 def _format_for(path: str | os.PathLike) -> str:
@@ -181,12 +193,11 @@ def _text(ax, *args, **kw):
     return ax.text(*args, parse_math=False, **kw)
 
 
-def _budget_line(ax, budget: int | None, u: _Unit) -> None:
+def _budget_line(ax, budget: int | None, u: _Unit):
     if budget is None:
-        return
-    ax.axhline(u(budget), color=C_BUDGET, lw=1.3, ls=(0, (6, 3)), zorder=4,
+        return None
+    return ax.axhline(u(budget), color=C_BUDGET, lw=1.3, ls=(0, (6, 3)), zorder=4,
                label=f"SRAM budget {human_bytes(budget)}", gid="budget-line")
-
 
 
 def _titles(fig, ax, title: str, subtitle: str) -> None:
@@ -366,8 +377,7 @@ def _memory_figure(p: "Profile", budget: int | None):
                                   label=f"TFLM arena {human_bytes(p.arena_bytes)}",
                                   gid="arena-line"))
     if budget is not None:
-        _budget_line(ax, budget, u)
-        handles.append(ax.get_lines()[-1])
+        handles.append(_budget_line(ax, budget, u))
 
     ymax = max(top, budget or 0, p.arena_bytes if p.arena_bytes > p.peak_bytes else 0)
     ax.set_ylim(0, u(ymax) * 1.22 if ymax else 1)
@@ -376,18 +386,18 @@ def _memory_figure(p: "Profile", budget: int | None):
     ax.yaxis.grid(True, color="#E4E4E4", lw=0.8, zorder=0)
     ax.set_xlabel("operator (execution order)")
     ax.set_ylabel(f"live activation memory ({u.name})")
-    sub = f"live-set peak {human_bytes(p.peak_bytes)}   TFLM arena {human_bytes(p.arena_bytes)}"
+    sub = [f"live-set peak {human_bytes(p.peak_bytes)}", f"TFLM arena {human_bytes(p.arena_bytes)}"]
     if budget is not None:
-        sub += f"   budget {human_bytes(budget)}"
-    sub += f"   {n} ops, {len(p.blocks)} blocks"
-    _titles(fig, ax, f"Activation memory per op: {_short(_model_label(p))}", sub)
+        sub.append(f"budget {human_bytes(budget)}")
+    sub.append(f"{n} ops, {len(p.blocks)} blocks")
+    _titles(fig, ax, f"Activation memory per op: {_short(_model_label(p))}", SEP.join(sub))
     if n == 0:
         _text(ax, 0.5, 0.5, "no operators", transform=ax.transAxes, ha="center", va="center")
     fig.legend(handles=handles, loc="outside lower center", ncol=len(handles),
                handlelength=1.4, columnspacing=1.6)
 
     if peak is not None:
-        xp = layers.index(peak)
+        xp = next(i for i, l in enumerate(layers) if l is peak)
         yp = u(peak.live_bytes)
         ax.bar([xp], [yp], width=width, fill=False, edgecolor=C_PEAK, lw=1.6, zorder=3,
                gid="peak-bar")
@@ -468,12 +478,10 @@ def _pareto_figure(ex: "Exploration"):
     ax.set_xlabel("MAC overhead vs baseline")
     ax.set_ylabel(f"peak SRAM: TFLM arena ({u.name})")
     name = os.path.basename(ex.model.path) if ex.model.path else "model"
-    sub = f"baseline {human_bytes(ex.baseline.arena_bytes)}   {len(opts)} options"
+    sub = [f"baseline {human_bytes(ex.baseline.arena_bytes)}", f"{len(opts)} options"]
     if ex.budget is not None:
-        sub += f"   budget {human_bytes(ex.budget)}"
-        if rec is None:
-            sub += ": nothing fits"
-    _titles(fig, ax, f"Schedules: SRAM against extra compute: {_short(name)}", sub)
+        sub.append(f"budget {human_bytes(ex.budget)}" + (": nothing fits" if rec is None else ""))
+    _titles(fig, ax, f"Schedules: SRAM against extra compute: {_short(name)}", SEP.join(sub))
     ax.legend(loc="upper right", handlelength=1.6, numpoints=1)
 
     # Labels where they cover nothing: the recommended option first, then the
@@ -578,11 +586,11 @@ def _curves_figure(base: "Profile", opt: "Profile", budget: int | None, labels: 
     ax.yaxis.grid(True, color="#E4E4E4", lw=0.8, zorder=0)
     ax.set_xlabel("progress through the inference (cumulative MACs)")
     ax.set_ylabel(f"live activation memory ({u.name})")
-    sub = f"{base_label}: {n_base} ops   {opt_label}: {len(opt.layers)} ops"
+    sub = [f"{base_label}: {n_base} ops", f"{opt_label}: {len(opt.layers)} ops"]
     if budget is not None:
-        sub += f"   budget {human_bytes(budget)}"
+        sub.append(f"budget {human_bytes(budget)}")
     _titles(fig, ax, f"Memory over one inference: {_short(base_label, 30)} vs "
-            f"{_short(opt_label, 40)}", sub)
+            f"{_short(opt_label, 40)}", SEP.join(sub))
     if drawn:
         ax.legend(loc="upper right", handlelength=1.6)
 
@@ -607,7 +615,7 @@ def _curves_figure(base: "Profile", opt: "Profile", budget: int | None, labels: 
 # SVG for inlining in HTML
 
 
-_ID = re.compile(r'\bid="([^"]+)"')
+_ID = re.compile(r'(?<=\s)id="([^"]+)"')
 
 
 def inline_svg(svg: bytes | str, prefix: str, label: str) -> str:
@@ -615,7 +623,8 @@ def inline_svg(svg: bytes | str, prefix: str, label: str) -> str:
 
     Drops the XML prolog and DOCTYPE, makes it scale with the page (the
     viewBox stays), prefixes every id (and the references to it) so several
-    plots can share a page, and labels it for screen readers.
+    plots can share a page, and labels it for screen readers. The root
+    element's id becomes `<prefix>-plot`.
     """
     import html
 
@@ -634,7 +643,7 @@ def inline_svg(svg: bytes | str, prefix: str, label: str) -> str:
     text = re.sub(r'(url\(#|href="#)([^")]+)', fix_ref, text)
     head_end = text.find(">")
     head = text[:head_end]
-    head = re.sub(r'\s(width|height)="[^"]*"', "", head, count=2)
-    head += (f' role="img" aria-label="{html.escape(label)}" class="plot"'
+    head = re.sub(r'\s(width|height|id)="[^"]*"', "", head)
+    head += (f' id="{prefix}-plot" role="img" aria-label="{html.escape(label)}" class="plot"'
              ' preserveAspectRatio="xMidYMid meet"')
     return head + text[head_end:]

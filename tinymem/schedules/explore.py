@@ -27,6 +27,7 @@ from ..memory.planner import ArenaPlan, plan_model
 from ..memory.requests import Requests, build_requests
 from ..ops import rule_for
 from .reorder import reorder
+from .fdt import fdt_steps
 from .tiling_steps import Step, spatial_steps
 
 OVERHEAD_CAPS = (0.0, 0.02, 0.05, 0.10, 0.15, 0.25, 0.5)
@@ -35,7 +36,7 @@ MAX_CHAIN = 5
 # (current model, op at its peak, its current arena) -> candidate steps.
 StepSource = Callable[[Model, int, int], Iterable[Step]]
 # Sources of candidate steps; the FDT splitter registers here too.
-STEP_SOURCES: list[StepSource] = [spatial_steps]
+STEP_SOURCES: list[StepSource] = [spatial_steps, fdt_steps]
 
 
 def model_macs(model: Model) -> int:

@@ -1,0 +1,184 @@
+"""Fused depthwise tiling (FDT), checked against LiteRT and TFLite Micro.
+
+For the FDT options explore finds on every sample and shared model: no
+recompute (the MAC count grows only by the merge ADDs of a sum-merge), the
+written file loads in LiteRT and gives the original's outputs and every
+common intermediate tensor bit for bit (int8) or within 1e-5 relative error
+(float), and TFLite Micro's arena for it is the one explore predicted.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinymem
+from tinymem import runtimes
+from tinymem.memory.planner import plan_model
+from tinymem.ops import rule_for
+from tinymem.rewrite import write_option
+from tinymem.schedules.explore import explore, model_macs
+from tinymem.schedules.fdt import FdtStep, Path, PathFinder, fdt_split, fdt_steps
+from tinymem.writer import write_model
+
+from .conftest import SAMPLES, SHARED, all_model_params
+
+needs_litert = pytest.mark.skipif(not runtimes.have_litert(), reason="needs ai-edge-litert")
+
+SEEDS = (0, 1, 2)
+FLOAT_RTOL = 1e-5
+
+
+def _merge_macs(model) -> int:
+    """MACs of the ops FDT added to merge partitions (ADDs of a sum-merge)."""
+    sg = model.main
+    return sum(rule_for(op).macs(op, sg) or 0 for op in sg.operators
+               if op.tag == "fdt" and op.source_op is None)
+
+
+def _compare(original: str, rewritten: str) -> int:
+    """Run both files in LiteRT on seeded inputs; assert every tensor with the
+    same (unique) name, shape and dtype agrees. Returns how many were compared."""
+    try:
+        details = runtimes.litert_input_details(original)
+        inputs = [runtimes.random_inputs(details, s) for s in SEEDS]
+        ref = runtimes.litert_run(original, inputs, named=True)
+    except (RuntimeError, ValueError) as e:
+        pytest.skip(f"LiteRT refuses the original: {e}")
+    got = runtimes.litert_run(rewritten, inputs, named=True)
+    names = runtimes.unique_tensor_names(original) & runtimes.unique_tensor_names(rewritten)
+    compared = 0
+    for r, g in zip(ref, got):
+        for name in names:
+            a, b = r.get(name), g.get(name)
+            if a is None or b is None or a.shape != b.shape or a.dtype != b.dtype:
+                continue
+            compared += 1
+            if a.dtype.kind == "f":
+                scale = float(np.max(np.abs(a))) if a.size else 0.0
+                err = float(np.max(np.abs(a - b))) if a.size else 0.0
+                assert err <= FLOAT_RTOL * max(scale, 1e-30), (name, err, scale)
+            else:
+                assert np.array_equal(a, b), name
+    return compared
+
+
+def _check_tflm_arena(original: str, rewritten: str, predicted: int) -> None:
+    if not runtimes.have_tflm():
+        return
+    try:
+        head = runtimes.tflm_arena(rewritten).head
+    except RuntimeError:
+        try:
+            runtimes.tflm_arena(original)
+        except RuntimeError:
+            return  # TFLite Micro cannot set up the original either
+        raise
+    assert head == predicted
+
+
+def _fdt_options(ex):
+    """The FDT options worth checking: the lowest arena, and the lowest arena
+    with a different kind (e.g. with an offline layout)."""
+    opts = sorted((o for o in ex.options if "fdt" in o.kind),
+                  key=lambda o: (o.arena_bytes, o.macs))
+    chosen = []
+    for o in opts:
+        if all(o.kind != c.kind for c in chosen):
+            chosen.append(o)
+    return chosen[:2]
+
+
+@needs_litert
+@pytest.mark.parametrize("path", all_model_params())
+def test_fdt_options_are_exact(path, tmp_path):
+    model = tinymem.load_model(path)
+    ex = explore(model, sources=[fdt_steps])
+    options = _fdt_options(ex)
+    if not options:
+        pytest.skip("FDT finds nothing to split at this model's peaks")
+    for o in options:
+        assert o.arena_bytes < ex.baseline.arena_bytes
+        # Nothing is recomputed: only a sum-merge's ADDs are new work.
+        assert o.macs - ex.baseline.macs == _merge_macs(o.model), o.description
+        out = tmp_path / f"{o.id}.tflite"
+        write_option(o, out)
+        assert _compare(str(path), str(out)) > 0
+        _check_tflm_arena(str(path), str(out), o.arena_bytes)
+
+
+@pytest.fixture(scope="module")
+def cnn_float():
+    return tinymem.load_model(SAMPLES / "cnn_float32.tflite")
+
+
+def _sum_paths(model):
+    sg = model.main
+    finder = PathFinder(sg)
+    return [p for first in range(len(sg.operators))
+            for p, _ in finder.paths_from(first) if p.merge == "sum"]
+
+
+@needs_litert
+@pytest.mark.parametrize("name", ["sample:cnn_float32", "shared:tfm_magic_wand"])
+def test_sum_merge_is_exact_for_float(name, tmp_path):
+    where, stem = name.split(":")
+    path = (SAMPLES if where == "sample" else SHARED) / f"{stem}.tflite"
+    if not path.exists():
+        pytest.skip(f"{path} not present")
+    model = tinymem.load_model(path)
+    paths = _sum_paths(model)
+    assert paths, "no conv/FC split by input channels found"
+    base_macs = model_macs(model)
+    for k, p in enumerate(paths):
+        parts = 3
+        m2 = fdt_split(model, p, parts)
+        adds = [op for op in m2.main.operators if op.opcode == "ADD" and op.source_op is None]
+        assert len(adds) == parts - 1
+        exit_elems = m2.main.tensors[adds[-1].outputs[0]].num_elements
+        assert model_macs(m2) - base_macs == (parts - 1) * exit_elems
+        out = tmp_path / f"sum{k}.tflite"
+        write_model(m2, out)
+        assert _compare(str(path), str(out)) > 0
+        _check_tflm_arena(str(path), str(out), plan_model(m2).arena_bytes)
+
+
+def test_no_sum_merge_for_int8():
+    model = tinymem.load_model(SAMPLES / "conv1d_audio_int8.tflite")
+    assert not _sum_paths(model)
+
+
+def test_path_rules(cnn_float):
+    sg = cnn_float.main
+    finder = PathFinder(sg)
+    found = {(p.first, p.last, p.merge) for f in range(len(sg.operators))
+             for p, _ in finder.paths_from(f)}
+    # conv -> max pool, merged by concatenation; conv -> pool -> reshape -> FC
+    # merged by partial sums (the FC reads the flattened partitions).
+    assert (0, 1, "concat") in found
+    assert (2, 5, "sum") in found
+    # SOFTMAX is not channel-wise; a path never ends at its own start.
+    assert not any(last == 6 for _, last, _ in found)
+    assert not any(first == last and merge == "concat" for first, last, merge in found)
+    with pytest.raises(ValueError):
+        fdt_split(cnn_float, Path(0, 5, 6, "concat"), 2)
+
+
+def test_steps_interface(cnn_float):
+    plan = plan_model(cnn_float)
+    steps = list(fdt_steps(cnn_float, 1, plan.arena_bytes))
+    assert steps and all(isinstance(s, FdtStep) for s in steps)
+    s = steps[0]
+    assert s.kind == "fdt" and s.grid is None and s.parts >= 2
+    assert s.label.startswith("fdt ops ") and f"{s.parts} parts" in s.label
+    hash(s)  # the explorer keys its cache on steps
+    m2 = s.apply(cnn_float)
+    created = [op for op in m2.main.operators if op.tag == "fdt"]
+    assert created and all(op.origin is not None for op in created)
+    # Partition-major: part 0's ops all run before part 1's.
+    assert plan_model(m2).arena_bytes < plan.arena_bytes
+    # Per path, fewest parts first (the explorer's cost cut-off relies on it).
+    by_path: dict = {}
+    for st in steps:
+        by_path.setdefault(st.segment, []).append(st.parts)
+    assert all(v == sorted(v) for v in by_path.values())

@@ -1,0 +1,735 @@
+"""Fused depthwise tiling (FDT; Stahl et al. 2023, arXiv 2303.17878).
+
+A path is a run of consecutive ops of the main subgraph that can be split
+along channels with nothing recomputed:
+
+  * it starts with a CONV_2D / FULLY_CONNECTED (or a DEPTHWISE_CONV_2D on a
+    one-channel input) split by output channels - weights, bias and
+    per-channel quantization sliced - reading its whole input; or with a
+    channel-wise op whose input is cut into channel slices (STRIDED_SLICE);
+  * channel-wise ops follow, each partition on its own channels (depthwise
+    convs with multiplier 1, pooling, activations, element-wise ops with
+    sliced per-channel constants, PAD, reductions over other axes, and
+    reshapes that keep the channel axis last);
+  * the partitions are merged by CONCATENATION on the channel (last) axis,
+    exact for every type; or, for float models, by a CONV_2D /
+    FULLY_CONNECTED split by input channels whose partial results are
+    summed by a chain of ADDs (bias in the first part, the fused activation
+    on the last ADD).
+
+Ops are emitted partition by partition (part 0's ops, part 1's, ..., then
+the merge), so TFLite Micro's planner sees short lifetimes: while part k
+runs, only the path's input, the finished parts' outputs (or the running
+sum) and part k's own tensors are alive.
+
+For int8 the sum-merge is not offered: TFLite Micro's CONV_2D and
+FULLY_CONNECTED must output their input's type, so a partial sum can only
+be materialised requantized (rounded) to int8/int16, and adding rounded
+partials is not the rounding of the sum.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+
+from ..ir import Model, Operator, Quantization, Subgraph, Tensor
+from ..memory.planner import buffer_bytes
+from ..ops import rule_for
+from .edit import GraphEditor, _stem
+from .spatial import even_splits
+
+# Partition counts tried (moiopt's list).
+FDT_PARTS = (2, 3, 4, 5, 7, 9, 12, 16, 20, 25)
+# How far a path may reach before the peak op, and its longest length.
+MAX_REACH = 12
+MAX_PATH_OPS = 24
+# Peak buffers smaller than this share of the largest are not split.
+MIN_SHARE = 0.05
+# Candidates yielded per call (the explorer measures each one).
+MAX_CANDIDATES = 40
+# TFLite Micro's CONCATENATION takes at most 10 inputs.
+MAX_CONCAT_INPUTS = 10
+
+_NP = {"float32": "<f4", "float16": "<f2", "float64": "<f8", "int8": "i1", "uint8": "u1",
+       "int16": "<i2", "uint16": "<u2", "int32": "<i4", "uint32": "<u4", "int64": "<i8",
+       "bool": "?"}
+_POOLS = ("AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D")
+_REDUCE = ("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN")
+_SUM_ACTS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
+
+
+@dataclass(frozen=True)
+class Path:
+    """Ops [first, last] of a subgraph, split into channel partitions and
+    merged by "concat" or "sum" (partial sums of a conv/FC split by input)."""
+
+    subgraph: int
+    first: int
+    last: int
+    merge: str = "concat"
+
+    @property
+    def ops(self) -> range:
+        return range(self.first, self.last + 1)
+
+
+@dataclass(frozen=True)
+class FdtStep:
+    """An explorer step: split `segment` (a Path) into `parts` partitions."""
+
+    segment: Path
+    parts: int
+    source_ops: tuple[int, int] | None = None
+    kind: str = "fdt"
+    grid: None = None
+
+    @property
+    def label(self) -> str:
+        first, last = self.source_ops or (self.segment.first, self.segment.last)
+        merge = " sum-merge" if self.segment.merge == "sum" else ""
+        return f"{self.kind} ops {first}-{last} {self.parts} parts{merge}"
+
+    def apply(self, model: Model) -> Model:
+        return fdt_split(model, self.segment, self.parts)
+
+
+# ---------------------------------------------------------------------------
+# Layouts: how a path tensor's last axis relates to the split channels.
+# ("chan", C): the last axis is the C channels. ("flat", P, C): the last axis
+# is P positions times C channels, channel fastest (a flattened NHWC tensor).
+
+
+def _part_index(layout: tuple, c0: int, c1: int) -> np.ndarray:
+    ch = np.arange(c0, c1)
+    if layout[0] == "chan":
+        return ch
+    _, p, c = layout
+    return (np.arange(p)[:, None] * c + ch[None, :]).ravel()
+
+
+def _width(layout: tuple) -> int:
+    return layout[1] if layout[0] == "chan" else layout[1] * layout[2]
+
+
+@dataclass
+class PathInfo:
+    channels: int
+    layouts: dict[int, tuple]  # path tensor -> layout
+    roles: dict[int, str]  # op index -> "split_out" | "channelwise" | "split_in"
+    entries: tuple[int, ...]  # activations read from outside the path
+    exit: int
+    internal: tuple[int, ...]  # tensors produced in the path (not the exit)
+    # Partition boundaries fall on multiples of this many channels ...
+    granularity: int = 1
+    # ... or no partition may hold a multiple of 8 channels (see _granularity).
+    avoid8: bool = False
+
+    def splits(self, parts: int) -> tuple[tuple[int, int], ...]:
+        g = self.granularity
+        return tuple((a * g, b * g) for a, b in even_splits(self.channels // g, parts))
+
+    def part_counts(self) -> list[int]:
+        """The partition counts this path can be split into."""
+        out = []
+        for n in FDT_PARTS:
+            if n > self.channels // self.granularity:
+                break
+            if self.avoid8 and any((b - a) % 8 == 0 for a, b in self.splits(n)):
+                continue
+            out.append(n)
+        return out
+
+
+def _act_inputs(sg: Subgraph, op: Operator) -> list[int]:
+    return [t for t in op.inputs if t >= 0 and sg.tensors[t].kind == "activation"]
+
+
+def _per_tensor(t: Tensor) -> bool:
+    return t.quantization is None or not t.quantization.per_channel
+
+
+def _const_ok(sg: Subgraph, t: int, width: int) -> bool:
+    """A constant operand of an element-wise op: broadcast per channel or scalar."""
+    ten = sg.tensors[t]
+    if not ten.shape or ten.shape[-1] == 1:
+        return True
+    return ten.shape[-1] == width and _sliceable(ten, len(ten.shape) - 1)
+
+
+def _sliceable(t: Tensor, axis: int) -> bool:
+    """A constant whose data and quantization can be sliced along `axis`."""
+    if not t.has_data or t.dtype not in _NP or len(t.shape) <= axis:
+        return False
+    q = t.quantization
+    if q is None or not q.per_channel:
+        return True
+    return q.quantized_dimension == axis and len(q.scale) == t.shape[axis]
+
+
+def _split_out_channels(sg: Subgraph, op: Operator) -> int | None:
+    """Output channels of an op that can start a path by splitting its output."""
+    if len(op.outputs) != 1 or len(op.inputs) < 2:
+        return None
+    x, w, y = sg.tensors[op.inputs[0]], sg.tensors[op.inputs[1]], sg.tensors[op.outputs[0]]
+    if x.kind != "activation" or not w.has_data or w.dtype == "int4" or w.dtype not in _NP:
+        return None
+    waxis = 3 if op.opcode == "DEPTHWISE_CONV_2D" else 0
+    if not _sliceable(w, waxis) or (len(op.inputs) > 2 and op.inputs[2] >= 0
+                                    and not _sliceable(sg.tensors[op.inputs[2]], 0)):
+        return None
+    if not _per_tensor(x) or not _per_tensor(y) or not y.shape:
+        return None
+    if op.opcode == "CONV_2D":
+        if len(w.shape) != 4 or len(x.shape) != 4 or w.shape[3] != x.shape[3]:
+            return None  # grouped convolution
+        return w.shape[0] if y.shape[-1] == w.shape[0] else None
+    if op.opcode == "FULLY_CONNECTED":
+        if len(w.shape) != 2 or y.shape[-1] != w.shape[0] or op.options.get("weights_format", 0):
+            return None
+        return w.shape[0]
+    if op.opcode == "DEPTHWISE_CONV_2D":
+        # One input channel: output channel j is filter j on the whole input.
+        if len(w.shape) != 4 or len(x.shape) != 4 or x.shape[3] != 1 or w.shape[3] != y.shape[3]:
+            return None
+        return w.shape[3]
+    return None
+
+
+def _sum_merge_ok(sg: Subgraph, op: Operator, layout: tuple) -> bool:
+    """A CONV_2D / FULLY_CONNECTED that can be split by input channels (float)."""
+    if op.opcode not in ("CONV_2D", "FULLY_CONNECTED") or len(op.outputs) != 1:
+        return False
+    if op.options.get("fused_activation_function", "NONE") not in _SUM_ACTS:
+        return False
+    x, w, y = sg.tensors[op.inputs[0]], sg.tensors[op.inputs[1]], sg.tensors[op.outputs[0]]
+    if x.dtype != "float32" or y.dtype != "float32" or w.dtype != "float32" or not w.has_data:
+        return False
+    if op.opcode == "CONV_2D":
+        return layout[0] == "chan" and len(w.shape) == 4 and len(x.shape) == 4 \
+            and w.shape[3] == x.shape[3] == layout[1]
+    if len(w.shape) != 2 or op.options.get("weights_format", 0):
+        return False
+    width = _width(layout)
+    cin = w.shape[1]
+    if x.shape[-1] != width:
+        return False
+    if cin == width:
+        return True
+    # FC flattens its input: a "chan" input whose trailing dims form Cin.
+    if op.options.get("keep_num_dims") or layout[0] != "chan" or cin % width:
+        return False
+    return len(x.shape) >= 2 and math.prod(x.shape[1:]) == cin
+
+
+def _granularity(sg: Subgraph, op: Operator, channels: int) -> tuple[int, bool]:
+    """(channels per partition unit, whether parts must avoid multiples of 8)
+    that keep LiteRT's results unchanged.
+
+    LiteRT's optimised quantized DEPTHWISE_CONV_2D takes a fast 3x3 path only
+    when the depth is a multiple of 8, and that path rounds some ties
+    differently from the general kernel (TFLite Micro's reference kernels
+    round one way whatever the depth). So every part of such a conv must
+    take the same path as the whole: multiples of 8 channels if the whole
+    has a multiple of 8, none otherwise.
+    """
+    if op.opcode != "DEPTHWISE_CONV_2D":
+        return 1, False
+    x, w = sg.tensors[op.inputs[0]], sg.tensors[op.inputs[1]]
+    if x.dtype not in ("int8", "uint8") or len(w.shape) != 4 or w.shape[1:3] != (3, 3):
+        return 1, False
+    return (8, False) if channels % 8 == 0 else (1, True)
+
+
+def _channelwise(sg: Subgraph, op: Operator, layouts: dict[int, tuple]) -> tuple | None:
+    """The output layout if `op` computes each channel of its path inputs on its own."""
+    if rule_for(op).channels != "channelwise" or len(op.outputs) != 1 or op.intermediates:
+        return None
+    y = sg.tensors[op.outputs[0]]
+    if y.kind != "activation" or not _per_tensor(y) or not y.shape:
+        return None
+    acts = _act_inputs(sg, op)
+    inside = [t for t in acts if t in layouts]
+    if not inside:
+        return None
+    lay = layouts[inside[0]]
+    if any(layouts[t] != lay or sg.tensors[t].shape != sg.tensors[inside[0]].shape for t in inside):
+        return None
+    x = sg.tensors[inside[0]]
+    width = _width(lay)
+    if x.shape[-1] != width:
+        return None
+    for t in acts:
+        if t in layouts:
+            continue
+        # An activation from outside is cut into channel slices (or broadcast).
+        ten = sg.tensors[t]
+        if lay[0] != "chan" or not ten.shape or ten.shape[-1] not in (1, width) \
+                or not _per_tensor(ten) or len(ten.shape) > len(y.shape):
+            return None
+    code = op.opcode
+    if code == "DEPTHWISE_CONV_2D":
+        w = sg.tensors[op.inputs[1]]
+        if lay[0] != "chan" or len(w.shape) != 4 or w.shape[3] != width or y.shape[-1] != width \
+                or not _sliceable(w, 3) or len(acts) != 1:
+            return None
+        if len(op.inputs) > 2 and op.inputs[2] >= 0 and not _sliceable(sg.tensors[op.inputs[2]], 0):
+            return None
+        return lay
+    if code in _POOLS:
+        return lay if lay[0] == "chan" and len(x.shape) == 4 and y.shape[-1] == width else None
+    if code in ("PAD", "PADV2"):
+        from ..ops.movement import constant_values
+
+        pads = constant_values(sg, op.inputs[1]) if len(op.inputs) > 1 else None
+        if lay[0] != "chan" or pads is None or pads.size != 2 * len(x.shape):
+            return None
+        if pads.reshape(-1, 2)[-1].tolist() != [0, 0]:
+            return None
+        return lay
+    if code in _REDUCE:
+        from ..ops.movement import constant_values
+
+        axes = constant_values(sg, op.inputs[1]) if len(op.inputs) > 1 else None
+        if lay[0] != "chan" or axes is None:
+            return None
+        rank = len(x.shape)
+        if (rank - 1) in {int(a) % rank for a in np.ravel(axes)} or y.shape[-1] != width:
+            return None
+        return lay
+    if code == "RESHAPE":
+        if y.shape[-1] == x.shape[-1]:
+            if lay[0] == "flat" and y.shape != x.shape:
+                return None
+            return lay
+        if lay[0] == "chan" and len(y.shape) == 2 and len(x.shape) >= 3 \
+                and y.shape[0] == x.shape[0] and y.shape[1] == math.prod(x.shape[1:]):
+            return ("flat", math.prod(x.shape[1:-1]), width)
+        return None
+    if code == "SQUEEZE":
+        dims = op.options.get("squeeze_dims") or []
+        rank = len(x.shape)
+        if not dims or (rank - 1) in {d % rank for d in dims} or y.shape[-1] != width:
+            return None
+        return lay
+    # Element-wise: the output has the path input's shape; constants broadcast.
+    if y.shape != x.shape:
+        return None
+    for t in op.inputs:
+        if t >= 0 and sg.tensors[t].has_data and not _const_ok(sg, t, width):
+            return None
+    return lay
+
+
+class PathFinder:
+    """Answers "which paths start at op `first`?" for one subgraph."""
+
+    def __init__(self, sg: Subgraph):
+        self.sg = sg
+        self.n = len(sg.operators)
+        self.outputs = set(sg.outputs)
+        self.last_use: dict[int, int] = {}
+        for op in sg.operators:
+            for t in op.real_inputs():
+                self.last_use[t] = op.index
+        for t in sg.outputs:
+            self.last_use[t] = self.n
+
+    def paths_from(self, first: int, max_ops: int = MAX_PATH_OPS,
+                   allow_sum: bool = True) -> Iterator[tuple[Path, PathInfo]]:
+        """Every valid path starting at `first`, shortest first."""
+        sg = self.sg
+        op0 = sg.operators[first]
+        if op0.tag is not None or len(op0.outputs) != 1 or op0.intermediates:
+            return
+        y0 = op0.outputs[0]
+        roles = {first: "split_out"}
+        c = _split_out_channels(sg, op0)
+        if c is not None:
+            entries = [op0.inputs[0]]
+        else:
+            # A channel-wise op whose activation inputs all come from outside.
+            acts = _act_inputs(sg, op0)
+            y = sg.tensors[y0]
+            if not acts or not y.shape:
+                return
+            c = y.shape[-1]
+            lay = _channelwise(sg, op0, {t: ("chan", c) for t in acts})
+            if lay is None or any(sg.tensors[t].shape[-1] != c for t in acts):
+                return
+            roles[first] = "channelwise"
+            entries = list(acts)
+        if c < 2 or sg.tensors[y0].kind != "activation":
+            return
+        layouts = {y0: ("chan", c)}
+        produced = [y0]
+        gran, avoid8 = _granularity(sg, op0, c)
+        for last in range(first, min(first + max_ops, self.n)):
+            op = sg.operators[last]
+            if last > first:
+                if op.tag is not None:
+                    return
+                # Sum merge: this op splits by input channels and ends the path.
+                ins = _act_inputs(sg, op)
+                if allow_sum and len(ins) == 1 and ins[0] in layouts \
+                        and _sum_merge_ok(sg, op, layouts[ins[0]]) \
+                        and not op.intermediates and self._closed(produced, -1, last):
+                    r = dict(roles)
+                    r[last] = "split_in"
+                    yield Path(sg.index, first, last, "sum"), PathInfo(
+                        c, dict(layouts), r, tuple(dict.fromkeys(entries)), op.outputs[0],
+                        tuple(produced), gran, avoid8)
+                lay = _channelwise(sg, op, layouts)
+                if lay is None:
+                    return
+                roles[last] = "channelwise"
+                g, a8 = _granularity(sg, op, c)
+                gran, avoid8 = max(gran, g), avoid8 or a8
+                out = op.outputs[0]
+                layouts[out] = lay
+                produced.append(out)
+                entries.extend(t for t in _act_inputs(sg, op) if t not in layouts)
+            out = op.outputs[0]
+            if layouts[out][0] == "chan" and last > first and self._closed(produced, out, last):
+                yield Path(sg.index, first, last, "concat"), PathInfo(
+                    c, dict(layouts), dict(roles), tuple(dict.fromkeys(entries)), out,
+                    tuple(t for t in produced if t != out), gran, avoid8)
+
+    def _closed(self, produced: list[int], exit_: int, last: int) -> bool:
+        """Every tensor produced in the path but the exit is read only inside it."""
+        for t in produced:
+            if t == exit_:
+                continue
+            if t in self.outputs or self.last_use.get(t, -1) > last:
+                return False
+        return True
+
+
+def analyse_path(sg: Subgraph, path: Path) -> PathInfo | None:
+    """The path's split facts, or None if it cannot be split."""
+    for p, info in PathFinder(sg).paths_from(path.first, path.last - path.first + 1):
+        if p == path:
+            return info
+    return None
+
+
+# ---------------------------------------------------------------------------
+# The transform
+
+
+def const_array(model: Model, t: Tensor) -> np.ndarray:
+    """A constant tensor's values, shaped."""
+    if t.data is not None:
+        return np.asarray(t.data).reshape(t.shape)
+    raw = buffer_bytes(model, t.buffer)
+    if raw is None:
+        raise ValueError(f"tensor {t.name}: no data to slice")
+    return np.frombuffer(raw, dtype=_NP[t.dtype]).reshape(t.shape)
+
+
+def _sliced_quant(q: Quantization | None, idx: np.ndarray, axis: int) -> Quantization | None:
+    if q is None or not q.per_channel or q.quantized_dimension != axis:
+        return q
+    zp = q.zero_point
+    return Quantization(scale=tuple(q.scale[i] for i in idx),
+                        zero_point=tuple(zp[i] for i in idx) if len(zp) == len(q.scale) else zp,
+                        quantized_dimension=axis)
+
+
+class _Splitter:
+    def __init__(self, model: Model, path: Path, info: PathInfo, parts: int):
+        self.model = model
+        self.path = path
+        self.info = info
+        self.sg = model.subgraphs[path.subgraph]
+        self.ed = GraphEditor(model, path.subgraph)
+        self.splits = info.splits(parts)
+        self.tag = "fdt"
+        self._arrays: dict[int, np.ndarray] = {}
+        self._zero_bias: int | None = None
+
+    def array(self, t: int) -> np.ndarray:
+        if t not in self._arrays:
+            self._arrays[t] = const_array(self.model, self.sg.tensors[t])
+        return self._arrays[t]
+
+    def const(self, like: Tensor, arr: np.ndarray, suffix: str,
+              quant: Quantization | None) -> int:
+        ed = self.ed
+        t = Tensor(index=len(ed.tensors), name=f"{_stem(like.name, like.index)}/{suffix}",
+                   shape=tuple(int(d) for d in arr.shape), dtype=like.dtype, buffer=-1,
+                   has_data=True, data=np.ascontiguousarray(arr), quantization=quant)
+        ed.tensors.append(t)
+        return t.index
+
+    def take(self, t: int, idx: np.ndarray, axis: int, suffix: str) -> int:
+        ten = self.sg.tensors[t]
+        arr = np.take(self.array(t), idx, axis=axis)
+        return self.const(ten, arr, suffix, _sliced_quant(ten.quantization, idx, axis))
+
+    def part_tensor(self, t: int, n: int, suffix: str) -> int:
+        ten = self.sg.tensors[t]
+        return self.ed.new_tensor(ten, tuple(ten.shape[:-1]) + (n,), suffix)
+
+    def run(self) -> Model:
+        sg, path, info, ed = self.sg, self.path, self.info, self.ed
+        for op in sg.operators[: path.first]:
+            ed.keep(op)
+        last_op = sg.operators[path.last]
+        origin = last_op.origin if last_op.origin is not None else last_op.index
+        done: list[int] = []  # finished part outputs (concat) awaiting a merge
+        chunks: list[int] = []
+        acc = None
+        nparts = len(self.splits)
+        for k, (c0, c1) in enumerate(self.splits):
+            out = self.emit_part(k, c0, c1)
+            if path.merge == "sum":
+                if acc is None:
+                    acc = out
+                else:
+                    final = k == nparts - 1
+                    dst = info.exit if final else ed.new_tensor(
+                        sg.tensors[info.exit], sg.tensors[info.exit].shape, f"fdt_sum{k}")
+                    act = last_op.options.get("fused_activation_function", "NONE") if final else "NONE"
+                    ed.add_op("ADD", (acc, out), (dst,), "AddOptions",
+                              {"fused_activation_function": act}, self.tag, origin)
+                    acc = dst
+                continue
+            done.append((out, c1 - c0))
+            # More parts than one CONCATENATION takes: merge them in chunks.
+            if nparts > MAX_CONCAT_INPUTS and (len(done) == MAX_CONCAT_INPUTS or k == nparts - 1):
+                width = sum(w for _, w in done)
+                chunk = self.part_tensor(info.exit, width, f"fdt_cat{len(chunks)}")
+                self.concat([t for t, _ in done], chunk, origin)
+                chunks.append((chunk, width))
+                done = []
+        if path.merge == "concat":
+            self.concat([t for t, _ in (chunks or done)], info.exit, origin)
+        for op in sg.operators[path.last + 1:]:
+            ed.keep(op)
+        return ed.finish()
+
+    def concat(self, srcs: list[int], dst: int, origin: int) -> None:
+        rank = len(self.sg.tensors[self.info.exit].shape)
+        self.ed.concat(srcs, rank - 1, dst, self.tag, origin=origin)
+
+    def emit_part(self, k: int, c0: int, c1: int) -> int:
+        sg, info, ed = self.sg, self.info, self.ed
+        cur: dict[int, int] = {}
+        sliced: dict[int, int] = {}
+        nch = c1 - c0
+        for i in self.path.ops:
+            op = sg.operators[i]
+            role = info.roles[i]
+            y = op.outputs[0]
+            inputs = list(op.inputs)
+            changes: dict = {}
+            if role == "split_out":
+                idx = np.arange(c0, c1)
+                waxis = 3 if op.opcode == "DEPTHWISE_CONV_2D" else 0
+                inputs[1] = self.take(op.inputs[1], idx, waxis, f"fdt{k}_w")
+                if len(inputs) > 2 and inputs[2] >= 0:
+                    inputs[2] = self.take(op.inputs[2], idx, 0, f"fdt{k}_b")
+                if op.opcode == "DEPTHWISE_CONV_2D":
+                    changes["depth_multiplier"] = nch
+                out = self.part_tensor(y, nch, f"fdt{k}")
+            elif role == "split_in":
+                x = op.inputs[0]
+                lay = info.layouts[x]
+                idx = _part_index(lay, c0, c1)
+                if op.opcode == "FULLY_CONNECTED":
+                    cin = sg.tensors[op.inputs[1]].shape[1]
+                    if cin != _width(lay):  # FC flattens a (.., C) input
+                        c = _width(lay)
+                        idx = (np.arange(cin // c)[:, None] * c + idx[None, :]).ravel()
+                    inputs[1] = self.take(op.inputs[1], idx, 1, f"fdt{k}_w")
+                else:
+                    inputs[1] = self.take(op.inputs[1], idx, 3, f"fdt{k}_w")
+                inputs[0] = cur[x]
+                if k > 0 and len(inputs) > 2 and inputs[2] >= 0:
+                    inputs[2] = self.zero_bias(op.inputs[2])
+                changes["fused_activation_function"] = "NONE"
+                out = ed.new_tensor(sg.tensors[y], sg.tensors[y].shape, f"fdt_part{k}")
+            else:
+                lay = info.layouts[y]
+                idx = _part_index(lay, c0, c1)
+                width = _width(lay)
+                for p, t in enumerate(op.inputs):
+                    if t < 0:
+                        continue
+                    ten = sg.tensors[t]
+                    if t in cur:
+                        inputs[p] = cur[t]
+                    elif ten.kind == "activation":
+                        if ten.shape[-1] == 1:
+                            continue  # broadcast over channels
+                        if t not in sliced:
+                            sliced[t] = self.part_tensor(t, nch, f"fdt{k}_in")
+                            rank = len(ten.shape)
+                            ed.strided_slice(t, (0,) * (rank - 1) + (c0,),
+                                             tuple(ten.shape[:-1]) + (c1,), sliced[t],
+                                             self.tag, origin=op.origin if op.origin is not None
+                                             else op.index)
+                        inputs[p] = sliced[t]
+                    elif ten.has_data and op.opcode == "DEPTHWISE_CONV_2D" and p in (1, 2):
+                        inputs[p] = self.take(t, idx, 3 if p == 1 else 0, f"fdt{k}_{'wb'[p - 1]}")
+                    elif ten.has_data and op.opcode == "RESHAPE" and p == 1:
+                        shape = list(sg.tensors[y].shape[:-1]) + [len(idx)]
+                        inputs[p] = ed.const_int32(shape, "tinymem/shape_" +
+                                                   "_".join(map(str, shape)))
+                    elif ten.has_data and ten.shape and ten.shape[-1] == width and width > 1 \
+                            and op.opcode not in ("PAD", "PADV2") and op.opcode not in _REDUCE:
+                        inputs[p] = self.take(t, idx, len(ten.shape) - 1, f"fdt{k}_c{p}")
+                if op.opcode == "RESHAPE" and "new_shape" in op.options:
+                    changes["new_shape"] = list(sg.tensors[y].shape[:-1]) + [len(idx)]
+                out = self.part_tensor(y, len(idx), f"fdt{k}")
+            ed.copy_op(op, inputs, [out], self.tag, **changes)
+            cur[y] = out
+        return cur[info.exit]
+
+    def zero_bias(self, t: int) -> int:
+        if self._zero_bias is None:
+            ten = self.sg.tensors[t]
+            self._zero_bias = self.const(ten, np.zeros(ten.shape, dtype=_NP[ten.dtype]),
+                                         "fdt_zero_bias", ten.quantization)
+        return self._zero_bias
+
+
+def fdt_split(model: Model, path: Path, parts: int) -> Model:
+    """`model` with `path` run in `parts` channel partitions, merged by path.merge."""
+    sg = model.subgraphs[path.subgraph]
+    info = analyse_path(sg, path)
+    if info is None:
+        raise ValueError(f"ops {path.first}-{path.last} cannot be split by channels "
+                         f"({path.merge} merge)")
+    if parts not in info.part_counts():
+        raise ValueError(f"{parts} parts for {info.channels} channels "
+                         f"(in groups of {info.granularity})")
+    return _Splitter(model, path, info, parts).run()
+
+
+# ---------------------------------------------------------------------------
+# Discovery
+
+
+def _align(n: int) -> int:
+    return (n + 15) // 16 * 16
+
+
+def _is_float(sg: Subgraph) -> bool:
+    return any(sg.tensors[t].dtype == "float32" for t in sg.inputs)
+
+
+def fdt_steps(model: Model, peak_op: int, arena: int,
+              max_candidates: int | None = MAX_CANDIDATES) -> Iterator[FdtStep]:
+    """FDT steps for paths through the main subgraph's peak (moiopt's discovery).
+
+    The buffers alive at `peak_op` (at least MIN_SHARE of the largest) are
+    the ones to split; a path must hold one of them inside and begin and end
+    at tensors smaller than it. Each path's peak is estimated from the
+    lifetimes the split will have; the most promising paths are yielded
+    with every partition count (fewest parts first), for the explorer to
+    measure exactly: the estimate ranks paths, it does not pick the count
+    (TFLM's greedy layout makes the exact arena hard to foresee).
+    """
+    sg = model.main
+    n = len(sg.operators)
+    if n == 0:
+        return
+    finder = PathFinder(sg)
+    producer = sg.producers()
+    first_use = {t: producer.get(t, -1) for t in range(len(sg.tensors))}
+    last_use = finder.last_use
+    acts = [t for t in range(len(sg.tensors)) if sg.is_activation(t) and sg.tensors[t].nbytes > 0
+            and (t in producer or t in sg.inputs)]
+    # Aligned live bytes per op (what TFLM's planner sees, scratch aside).
+    live = np.zeros(n + 1, dtype=np.int64)
+    for t in acts:
+        a, b = max(first_use[t], 0), min(last_use.get(t, first_use[t]), n)
+        live[a:b + 1] += _align(sg.tensors[t].nbytes)
+    alive = [t for t in acts if first_use[t] <= peak_op <= last_use.get(t, first_use[t])
+             and t in producer]
+    if not alive:
+        return
+    largest = max(sg.tensors[t].nbytes for t in alive)
+    targets = {t: sg.tensors[t].nbytes for t in alive if sg.tensors[t].nbytes >= MIN_SHARE * largest}
+    allow_sum = _is_float(sg)
+
+    found: list[tuple] = []
+    for first in range(max(0, peak_op - MAX_REACH), peak_op + 1):
+        for path, info in finder.paths_from(first, allow_sum=allow_sum):
+            if path.last < peak_op:
+                continue
+            split = [t for t in info.internal if t in targets]
+            if not split:
+                continue
+            limit = max(targets[t] for t in split)
+            entry = sum(sg.tensors[t].nbytes for t in info.entries)
+            exit_b = sg.tensors[info.exit].nbytes
+            if entry >= limit or exit_b >= limit:
+                continue
+            ests = _estimates(sg, path, info, live, first_use, last_use)
+            best = min((e for _, e in ests), default=arena)
+            if best < arena:
+                found.append((best, path.last - path.first, path, [p for p, _ in ests]))
+    found.sort(key=lambda f: (f[0], f[1], f[2].first, f[2].merge))
+    budget = max_candidates if max_candidates is not None else 1 << 30
+    for _, _, path, counts in found:
+        if budget <= 0:
+            break
+        span = _source_span(sg, path)
+        for parts in counts[:budget]:
+            yield FdtStep(segment=path, parts=parts, source_ops=span)
+        budget -= len(counts)
+
+
+def _source_span(sg: Subgraph, path: Path) -> tuple[int, int]:
+    origins = [sg.operators[i].origin for i in path.ops if sg.operators[i].origin is not None]
+    return (min(origins), max(origins)) if origins else (path.first, path.last)
+
+
+def _estimates(sg: Subgraph, path: Path, info: PathInfo, live: np.ndarray,
+               first_use: dict, last_use: dict) -> list[tuple[int, int]]:
+    """(parts, estimated peak live bytes) for every partition count that fits.
+
+    The split schedule's live bytes: everything alive outside the path
+    (unchanged), the entries (alive through all parts), the finished parts'
+    outputs or the running sum, and one part's share of the path's own
+    tensors; at a concat merge the exit twice, at a sum merge three times
+    (running sum, partial, new sum).
+    """
+    n_ops = len(sg.operators)
+    ops = list(path.ops)
+    own = set(info.internal) | {info.exit}
+    entries = set(info.entries)
+    exit_b = _align(sg.tensors[info.exit].nbytes)
+    entry_b = sum(_align(sg.tensors[t].nbytes) for t in entries)
+    # Live bytes of the path's own tensors and of its entries, per path op.
+    own_live = np.zeros(len(ops), dtype=np.int64)
+    ent_live = np.zeros(len(ops), dtype=np.int64)
+    for group, arr in ((own, own_live), (entries, ent_live)):
+        for t in group:
+            a, b = max(first_use[t], 0), last_use.get(t, n_ops)
+            for j, i in enumerate(ops):
+                if a <= i <= b:
+                    arr[j] += _align(sg.tensors[t].nbytes)
+    background = int((live[path.first: path.last + 1] - own_live - ent_live).max())
+    outside = np.concatenate([live[: path.first], live[path.last + 1: n_ops]])
+    outside_max = int(outside.max()) if outside.size else 0
+    if path.merge == "sum":
+        own_live[-1] -= exit_b  # the partial sums are counted apart
+    work = int(own_live.max())
+    entries_after = entry_b if any(last_use.get(t, n_ops) > path.last for t in entries) else 0
+    out: list[tuple[int, int]] = []
+    for parts in info.part_counts():
+        if path.merge == "concat":
+            during = background + entry_b + exit_b * (parts - 1) // parts + work // parts
+            merge = background + 2 * exit_b + entries_after
+        else:
+            during = background + entry_b + 2 * exit_b + work // parts
+            merge = background + 3 * exit_b + entries_after
+        out.append((parts, max(during, merge, outside_max)))
+    return out
