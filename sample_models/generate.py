@@ -141,6 +141,23 @@ def randomize_batchnorm(model: keras.Model, seed: int) -> None:
             )
 
 
+def spread_logits(model: keras.Model, seed: int, target_std: float = 4.0) -> None:
+    """Scale the classifier so its logits spread like a trained model's.
+
+    With random weights the logits are tiny, the int8 softmax input scale
+    comes out minute, and TFLite Micro's int8 SOFTMAX aborts at invoke. A
+    logit spread of a few units keeps every kernel in its supported range.
+    """
+    dense = model.get_layer("predictions")
+    features = keras.Model(model.inputs, dense.input)
+    rng = np.random.default_rng(seed)
+    shape = (8,) + tuple(model.inputs[0].shape[1:])
+    feats = np.asarray(features(rng.uniform(-1.0, 1.0, shape).astype(np.float32)))
+    kernel, bias = dense.get_weights()
+    std = float(np.std(feats @ kernel + bias)) or 1.0
+    dense.set_weights([kernel * (target_std / std), bias * (target_std / std)])
+
+
 # ---------------------------------------------------------------------------
 # model builders
 # ---------------------------------------------------------------------------
@@ -289,6 +306,7 @@ def generate(name: str, out_dir: Path) -> Path:
     keras.utils.set_random_seed(seed)
     model = builder()
     randomize_batchnorm(model, seed)
+    spread_logits(model, seed)
     # Keras' SavedModel export (used by the converter) prints a long summary.
     with contextlib.redirect_stdout(io.StringIO()):
         flatbuffer = convert(model, int8, seed)
