@@ -55,3 +55,25 @@ def test_mutated_models_never_crash(seed):
             continue
         assert prof.arena_bytes >= prof.peak_bytes >= 0
         tinymem.profile_json(prof)
+
+
+def test_explore_survives_mutated_models():
+    # Seed 5 reaches, at case 261, a model whose weights contradict their
+    # shape: the schedule that would slice them must be dropped, not crash.
+    from tinymem.schedules.explore import explore
+
+    rng = random.Random(5)
+    models = [p.read_bytes() for p in small_models()]
+    explored = 0
+    for i in range(262):
+        data = mutate(rng.choice(models), rng)
+        if i < 240:
+            continue
+        try:
+            model = tinymem.parse_model(data, "fuzz.tflite")
+        except ModelError:
+            continue
+        ex = explore(model)
+        assert ex.baseline.arena_bytes >= 0
+        explored += 1
+    assert explored > 0

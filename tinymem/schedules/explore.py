@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
+from ..errors import TinymemError
 from ..ir import Model
 from ..memory.layout import best_layout
 from ..memory.greedy import arena_size, greedy_offsets
@@ -134,16 +135,27 @@ class _Evaluator:
         self.progress = progress
         self.count = 0
 
-    def measure(self, key: tuple, build: Callable[[], Model]) -> tuple[Model, int, int]:
-        """(model, live-set bound, MACs)."""
+    def measure(self, key: tuple, build: Callable[[], Model]) -> tuple[Model, int, int] | None:
+        """(model, live-set bound, MACs), or None when the step cannot apply.
+
+        A model's own inconsistencies (weights whose size contradicts their
+        shape, say) can make one candidate impossible to build; that
+        candidate is dropped, not the whole search.
+        """
         if key not in self.cache:
-            m = build()
+            try:
+                m = build()
+            except (ValueError, IndexError, KeyError, ZeroDivisionError, TinymemError):
+                self.cache[key] = None
+                return None
             req = build_requests(m)
             live = live_bytes_per_scope(req.buffers, req.last_scope)
             self.cache[key] = (m, req, int(live.max()) if live.size else 0, model_macs(m))
             self.count += 1
             if self.progress:
                 self.progress(self.count, 0)
+        if self.cache[key] is None:
+            return None
         m, _, bound, macs = self.cache[key]
         return m, bound, macs
 
@@ -204,7 +216,10 @@ def explore(model: Model, budget: int | None = None, max_overhead: float | None 
                     if step.segment in too_costly:
                         continue  # grids come fewest tiles first: the rest cost more
                     key = steps + (step,)
-                    m, bound, macs = ev.measure(key, lambda s=step, c=cur: s.apply(c))
+                    measured = ev.measure(key, lambda s=step, c=cur: s.apply(c))
+                    if measured is None:
+                        continue
+                    m, bound, macs = measured
                     over = macs / ev.base_macs - 1 if ev.base_macs else 0.0
                     if over > cap + 1e-12:
                         too_costly.add(step.segment)
