@@ -107,6 +107,27 @@ def test_fdt_options_are_exact(path, tmp_path):
         _check_tflm_arena(str(path), str(out), o.arena_bytes)
 
 
+@needs_litert
+@pytest.mark.parametrize("path", [SAMPLES / "cnn_float32.tflite", SAMPLES / "conv1d_audio_int8.tflite",
+                                  SHARED / "arm_ds_cnn_l_int8.tflite"],
+                         ids=lambda p: p.stem)
+def test_default_explore_fdt_options(path, tmp_path):
+    # The explorer's default sources include FDT; its options (also mixed with
+    # spatial tiling) are exact too.
+    if not path.exists():
+        pytest.skip(f"{path} not present")
+    ex = explore(tinymem.load_model(path))
+    options = [o for o in ex.options if "fdt" in o.kind]
+    assert options
+    for o in options:
+        if all(s.kind == "fdt" for s in o.steps):
+            assert o.macs - ex.baseline.macs == _merge_macs(o.model), o.description
+        out = tmp_path / f"{o.id}.tflite"
+        write_option(o, out)
+        assert _compare(str(path), str(out)) > 0
+        _check_tflm_arena(str(path), str(out), o.arena_bytes)
+
+
 @pytest.fixture(scope="module")
 def cnn_float():
     return tinymem.load_model(SAMPLES / "cnn_float32.tflite")
@@ -141,6 +162,58 @@ def test_sum_merge_is_exact_for_float(name, tmp_path):
         write_model(m2, out)
         assert _compare(str(path), str(out)) > 0
         _check_tflm_arena(str(path), str(out), plan_model(m2).arena_bytes)
+
+
+def _fc_stack(path, widths=(128, 2048, 64, 10), seed=0):
+    """A float fully-connected stack (no converter needed: built as IR and written)."""
+    import copy
+
+    from tinymem.ir import Operator, Subgraph, Tensor
+
+    base = tinymem.load_model(SAMPLES / "cnn_float32.tflite")
+    rng = np.random.default_rng(seed)
+    tensors, ops = [], []
+
+    def tensor(name, shape, data=None):
+        tensors.append(Tensor(index=len(tensors), name=name, shape=tuple(shape), dtype="float32",
+                              buffer=-1 if data is not None else 0, has_data=data is not None,
+                              data=data))
+        return len(tensors) - 1
+
+    x = cur = tensor("input", (1, widths[0]))
+    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        w = tensor(f"fc{i}/w", (b, a),
+                   (rng.standard_normal((b, a)) / np.sqrt(a)).astype(np.float32))
+        bias = tensor(f"fc{i}/b", (b,), (0.1 * rng.standard_normal(b)).astype(np.float32))
+        y = tensor(f"fc{i}/out", (1, b))
+        ops.append(Operator(index=i, opcode="FULLY_CONNECTED", inputs=(cur, w, bias), outputs=(y,),
+                            options={"fused_activation_function": "RELU" if i < len(widths) - 2
+                                     else "NONE", "keep_num_dims": False},
+                            options_type="FullyConnectedOptions", builtin_code=9, origin=i))
+        cur = y
+    model = copy.copy(base)
+    model.subgraphs = [Subgraph(index=0, name="main", tensors=tensors, operators=ops,
+                                inputs=(x,), outputs=(cur,))]
+    model.signature_defs, model.metadata = [], {}
+    write_model(model, path)
+    return path
+
+
+@needs_litert
+def test_float_fc_stack(tmp_path):
+    # A global receptive field at every layer: spatial tiling has nothing to
+    # cut, FDT splits the wide hidden layer and sums the next FC's partials.
+    path = _fc_stack(tmp_path / "fc_stack.tflite")
+    model = tinymem.load_model(path)
+    ex = explore(model, sources=[fdt_steps])
+    best = min((o for o in ex.options if "fdt" in o.kind), key=lambda o: o.arena_bytes)
+    assert best.arena_bytes * 4 <= ex.baseline.arena_bytes
+    assert "sum-merge" in best.description
+    assert 0 < best.macs - ex.baseline.macs == _merge_macs(best.model)
+    out = tmp_path / "fc_stack_fdt.tflite"
+    write_option(best, out)
+    assert _compare(str(path), str(out)) > 0
+    _check_tflm_arena(str(path), str(out), best.arena_bytes)
 
 
 def test_no_sum_merge_for_int8():

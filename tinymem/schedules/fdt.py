@@ -22,6 +22,11 @@ the merge), so TFLite Micro's planner sees short lifetimes: while part k
 runs, only the path's input, the finished parts' outputs (or the running
 sum) and part k's own tensors are alive.
 
+Partitions are as even as possible; where LiteRT's optimised quantized
+kernels treat channels in vector groups (depthwise conv: 8, MEAN: 16) the
+boundaries fall on multiples of the group, so the rewritten model is bit
+exact in LiteRT too, not only in TFLite Micro (see `_granularity`).
+
 For int8 the sum-merge is not offered: TFLite Micro's CONV_2D and
 FULLY_CONNECTED must output their input's type, so a partial sum can only
 be materialised requantized (rounded) to int8/int16, and adding rounded
@@ -53,6 +58,10 @@ MIN_SHARE = 0.05
 MAX_CANDIDATES = 40
 # TFLite Micro's CONCATENATION takes at most 10 inputs.
 MAX_CONCAT_INPUTS = 10
+# Keep partition boundaries where LiteRT's optimised kernels give bit-exact
+# results too (see _granularity). TFLite Micro is exact either way; False
+# allows finer splits of quantized depthwise convs and means.
+EXACT_IN_LITERT = True
 
 _NP = {"float32": "<f4", "float16": "<f2", "float64": "<f8", "int8": "i1", "uint8": "u1",
        "int16": "<i2", "uint16": "<u2", "int32": "<i4", "uint32": "<u4", "int64": "<i8",
@@ -123,14 +132,16 @@ class PathInfo:
     entries: tuple[int, ...]  # activations read from outside the path
     exit: int
     internal: tuple[int, ...]  # tensors produced in the path (not the exit)
-    # Partition boundaries fall on multiples of this many channels ...
+    # Partition boundaries fall on multiples of this many channels.
     granularity: int = 1
-    # ... or no partition may hold a multiple of 8 channels (see _granularity).
-    avoid8: bool = False
 
     def splits(self, parts: int) -> tuple[tuple[int, int], ...]:
+        """Channel ranges of the parts: as even as the granularity allows; the
+        channels beyond the last multiple of it go to the last part."""
         g = self.granularity
-        return tuple((a * g, b * g) for a, b in even_splits(self.channels // g, parts))
+        out = [(a * g, b * g) for a, b in even_splits(self.channels // g, parts)]
+        out[-1] = (out[-1][0], self.channels)
+        return tuple(out)
 
     def part_counts(self) -> list[int]:
         """The partition counts this path can be split into."""
@@ -138,8 +149,6 @@ class PathInfo:
         for n in FDT_PARTS:
             if n > self.channels // self.granularity:
                 break
-            if self.avoid8 and any((b - a) % 8 == 0 for a, b in self.splits(n)):
-                continue
             out.append(n)
         return out
 
@@ -167,7 +176,9 @@ def _sliceable(t: Tensor, axis: int) -> bool:
     q = t.quantization
     if q is None or not q.per_channel:
         return True
-    return q.quantized_dimension == axis and len(q.scale) == t.shape[axis]
+    # A 1-D tensor (a bias) has one axis whatever its quantized_dimension says
+    # (person_detect labels its depthwise biases with dimension 3).
+    return (q.quantized_dimension == axis or len(t.shape) == 1) and len(q.scale) == t.shape[axis]
 
 
 def _split_out_channels(sg: Subgraph, op: Operator) -> int | None:
@@ -225,23 +236,27 @@ def _sum_merge_ok(sg: Subgraph, op: Operator, layout: tuple) -> bool:
     return len(x.shape) >= 2 and math.prod(x.shape[1:]) == cin
 
 
-def _granularity(sg: Subgraph, op: Operator, channels: int) -> tuple[int, bool]:
-    """(channels per partition unit, whether parts must avoid multiples of 8)
-    that keep LiteRT's results unchanged.
+def _granularity(sg: Subgraph, op: Operator, channels: int) -> int:
+    """Channels per partition unit that keep LiteRT's results unchanged.
 
-    LiteRT's optimised quantized DEPTHWISE_CONV_2D takes a fast 3x3 path only
-    when the depth is a multiple of 8, and that path rounds some ties
-    differently from the general kernel (TFLite Micro's reference kernels
-    round one way whatever the depth). So every part of such a conv must
-    take the same path as the whole: multiples of 8 channels if the whole
-    has a multiple of 8, none otherwise.
+    LiteRT's optimised quantized DEPTHWISE_CONV_2D requantizes its int32
+    sums eight channels at a time with vector code, and the last `depth % 8`
+    channels with scalar code; the two round exact ties differently (TFLite
+    Micro's reference kernel rounds one way whatever the depth). A part that
+    starts or ends elsewhere than at a multiple of 8 would send some channels
+    down the other path and change values by one step. So such ops split at
+    multiples of 8, the remainder going with the last part: every channel
+    then takes the path it took in the whole. LiteRT's quantized MEAN does
+    the same over 16 channels. (TFLite Micro alone would be exact for any
+    split; this keeps LiteRT a faithful check.)
     """
-    if op.opcode != "DEPTHWISE_CONV_2D":
-        return 1, False
-    x, w = sg.tensors[op.inputs[0]], sg.tensors[op.inputs[1]]
-    if x.dtype not in ("int8", "uint8") or len(w.shape) != 4 or w.shape[1:3] != (3, 3):
-        return 1, False
-    return (8, False) if channels % 8 == 0 else (1, True)
+    if not EXACT_IN_LITERT or sg.tensors[op.inputs[0]].dtype not in ("int8", "uint8"):
+        return 1
+    if op.opcode == "DEPTHWISE_CONV_2D":
+        return 8
+    if op.opcode in ("MEAN", "SUM"):
+        return 16  # the same for its vector loop over 16 channels
+    return 1
 
 
 def _channelwise(sg: Subgraph, op: Operator, layouts: dict[int, tuple]) -> tuple | None:
@@ -366,7 +381,7 @@ class PathFinder:
             return
         layouts = {y0: ("chan", c)}
         produced = [y0]
-        gran, avoid8 = _granularity(sg, op0, c)
+        gran = _granularity(sg, op0, c)
         for last in range(first, min(first + max_ops, self.n)):
             op = sg.operators[last]
             if last > first:
@@ -381,13 +396,12 @@ class PathFinder:
                     r[last] = "split_in"
                     yield Path(sg.index, first, last, "sum"), PathInfo(
                         c, dict(layouts), r, tuple(dict.fromkeys(entries)), op.outputs[0],
-                        tuple(produced), gran, avoid8)
+                        tuple(produced), gran)
                 lay = _channelwise(sg, op, layouts)
                 if lay is None:
                     return
                 roles[last] = "channelwise"
-                g, a8 = _granularity(sg, op, c)
-                gran, avoid8 = max(gran, g), avoid8 or a8
+                gran = max(gran, _granularity(sg, op, c))
                 out = op.outputs[0]
                 layouts[out] = lay
                 produced.append(out)
@@ -396,7 +410,7 @@ class PathFinder:
             if layouts[out][0] == "chan" and last > first and self._closed(produced, out, last):
                 yield Path(sg.index, first, last, "concat"), PathInfo(
                     c, dict(layouts), dict(roles), tuple(dict.fromkeys(entries)), out,
-                    tuple(t for t in produced if t != out), gran, avoid8)
+                    tuple(t for t in produced if t != out), gran)
 
     def _closed(self, produced: list[int], exit_: int, last: int) -> bool:
         """Every tensor produced in the path but the exit is read only inside it."""
@@ -430,13 +444,14 @@ def const_array(model: Model, t: Tensor) -> np.ndarray:
     return np.frombuffer(raw, dtype=_NP[t.dtype]).reshape(t.shape)
 
 
-def _sliced_quant(q: Quantization | None, idx: np.ndarray, axis: int) -> Quantization | None:
-    if q is None or not q.per_channel or q.quantized_dimension != axis:
+def _sliced_quant(q: Quantization | None, idx: np.ndarray, axis: int,
+                  rank: int) -> Quantization | None:
+    if q is None or not q.per_channel or (q.quantized_dimension != axis and rank != 1):
         return q
     zp = q.zero_point
     return Quantization(scale=tuple(q.scale[i] for i in idx),
                         zero_point=tuple(zp[i] for i in idx) if len(zp) == len(q.scale) else zp,
-                        quantized_dimension=axis)
+                        quantized_dimension=q.quantized_dimension)
 
 
 class _Splitter:
@@ -468,7 +483,8 @@ class _Splitter:
     def take(self, t: int, idx: np.ndarray, axis: int, suffix: str) -> int:
         ten = self.sg.tensors[t]
         arr = np.take(self.array(t), idx, axis=axis)
-        return self.const(ten, arr, suffix, _sliced_quant(ten.quantization, idx, axis))
+        return self.const(ten, arr, suffix,
+                          _sliced_quant(ten.quantization, idx, axis, len(ten.shape)))
 
     def part_tensor(self, t: int, n: int, suffix: str) -> int:
         ten = self.sg.tensors[t]
@@ -493,7 +509,8 @@ class _Splitter:
                     final = k == nparts - 1
                     dst = info.exit if final else ed.new_tensor(
                         sg.tensors[info.exit], sg.tensors[info.exit].shape, f"fdt_sum{k}")
-                    act = last_op.options.get("fused_activation_function", "NONE") if final else "NONE"
+                    act = (last_op.options.get("fused_activation_function", "NONE")
+                           if final else "NONE")
                     ed.add_op("ADD", (acc, out), (dst,), "AddOptions",
                               {"fused_activation_function": act}, self.tag, origin)
                     acc = dst
@@ -598,11 +615,26 @@ class _Splitter:
         return self._zero_bias
 
 
+def dense_constants(model: Model, path: Path) -> bool:
+    """Every constant the path's ops read is stored densely (sparse or
+    otherwise encoded buffers cannot be sliced)."""
+    sg = model.subgraphs[path.subgraph]
+    for i in path.ops:
+        for t in sg.operators[i].inputs:
+            ten = sg.tensors[t] if t >= 0 else None
+            if ten is None or not ten.has_data or ten.data is not None:
+                continue
+            if not 0 <= ten.buffer < len(model.buffers) \
+                    or model.buffers[ten.buffer].size != ten.nbytes:
+                return False
+    return True
+
+
 def fdt_split(model: Model, path: Path, parts: int) -> Model:
     """`model` with `path` run in `parts` channel partitions, merged by path.merge."""
     sg = model.subgraphs[path.subgraph]
     info = analyse_path(sg, path)
-    if info is None:
+    if info is None or not dense_constants(model, path):
         raise ValueError(f"ops {path.first}-{path.last} cannot be split by channels "
                          f"({path.merge} merge)")
     if parts not in info.part_counts():
@@ -617,10 +649,6 @@ def fdt_split(model: Model, path: Path, parts: int) -> Model:
 
 def _align(n: int) -> int:
     return (n + 15) // 16 * 16
-
-
-def _is_float(sg: Subgraph) -> bool:
-    return any(sg.tensors[t].dtype == "float32" for t in sg.inputs)
 
 
 def fdt_steps(model: Model, peak_op: int, arena: int,
@@ -655,12 +683,12 @@ def fdt_steps(model: Model, peak_op: int, arena: int,
     if not alive:
         return
     largest = max(sg.tensors[t].nbytes for t in alive)
-    targets = {t: sg.tensors[t].nbytes for t in alive if sg.tensors[t].nbytes >= MIN_SHARE * largest}
-    allow_sum = _is_float(sg)
+    targets = {t: sg.tensors[t].nbytes for t in alive
+               if sg.tensors[t].nbytes >= MIN_SHARE * largest}
 
     found: list[tuple] = []
     for first in range(max(0, peak_op - MAX_REACH), peak_op + 1):
-        for path, info in finder.paths_from(first, allow_sum=allow_sum):
+        for path, info in finder.paths_from(first):
             if path.last < peak_op:
                 continue
             split = [t for t in info.internal if t in targets]
@@ -669,7 +697,7 @@ def fdt_steps(model: Model, peak_op: int, arena: int,
             limit = max(targets[t] for t in split)
             entry = sum(sg.tensors[t].nbytes for t in info.entries)
             exit_b = sg.tensors[info.exit].nbytes
-            if entry >= limit or exit_b >= limit:
+            if entry >= limit or exit_b >= limit or not dense_constants(model, path):
                 continue
             ests = _estimates(sg, path, info, live, first_use, last_use)
             best = min((e for _, e in ests), default=arena)
