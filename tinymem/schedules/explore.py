@@ -224,13 +224,16 @@ def explore(model: Model, budget: int | None = None, max_overhead: float | None 
                     if over > cap + 1e-12:
                         too_costly.add(step.segment)
                         continue
+                    # A step must lower the arena, or keep it and lower the live-set
+                    # peak: greedy placement sometimes hides a real gain until the
+                    # next step (or a better layout) cashes it in.
                     target = best[0][0] if best else cur_plan.arena_bytes
-                    if bound > target or bound >= cur_plan.arena_bytes:
+                    if bound > target or bound >= cur_plan.peak_bytes:
                         continue
                     plan = ev.plan(key)
-                    if plan.arena_bytes >= cur_plan.arena_bytes:
+                    if plan.arena_bytes > cur_plan.arena_bytes:
                         continue
-                    score = (plan.arena_bytes, macs, len(m.main.operators))
+                    score = (plan.arena_bytes, plan.peak_bytes, macs, len(m.main.operators))
                     if best is None or score < best[0]:
                         best = (score, key, m, plan, macs)
             if best is None:
