@@ -15,6 +15,16 @@ from .requests import BufferRequest
 
 def greedy_offsets(buffers: list[BufferRequest]) -> list[int]:
     """Offsets TFLM's greedy planner gives the buffers (aligned sizes)."""
+    # TFLM fills its sort array from the back, so equal sizes end up in
+    # reverse request order; its bubble sort is stable and keeps that.
+    online = [i for i in reversed(range(len(buffers))) if buffers[i].offline_offset is None]
+    order = sorted(online, key=lambda i: -buffers[i].aligned)
+    return place_in_order(buffers, order)
+
+
+def place_in_order(buffers: list[BufferRequest], order: list[int]) -> list[int]:
+    """Offsets from placing the buffers one by one in `order`, each in the lowest
+    gap that fits; offline-planned buffers keep their offsets and go first."""
     n = len(buffers)
     sizes = np.array([b.aligned for b in buffers], dtype=np.int64)
     firsts = np.array([b.first for b in buffers], dtype=np.int64)
@@ -25,11 +35,9 @@ def greedy_offsets(buffers: list[BufferRequest]) -> list[int]:
         if b.offline_offset is not None:
             offsets[i] = b.offline_offset
             placed[i] = True
-    # TFLM fills its sort array from the back, so equal sizes end up in
-    # reverse request order; its bubble sort is stable and keeps that.
-    online = [i for i in reversed(range(n)) if not placed[i]]
-    order = sorted(online, key=lambda i: -sizes[i])
     for i in order:
+        if placed[i]:
+            continue
         offsets[i] = place(sizes[i], firsts[i], lasts[i], sizes, firsts, lasts, offsets, placed)
         placed[i] = True
     return offsets.tolist()

@@ -16,10 +16,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-import numpy as np
 
 from ..ir import Model
-from .greedy import arena_size, greedy_offsets, place
+from .greedy import arena_size, place_in_order
 from .planner import ArenaPlan, plan_model
 from .requests import BufferRequest
 
@@ -28,19 +27,6 @@ from .requests import BufferRequest
 class Layout:
     offline: list[int]  # one offset per tensor over all subgraphs, -1 = online
     plan: ArenaPlan  # the arena TFLM plans with those offsets pinned
-
-
-def _place_in_order(buffers: list[BufferRequest], order: list[int]) -> list[int]:
-    n = len(buffers)
-    sizes = np.array([b.aligned for b in buffers], dtype=np.int64)
-    firsts = np.array([b.first for b in buffers], dtype=np.int64)
-    lasts = np.array([b.last for b in buffers], dtype=np.int64)
-    offsets = np.full(n, -1, dtype=np.int64)
-    placed = np.zeros(n, dtype=bool)
-    for i in order:
-        offsets[i] = place(sizes[i], firsts[i], lasts[i], sizes, firsts, lasts, offsets, placed)
-        placed[i] = True
-    return offsets.tolist()
 
 
 def _orders(buffers: list[BufferRequest]) -> list[list[int]]:
@@ -66,7 +52,7 @@ def best_layout(model: Model, baseline: ArenaPlan | None = None, iterations: int
     bound = base.peak_bytes
     best_order, best_size = None, base.arena_bytes
     for order in _orders(buffers):
-        size = arena_size(buffers, _place_in_order(buffers, order))
+        size = arena_size(buffers, place_in_order(buffers, order))
         if size < best_size:
             best_order, best_size = order, size
     # Local search from the best start: move one buffer earlier in the order.
@@ -79,14 +65,14 @@ def best_layout(model: Model, baseline: ArenaPlan | None = None, iterations: int
         i = rng.randrange(1, len(order))
         j = rng.randrange(0, i)
         cand = order[:j] + [order[i]] + order[j:i] + order[i + 1:]
-        size = arena_size(buffers, _place_in_order(buffers, cand))
+        size = arena_size(buffers, place_in_order(buffers, cand))
         if size < cur:
             order, cur = cand, size
             if size < best_size:
                 best_order, best_size = cand, size
     if best_order is None:
         return None
-    offsets = _place_in_order(buffers, best_order)
+    offsets = place_in_order(buffers, best_order)
     offline = _offline_vector(model, buffers, offsets)
     plan = plan_model(model, offline=offline)
     if plan.arena_bytes >= base.arena_bytes:
