@@ -119,16 +119,25 @@ def _litert(path: str, preserve: bool = False):
                        experimental_preserve_all_tensors=preserve)
 
 
-def litert_run(path: str, inputs_per_run: list[list], named: bool = False):
-    """LiteRT's outputs for each list of inputs.
+_LITERT_CHILD = r"""
+import os, pickle, sys
+sys.path.insert(0, sys.argv[1])
+from tinymem.runtimes import _litert_here
+with open(sys.argv[2], "rb") as f:
+    job = pickle.load(f)
+result = _litert_here(*job)
+with open(sys.argv[3], "wb") as f:
+    pickle.dump(result, f)
+sys.stdout.flush()
+os._exit(0)  # LiteRT's teardown has crashed on some models; the results are saved
+"""
 
-    With `named`, each run gives a dict of every activation tensor by name
-    (outputs and intermediates), so a rewritten model can be compared with
-    its original tensor by tensor, not only at the (often saturated) outputs.
-    """
-    if not have_litert():
-        raise RuntimeUnavailable("ai-edge-litert is not installed (pip install 'tinymem[runtimes]')")
+
+def _litert_here(path: str, inputs_per_run, named: bool, details_only: bool):
+    """Runs in the child process: LiteRT's input details, or its results."""
     it = _litert(path, preserve=named)
+    if details_only:
+        return [{"dtype": d["dtype"], "shape": d["shape"]} for d in it.get_input_details()]
     it.allocate_tensors()
     ins, outs = it.get_input_details(), it.get_output_details()
     results = []
@@ -149,9 +158,40 @@ def litert_run(path: str, inputs_per_run: list[list], named: bool = False):
     return results
 
 
+def _litert_child(path: str, inputs_per_run, named: bool, details_only: bool,
+                  timeout: float = 600):
+    import pickle
+    import tempfile
+
+    if not have_litert():
+        raise RuntimeUnavailable("ai-edge-litert is not installed (pip install 'tinymem[runtimes]')")
+    pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with tempfile.TemporaryDirectory() as tmp:
+        job, out = os.path.join(tmp, "job.pkl"), os.path.join(tmp, "out.pkl")
+        with open(job, "wb") as f:
+            pickle.dump((os.fspath(path), inputs_per_run, named, details_only), f)
+        proc = subprocess.run([sys.executable, "-c", _LITERT_CHILD, pkg_parent, job, out],
+                              capture_output=True, text=True, timeout=timeout)
+        if not os.path.exists(out):
+            raise RuntimeError(f"LiteRT could not run the model: {_reason(proc)}")
+        with open(out, "rb") as f:
+            return pickle.load(f)
+
+
+def litert_run(path: str, inputs_per_run: list[list], named: bool = False):
+    """LiteRT's outputs for each list of inputs (run in a child process).
+
+    With `named`, each run gives a dict of every activation tensor by name
+    (outputs and intermediates), so a rewritten model can be compared with
+    its original tensor by tensor, not only at the (often saturated) outputs.
+    LiteRT runs in a child because it can abort the whole process on some
+    models (as TFLite Micro can).
+    """
+    return _litert_child(path, inputs_per_run, named, details_only=False)
+
+
 def litert_input_details(path: str) -> list[dict]:
-    it = _litert(path)
-    return [{"dtype": d["dtype"], "shape": d["shape"]} for d in it.get_input_details()]
+    return _litert_child(path, None, False, details_only=True)
 
 
 def tflm_run(path: str, inputs_per_run: list[list], arena_size: int = 64 * 1024 * 1024,
