@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from ..errors import TinymemError
-from ..ir import Model
+from ..ir import Model, Subgraph
 from ..memory.layout import best_layout
 from ..memory.greedy import arena_size, greedy_offsets
 from ..memory.liveness import live_bytes_per_scope
@@ -64,6 +64,8 @@ class Option:
     pareto: bool = False
     fits: bool | None = None
     recommended: bool = False
+    # The source model's main subgraph, to price the tiled ops' own work.
+    base_subgraph: Subgraph | None = field(default=None, repr=False)
 
     @property
     def arena_bytes(self) -> int:
@@ -89,12 +91,10 @@ class Option:
         sg = self.model.main
         new = sum(rule_for(op).macs(op, sg) or 0 for op in tiled)
         origins = {op.origin for op in tiled if op.origin is not None}
-        base_sg = self._base_sg
+        base_sg = self.base_subgraph or self.model.main
         old = sum(rule_for(base_sg.operators[i]).macs(base_sg.operators[i], base_sg) or 0
                   for i in origins if i < len(base_sg.operators))
         return new / old - 1 if old else None
-
-    _base_sg = None
 
 
 @dataclass
@@ -180,10 +180,9 @@ def explore(model: Model, budget: int | None = None, max_overhead: float | None 
     base_plan = plan_model(model)
 
     def option(kind, desc, m, plan, macs, steps=(), offline=None) -> Option:
-        o = Option(id="", kind=kind, description=desc, model=m, plan=plan, macs=macs,
-                   base_macs=ev.base_macs, base_ops=base_ops, steps=tuple(steps), offline=offline)
-        o._base_sg = model.main
-        return o
+        return Option(id="", kind=kind, description=desc, model=m, plan=plan, macs=macs,
+                      base_macs=ev.base_macs, base_ops=base_ops, steps=tuple(steps),
+                      offline=offline, base_subgraph=model.main)
 
     baseline = option("baseline", "layer by layer, in file order (TFLM greedy layout)",
                       model, base_plan, ev.base_macs)
