@@ -20,14 +20,8 @@ reader reads builtin options.
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import os
-import re
 import tempfile
-from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any
 
 import flatbuffers
 import numpy as np
@@ -39,7 +33,10 @@ from .errors import TinymemError
 from .ir import Model, Operator, Quantization, Subgraph, Tensor
 from .memory.planner import OFFLINE_PLAN_KEY
 from .memory.planner import offline_plan as _stored_offline_plan
-from .reader import ENUM_FIELDS, FILE_IDENTIFIER, options_fields, parse_model
+from .flatbuffer_tables import (NUMPY_DTYPES, UNION_CODES, build_options, bytes_vector,
+                                copy_table, int_vector, numeric_vector, offsets_vector,
+                                options_keys, schema_module, table_fields, union_table)
+from .reader import FILE_IDENTIFIER, parse_model
 
 _CUSTOM = 32
 _DEPRECATED_CODE_MAX = 127
@@ -52,281 +49,6 @@ _OPTIONS2 = {k: v for k, v in vars(tflite.BuiltinOptions2).items()
 _OPTIONS1_NAMES = {v: k for k, v in _OPTIONS1.items()}
 _OPTIONS2_NAMES = {v: k for k, v in _OPTIONS2.items()}
 _BUILTIN_CODES = {k: v for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
-_ENUM_VALUES = {key: {name: val for val, name in names.items()} for key, names in ENUM_FIELDS.items()}
-
-# Union fields of the tables copied generically, and the enum naming their members.
-_UNIONS = {
-    "BuiltinOptions": "BuiltinOptions",
-    "BuiltinOptions2": "BuiltinOptions2",
-    "Details": "QuantizationDetails",
-    "ArraySegments": "SparseIndexVector",
-    "ArrayIndices": "SparseIndexVector",
-}
-_UNION_CODES = {
-    enum: {k: v for k, v in vars(getattr(tflite, enum)).items() if not k.startswith("_")}
-    for enum in set(_UNIONS.values())
-}
-# Vectors the schema declares force_align: 16 (the generated Python ignores it).
-_FORCE_ALIGN = {("Buffer", "Data"): 16, ("CustomQuantization", "Custom"): 16}
-_NP_TYPES = {
-    "Bool": "u1", "Uint8": "u1", "Int8": "i1", "Uint16": "<u2", "Int16": "<i2",
-    "Uint32": "<u4", "Int32": "<i4", "Uint64": "<u8", "Int64": "<i8",
-    "Float32": "<f4", "Float64": "<f8",
-}
-_NUMPY_DTYPES = {
-    "float32": "<f4", "float16": "<f2", "float64": "<f8", "int8": "i1", "uint8": "u1",
-    "int16": "<i2", "uint16": "<u2", "int32": "<i4", "uint32": "<u4", "int64": "<i8",
-    "uint64": "<u8", "bool": "?", "complex64": "<c8", "complex128": "<c16",
-}
-
-
-# --------------------------------------------------------------------------
-# Reflection on the generated flatbuffer classes
-
-
-@dataclass(frozen=True)
-class _Field:
-    name: str  # accessor name in the generated class ("StrideW")
-    kind: str  # "scalar", "string", "vector", "table", "union"
-    prim: str | None  # flatbuffers number type of a scalar or vector element ("Int32")
-    elem: str | None  # vector element kind: "scalar", "string", "table"
-    sub: str | None  # table type of a table field or table-vector element
-    add: Any  # builder function <Type>Add<Name>
-    align: int  # alignment of a vector's data
-    vtable: int  # the field's offset in the table's vtable
-
-
-def _module(type_name: str):
-    return importlib.import_module(f"tflite.{type_name}")
-
-
-@lru_cache(maxsize=None)
-def _fields(type_name: str) -> tuple[_Field, ...]:
-    """The fields of a schema table, in slot order, with their kinds.
-
-    Found by reading the generated code: builder functions give the fields and
-    their scalar types, accessors tell strings, vectors, tables and unions apart.
-    """
-    mod = _module(type_name)
-    cls = getattr(mod, type_name)
-    prefix = f"{type_name}Add"
-    found = []
-    for fn_name, fn in vars(mod).items():
-        if not fn_name.startswith(prefix) or not callable(fn):
-            continue
-        name = fn_name[len(prefix):]
-        add_src = inspect.getsource(fn)
-        slot = int(re.search(r"Slot\((\d+)", add_src).group(1))
-        prim_m = re.search(r"Prepend(\w+)Slot", add_src)
-        prim = prim_m.group(1) if prim_m else None
-        kind, elem, sub, align = "scalar", None, None, 1
-        if prim == "UOffsetTRelative":
-            acc = inspect.getsource(getattr(cls, name))
-            sub_m = re.search(r"from tflite\.(\w+) import", acc)
-            sub = sub_m.group(1) if sub_m else None
-            prim = None
-            if "_tab.Union(" in acc:
-                kind = "union"
-            elif "_tab.Vector(" in acc:
-                kind = "vector"
-                if "Indirect(" in acc and sub:
-                    elem = "table"
-                elif "_tab.String(" in acc:
-                    elem = "string"
-                else:
-                    elem = "scalar"
-                    prim = re.search(r"_tab\.Get\(flatbuffers\.number_types\.(\w+)Flags", acc).group(1)
-                align = _FORCE_ALIGN.get((type_name, name), 1)
-            elif "_tab.String(" in acc:
-                kind = "string"
-            elif sub:
-                kind = "table"
-            else:
-                raise TinymemError(f"writer: cannot tell the kind of {type_name}.{name}")
-        found.append((slot, _Field(name, kind, prim, elem, sub, fn, align, 4 + 2 * slot)))
-    return tuple(f for _, f in sorted(found, key=lambda x: x[0]))
-
-
-def _vector(b: flatbuffers.Builder, arr: np.ndarray, elem_size: int, align: int = 1) -> int:
-    """Write a vector of scalars from a contiguous little-endian array, by one copy."""
-    raw = memoryview(np.ascontiguousarray(arr)).cast("B")
-    n = raw.nbytes // elem_size
-    b.StartVector(elem_size, n, max(align, elem_size))
-    b.head = b.head - raw.nbytes
-    b.Bytes[b.head: b.head + raw.nbytes] = raw
-    return b.EndVector()
-
-
-def _bytes_vector(b: flatbuffers.Builder, data, align: int) -> int:
-    n = len(data)
-    b.StartVector(1, n, align)
-    b.head = b.head - n
-    b.Bytes[b.head: b.head + n] = data
-    return b.EndVector()
-
-
-def _offsets_vector(b: flatbuffers.Builder, offsets: list[int]) -> int:
-    b.StartVector(4, len(offsets), 4)
-    for off in reversed(offsets):
-        b.PrependUOffsetTRelative(off)
-    return b.EndVector()
-
-
-def _ints(b: flatbuffers.Builder, values, dtype: str = "<i4") -> int:
-    arr = np.asarray(values, dtype=dtype)
-    return _vector(b, arr, arr.itemsize)
-
-
-def _source_vector(obj: Any, field: _Field) -> np.ndarray | None:
-    """A scalar vector of a generated reader object, as a numpy view of the file."""
-    tab = obj._tab
-    o = tab.Offset(field.vtable)
-    if not o:
-        return None
-    dtype = np.dtype(_NP_TYPES[field.prim])
-    start = tab.Vector(o)
-    n = tab.VectorLen(o)
-    return np.frombuffer(tab.Bytes, dtype=dtype, count=n, offset=start)
-
-
-def _is_none(obj: Any, field: _Field) -> bool:
-    return obj._tab.Offset(field.vtable) == 0
-
-
-def _union_table(obj: Any, field: _Field) -> tuple[str | None, Any]:
-    """(member table name, reader object) of a union field, or (None, None)."""
-    enum = _UNIONS.get(field.name)
-    code = getattr(obj, field.name + "Type")()
-    table = getattr(obj, field.name)()
-    if enum is None or not code or table is None:
-        return None, None
-    member = next((k for k, v in _UNION_CODES[enum].items() if v == code and k != "NONE"), None)
-    if member is None:
-        return None, None
-    cls = getattr(_module(member), member)
-    inner = cls()
-    inner.Init(table.Bytes, table.Pos)
-    return member, inner
-
-
-def _copy_offset_field(b: flatbuffers.Builder, obj: Any, f: _Field) -> int | None:
-    """Deep-copy one non-scalar field of a source table; None when absent."""
-    if _is_none(obj, f):
-        return None
-    if f.kind == "string":
-        return b.CreateString(getattr(obj, f.name)())
-    if f.kind == "table":
-        return copy_table(b, f.sub, getattr(obj, f.name)())
-    if f.kind == "union":
-        member, inner = _union_table(obj, f)
-        return None if member is None else copy_table(b, member, inner)
-    n = getattr(obj, f.name + "Length")()
-    if f.elem == "scalar":
-        arr = _source_vector(obj, f)
-        return _vector(b, arr, arr.itemsize, f.align)
-    if f.elem == "string":
-        offs = [b.CreateString(getattr(obj, f.name)(j)) for j in range(n)]
-    else:
-        offs = [copy_table(b, f.sub, getattr(obj, f.name)(j)) for j in range(n)]
-    return _offsets_vector(b, offs)
-
-
-def copy_table(b: flatbuffers.Builder, type_name: str, obj: Any) -> int:
-    """Deep-copy a table read from a source file into the builder."""
-    fields = _fields(type_name)
-    union_types = {f.name + "Type" for f in fields if f.kind == "union"}
-    offsets: dict[str, int] = {}
-    for f in fields:
-        if f.kind == "scalar":
-            continue
-        off = _copy_offset_field(b, obj, f)
-        if off is not None:
-            offsets[f.name] = off
-            if f.kind == "union":
-                member, _ = _union_table(obj, f)
-                offsets[f.name + "Type"] = _UNION_CODES[_UNIONS[f.name]][member]
-    mod = _module(type_name)
-    getattr(mod, f"{type_name}Start")(b)
-    for f in fields:
-        if f.name in offsets:
-            f.add(b, offsets[f.name])
-        elif f.kind == "scalar" and f.name not in union_types:
-            f.add(b, getattr(obj, f.name)())
-    return getattr(mod, f"{type_name}End")(b)
-
-
-def _options_keys(type_name: str) -> dict[str, str]:
-    """snake_case key (as the reader names it) -> accessor name, for an options table."""
-    _, fields = options_fields(type_name)
-    return {key: meth for key, meth, _ in fields}
-
-
-def build_options(b: flatbuffers.Builder, type_name: str, values: dict[str, Any],
-                  source: Any = None) -> int:
-    """Build an options table from a dict as the reader produces it (the inverse of read_options).
-
-    Keys missing from `values` take the schema default. An empty vector or
-    string is written only when the source table had one.
-    """
-    keys = _options_keys(type_name)
-    fields = {f.name: f for f in _fields(type_name)}
-    offsets: dict[str, int] = {}
-    scalars: dict[str, Any] = {}
-    for key, meth in keys.items():
-        if key not in values:
-            continue
-        f = fields[meth]
-        val = values[key]
-        where = f"{type_name}.{key}"
-        if f.kind == "vector":
-            if f.elem != "scalar":
-                continue
-            vals = list(val) if val is not None else []
-            if not vals and (source is None or _is_none(source, f)):
-                continue
-            try:
-                arr = np.asarray(vals, dtype=_NP_TYPES[f.prim])
-            except (TypeError, ValueError, OverflowError):
-                raise TinymemError(f"writer: option {where} is not a list of numbers: {val!r}") from None
-            offsets[meth] = _vector(b, arr, arr.itemsize, f.align)
-        elif f.kind == "string":
-            text = "" if val is None else str(val)
-            if not text and (source is None or _is_none(source, f)):
-                continue
-            offsets[meth] = b.CreateString(text)
-        elif f.kind == "scalar":
-            scalars[meth] = _scalar(val, f.prim, key, where)
-        # tables and unions inside options: none in the schema; the reader skips them
-    mod = _module(type_name)
-    getattr(mod, f"{type_name}Start")(b)
-    for meth, val in scalars.items():
-        fields[meth].add(b, val)
-    for meth, off in offsets.items():
-        fields[meth].add(b, off)
-    return getattr(mod, f"{type_name}End")(b)
-
-
-def _scalar(val: Any, prim: str, key: str, where: str) -> Any:
-    if isinstance(val, str):
-        enum = _ENUM_VALUES.get(key)
-        if enum is None or val not in enum:
-            raise TinymemError(f"writer: option {where} has unknown value {val!r}")
-        val = enum[val]
-    if prim == "Bool":
-        return bool(val)
-    if prim.startswith("Float"):
-        return float(val)
-    if isinstance(val, float) and not val.is_integer():
-        raise TinymemError(f"writer: option {where} must be an integer, not {val!r}")
-    try:
-        return int(val)
-    except (TypeError, ValueError):
-        raise TinymemError(f"writer: option {where} must be a number, not {val!r}") from None
-
-
-# --------------------------------------------------------------------------
-# The writer
-
 
 def serialize_model(model: Model, offline_plan: list[int] | None = None,
                     keep_unused: bool = False) -> bytes:
@@ -573,7 +295,7 @@ class _Writer:
     def _constant_bytes(self, si: int, t: Tensor) -> bytes:
         data = t.data
         arr = np.asarray(data)
-        want = _NUMPY_DTYPES.get(t.dtype)
+        want = NUMPY_DTYPES.get(t.dtype)
         where = f"subgraph {si} tensor {t.index} ({t.name})"
         if want is None:
             if arr.dtype.kind not in "uiSbV":
@@ -660,8 +382,8 @@ class _Writer:
         description = b.CreateString(self.model.description) if self.model.description else None
         metadata_buffer = None
         if self.src is not None and not self.src.MetadataBufferIsNone():
-            metadata_buffer = _ints(b, self.src.MetadataBufferAsNumpy())
-        subgraphs_vec = _offsets_vector(b, subgraphs)
+            metadata_buffer = int_vector(b, self.src.MetadataBufferAsNumpy())
+        subgraphs_vec = offsets_vector(b, subgraphs)
         tflite.ModelStart(b)
         tflite.ModelAddVersion(b, self.model.version)
         tflite.ModelAddOperatorCodes(b, opcodes)
@@ -688,17 +410,17 @@ class _Writer:
             if i in self.keep and self.model.buffers[i].size > 0:
                 data = self._source_buffer_data(i)
                 if len(data):
-                    data_off[i] = _bytes_vector(b, data, _DATA_ALIGN)
+                    data_off[i] = bytes_vector(b, data, _DATA_ALIGN)
         for j, data in enumerate(self.new_buffers):
             if data:
-                data_off[self.n_src_buffers + j] = _bytes_vector(b, data, _DATA_ALIGN)
+                data_off[self.n_src_buffers + j] = bytes_vector(b, data, _DATA_ALIGN)
         tables = []
         for i in range(n_total):
             tflite.BufferStart(b)
             if i in data_off:
                 tflite.BufferAddData(b, data_off[i])
             tables.append(tflite.BufferEnd(b))
-        return _offsets_vector(b, tables)
+        return offsets_vector(b, tables)
 
     def _plan_opcodes(self) -> tuple[list[tuple[int, str | None, int]], dict[int, list[int]]]:
         """OperatorCode entries to write (used ones, source order first) and each op's index."""
@@ -753,7 +475,7 @@ class _Writer:
             tflite.OperatorCodeAddVersion(b, version)
             tflite.OperatorCodeAddBuiltinCode(b, code)
             tables.append(tflite.OperatorCodeEnd(b))
-        return _offsets_vector(b, tables)
+        return offsets_vector(b, tables)
 
     def _subgraph(self, si: int, sg: Subgraph, op_codes: dict[int, list[int]]) -> int:
         b = self.b
@@ -776,10 +498,10 @@ class _Writer:
             tensors.append(self._tensor(si, ti, t, src_t))
         ops = [self._operator(si, op, op_codes[si][oi], src_sg)
                for oi, op in enumerate(sg.operators)]
-        tensors_vec = _offsets_vector(b, tensors)
-        ops_vec = _offsets_vector(b, ops)
-        inputs = _ints(b, [remap[v] for v in sg.inputs])
-        outputs = _ints(b, [remap[v] for v in sg.outputs])
+        tensors_vec = offsets_vector(b, tensors)
+        ops_vec = offsets_vector(b, ops)
+        inputs = int_vector(b, [remap[v] for v in sg.inputs])
+        outputs = int_vector(b, [remap[v] for v in sg.outputs])
         name = b.CreateString(sg.name) if sg.name else None
         tflite.SubGraphStart(b)
         tflite.SubGraphAddTensors(b, tensors_vec)
@@ -798,9 +520,9 @@ class _Writer:
         name = b.CreateString(t.name)
         shapes = self.__dict__.setdefault("_shape_cache", {})
         if t.shape not in shapes:
-            shapes[t.shape] = _ints(b, t.shape)
+            shapes[t.shape] = int_vector(b, t.shape)
         shape = shapes[t.shape]
-        sig = _ints(b, t.shape_signature) if t.shape_signature is not None else None
+        sig = int_vector(b, t.shape_signature) if t.shape_signature is not None else None
         quant = self._quantization(t.quantization, src.Quantization() if src is not None else None)
         sparsity = None
         variants = None
@@ -809,7 +531,7 @@ class _Writer:
             if src.Sparsity() is not None and t.data is None and src.Buffer() == t.buffer:
                 sparsity = copy_table(b, "SparsityParameters", src.Sparsity())
             if src.VariantTensorsLength() and dtypes.dtype_name(src.Type()) == t.dtype:
-                variants = _offsets_vector(b, [copy_table(b, "VariantSubType", src.VariantTensors(k))
+                variants = offsets_vector(b, [copy_table(b, "VariantSubType", src.VariantTensors(k))
                                                for k in range(src.VariantTensorsLength())])
             if src.ShapeLength() == len(t.shape):
                 has_rank = bool(src.HasRank())
@@ -853,14 +575,14 @@ class _Writer:
             for meth, vals, dt in (("Min", q.min, "<f4"), ("Max", q.max, "<f4"),
                                    ("Scale", q.scale, "<f4"), ("ZeroPoint", q.zero_point, "<i8")):
                 if len(vals):
-                    vecs[meth] = _ints(b, vals, dt)
+                    vecs[meth] = int_vector(b, vals, dt)
         details = details_type = None
         if src is not None and src.DetailsType():
-            f = next(f for f in _fields("QuantizationParameters") if f.name == "Details")
-            member, inner = _union_table(src, f)
+            f = next(f for f in table_fields("QuantizationParameters") if f.name == "Details")
+            member, inner = union_table(src, f)
             if member is not None:
                 details = copy_table(b, member, inner)
-                details_type = _UNION_CODES["QuantizationDetails"][member]
+                details_type = UNION_CODES["QuantizationDetails"][member]
         tflite.QuantizationParametersStart(b)
         if "Min" in vecs:
             tflite.QuantizationParametersAddMin(b, vecs["Min"])
@@ -906,7 +628,7 @@ class _Writer:
         allowed = set()
         for t in (t1, t2):
             if t is not None:
-                allowed.update(_options_keys(t))
+                allowed.update(options_keys(t))
         unknown = set(op.options) - allowed
         if unknown:
             raise TinymemError(f"writer: {where}: options {sorted(unknown)} do not belong to "
@@ -933,12 +655,12 @@ class _Writer:
             opts2 = build_options(b, t2, op.options, src_tab)
 
         remap = self.remap[si]
-        inputs = _ints(b, [remap[v] for v in op.inputs])
-        outputs = _ints(b, [remap[v] for v in op.outputs])
+        inputs = int_vector(b, [remap[v] for v in op.inputs])
+        outputs = int_vector(b, [remap[v] for v in op.outputs])
         inter = None
         if op.intermediates or (src is not None and not src.IntermediatesIsNone()
                                 and src_name == op.opcode):
-            inter = _ints(b, [remap[v] for v in op.intermediates])
+            inter = int_vector(b, [remap[v] for v in op.intermediates])
         custom = mutating = None
         custom_format = 0
         debug_index = -1
@@ -947,11 +669,11 @@ class _Writer:
                 raise TinymemError(f"writer: {where}: custom options stored outside the "
                                    "flatbuffer (a model over 2 GB) cannot be rewritten")
             if not src.CustomOptionsIsNone():
-                custom = _bytes_vector(b, src.CustomOptionsAsNumpy().tobytes(), 16)
+                custom = bytes_vector(b, src.CustomOptionsAsNumpy().tobytes(), 16)
             custom_format = src.CustomOptionsFormat()
             n_mut = src.MutatingVariableInputsLength()
             if n_mut and n_mut == len(op.inputs):
-                mutating = _vector(b, src.MutatingVariableInputsAsNumpy().astype("u1"), 1)
+                mutating = numeric_vector(b, src.MutatingVariableInputsAsNumpy().astype("u1"), 1)
             debug_index = src.DebugMetadataIndex()
         tflite.OperatorStart(b)
         tflite.OperatorAddOpcodeIndex(b, opcode_index)
@@ -988,7 +710,7 @@ class _Writer:
             table = src.BuiltinOptions2()
         if table is None:
             return None
-        obj = getattr(_module(type_name), type_name)()
+        obj = getattr(schema_module(type_name), type_name)()
         obj.Init(table.Bytes, table.Pos)
         return obj
 
@@ -1003,7 +725,7 @@ class _Writer:
             tflite.MetadataAddName(b, s)
             tflite.MetadataAddBuffer(b, buf)
             tables.append(tflite.MetadataEnd(b))
-        return _offsets_vector(b, tables)
+        return offsets_vector(b, tables)
 
     def _signatures(self) -> int | None:
         sigs = self.model.signature_defs
@@ -1022,7 +744,7 @@ class _Writer:
                     tflite.TensorMapAddName(b, s)
                     tflite.TensorMapAddTensorIndex(b, remap[tensor])
                     entries.append(tflite.TensorMapEnd(b))
-                maps.append(_offsets_vector(b, entries))
+                maps.append(offsets_vector(b, entries))
             key = b.CreateString(sig.key)
             tflite.SignatureDefStart(b)
             tflite.SignatureDefAddInputs(b, maps[0])
@@ -1030,4 +752,4 @@ class _Writer:
             tflite.SignatureDefAddSignatureKey(b, key)
             tflite.SignatureDefAddSubgraphIndex(b, sig.subgraph)
             tables.append(tflite.SignatureDefEnd(b))
-        return _offsets_vector(b, tables)
+        return offsets_vector(b, tables)
