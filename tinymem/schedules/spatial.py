@@ -114,6 +114,7 @@ def tile_segment(model: Model, seg: Segment, grid: Grid, tag: str = "tile") -> M
         ed.keep(op)
     y = sg.tensors[seg.exit]
     windows = segment_windows(sg, seg)
+    single_row = len(grid.rows) == 1
     row_outputs = []
     for r, (h0, h1) in enumerate(grid.rows):
         tile_outs = []
@@ -122,15 +123,17 @@ def tile_segment(model: Model, seg: Segment, grid: Grid, tag: str = "tile") -> M
         if len(tile_outs) == 1:
             row_outputs.append(tile_outs[0])
             continue
-        row = ed.new_tensor(y, (1, h1 - h0, y.shape[2], y.shape[3]), f"row{r}")
+        # With one row of tiles, the row is the exit tensor itself.
+        row = seg.exit if single_row else ed.new_tensor(y, (1, h1 - h0, y.shape[2], y.shape[3]),
+                                                       f"row{r}")
         ed.concat(tile_outs, 2, row, tag, origin=seg.last)
         row_outputs.append(row)
-    if len(row_outputs) == 1:
-        # A single tile still needs to land in the exit tensor.
-        ed.ops[-1] = _retarget(ed.ops[-1], row_outputs[0], seg.exit)
-        ed.tensors.pop() if ed.tensors[-1].index == row_outputs[0] else None
-    else:
+    if len(row_outputs) > 1:
         ed.concat(row_outputs, 1, seg.exit, tag, origin=seg.last)
+    elif row_outputs[0] != seg.exit:
+        # A single tile: its last op writes the exit tensor directly (the
+        # tile tensor it wrote before is dropped as unused).
+        ed.ops[-1] = _retarget(ed.ops[-1], row_outputs[0], seg.exit)
     for op in sg.operators[seg.last + 1:]:
         ed.keep(op)
     return ed.finish()
