@@ -134,7 +134,8 @@ os._exit(0)  # LiteRT's teardown has crashed on some models; the results are sav
 
 
 def _litert_here(path: str, inputs_per_run, named: bool, details_only: bool):
-    """Runs in the child process: LiteRT's input details, or its results."""
+    """Runs in the child process: LiteRT's input details, or per run the
+    outputs (in order) and, with `named`, every tensor by name."""
     it = _litert(path, preserve=named)
     if details_only:
         return [{"dtype": d["dtype"], "shape": d["shape"]} for d in it.get_input_details()]
@@ -145,16 +146,16 @@ def _litert_here(path: str, inputs_per_run, named: bool, details_only: bool):
         for d, x in zip(ins, inputs):
             it.set_tensor(d["index"], x)
         it.invoke()
-        if not named:
-            results.append([it.get_tensor(d["index"]).copy() for d in outs])
-            continue
-        tensors = {}
-        for d in it.get_tensor_details():
-            try:
-                tensors[d["name"]] = it.get_tensor(d["index"]).copy()
-            except ValueError:
-                continue  # tensors with no data (unused, or freed)
-        results.append(tensors)
+        outputs = [it.get_tensor(d["index"]).copy() for d in outs]
+        tensors = None
+        if named:
+            tensors = {}
+            for d in it.get_tensor_details():
+                try:
+                    tensors[d["name"]] = it.get_tensor(d["index"]).copy()
+                except ValueError:
+                    continue  # tensors with no data (unused, or freed)
+        results.append((outputs, tensors))
     return results
 
 
@@ -187,6 +188,12 @@ def litert_run(path: str, inputs_per_run: list[list], named: bool = False):
     LiteRT runs in a child because it can abort the whole process on some
     models (as TFLite Micro can).
     """
+    runs = litert_run_full(path, inputs_per_run, named=named)
+    return [tensors if named else outputs for outputs, tensors in runs]
+
+
+def litert_run_full(path: str, inputs_per_run: list[list], named: bool = True):
+    """Per run, (outputs in order, every tensor by name or None): one child, one pass."""
     return _litert_child(path, inputs_per_run, named, details_only=False)
 
 

@@ -109,20 +109,18 @@ def _details_from_ir(path: str) -> list[dict]:
 def _compare_litert(original: str, rewritten: str, inputs) -> RuntimeResult:
     res = RuntimeResult(runtime="litert", ok=None)
     try:
-        a = runtimes.litert_run(original, inputs, named=True)
-        b = runtimes.litert_run(rewritten, inputs, named=True)
-        out_a = runtimes.litert_run(original, inputs)
-        out_b = runtimes.litert_run(rewritten, inputs)
+        runs_a = runtimes.litert_run_full(original, inputs)
+        runs_b = runtimes.litert_run_full(rewritten, inputs)
     except Exception as e:  # the runtime's own refusal, reported not raised
         res.error = str(e).splitlines()[0] if str(e) else type(e).__name__
         return res
-    ok, max_abs, max_rel = _compare_outputs(out_a, out_b)
+    ok, max_abs, max_rel = _compare_outputs([o for o, _ in runs_a], [o for o, _ in runs_b])
     differing = set()
     compared = 0
     names_a = runtimes.unique_tensor_names(original)
     names_b = runtimes.unique_tensor_names(rewritten)
     shared = names_a & names_b
-    for ta, tb in zip(a, b):
+    for (_, ta), (_, tb) in zip(runs_a, runs_b):
         for name, x in ta.items():
             if name not in shared:
                 continue
