@@ -114,9 +114,12 @@ def depthwise_scratch(op: Operator, sg: Subgraph, target: Target | None = None) 
 
 
 def per_channel_arrays(op: Operator, sg: Subgraph, target: Target | None = None) -> list[int]:
-    # Quantized conv kernels keep an int32 multiplier and shift per output channel.
+    # An int32 multiplier and shift per output channel: the reference kernels
+    # allocate them for every type, CMSIS-NN's only for the quantized ones.
     x, y = inp(sg, op, 0), out(sg, op, 0)
-    if x is None or y is None or x.dtype not in ("int8", "int16") or not y.shape:
+    if x is None or y is None or not y.shape:
+        return []
+    if cm.uses_cmsis(target) and x.dtype not in ("int8", "int16"):
         return []
     c = dim(y, -1)
     return [4 * c, 4 * c]
@@ -165,11 +168,11 @@ def _cmsis_transpose_conv_int8(op: Operator, sg: Subgraph, target: Target) -> li
 RULES = [
     OpRule("CONV_2D", macs=conv2d_macs, scratch=conv2d_scratch, window=conv_window,
            channels="split_out",
-           opdata=OpData(60),
+           opdata=OpData(56, cmsis_nn=60),
            persistent=per_channel_arrays),
     OpRule("DEPTHWISE_CONV_2D", macs=depthwise_macs, scratch=depthwise_scratch,
            window=conv_window, channels="channelwise",
-           opdata=OpData(60),
+           opdata=OpData(56, cmsis_nn=60),
            persistent=per_channel_arrays),
     OpRule("TRANSPOSE_CONV", macs=transpose_conv_macs, scratch=transpose_conv_scratch,
            data_inputs=(2,),

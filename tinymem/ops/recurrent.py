@@ -83,7 +83,7 @@ def lstm_persistent(op: Operator, sg: Subgraph, target: Target | None = None) ->
 
 RULES = [
     OpRule("SVDF", macs=svdf_macs, scratch=svdf_scratch,
-           opdata=OpData(40),
+           opdata=OpData(36, cmsis_nn=40),
            persistent=svdf_persistent),
     OpRule("UNIDIRECTIONAL_SEQUENCE_LSTM", macs=lstm_macs, scratch=lstm_scratch,
            opdata=OpData(688, cmsis_nn=912),
