@@ -86,21 +86,27 @@ def plan_model(model: Model, offline: list[int] | None = None,
     so do we, unless `offline` overrides it. `target` None: the host wheel.
     """
     target = target or HOST_TARGET
-    file_plan = offline_plan(model)
     if offline is None:
-        offline = file_plan
+        offline = offline_plan(model)
     req = build_requests(model, offline, target)
     offsets = greedy_offsets(req.buffers)
-    head = arena_size(req.buffers, offsets)
+    plan = ArenaPlan(requests=req, offsets=offsets, arena_bytes=arena_size(req.buffers, offsets),
+                     live=live_bytes_per_scope(req.buffers, req.last_scope))
+    return with_tail(model, plan, target, offline)
+
+
+def with_tail(model: Model, plan: ArenaPlan, target: Target | None,
+              offline: list[int] | None = None) -> ArenaPlan:
+    """`plan` (a head plan of `model`) with the target's tail and smallest arena."""
+    target = target or HOST_TARGET
     scratch_count: dict[tuple[int, int], int] = {}
-    for b in req.buffers:
+    for b in plan.requests.buffers:
         if b.tensor is None and b.op is not None:
             scratch_count[(b.subgraph, b.op)] = scratch_count.get((b.subgraph, b.op), 0) + 1
-    tail = plan_tail(model, target, head, scratch_count, req.planned_count,
-                     offline if offline else None)
-    return ArenaPlan(requests=req, offsets=offsets, arena_bytes=head,
-                     live=live_bytes_per_scope(req.buffers, req.last_scope), target=target,
-                     tail=tail)
+    plan.target = target
+    plan.tail = plan_tail(model, target, plan.arena_bytes, scratch_count,
+                          plan.requests.planned_count, offline if offline else None)
+    return plan
 
 
 def offline_plan(model: Model) -> list[int] | None:
