@@ -235,12 +235,40 @@ def explore(model_path: str | None, sram: str | None, max_overhead: str | None, 
 @click.option("--runs", default=3, show_default=True, help="Seeded random inputs to run.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (tinymem.verify/1).")
-def verify(original: str, rewritten: str, runs: int, seed: int, as_json: bool) -> None:
+@click.option("--firmware", "firmware_dir", metavar="DIR", default=None,
+              help="A TFLM firmware runner (../shared/targets layout): run both files on "
+                   "--target in QEMU instead of the host runtimes.")
+@_target_options
+def verify(original: str, rewritten: str, runs: int, seed: int, as_json: bool,
+           firmware_dir: str | None, target: str, kernels: str | None) -> None:
     """Run ORIGINAL and REWRITTEN in LiteRT and TFLite Micro and compare them.
 
+    With --firmware, run both on the target's TFLM firmware: measured head, tail,
+    whether each runs at tinymem's predicted arena, and whether outputs are identical.
     Exit code 0 when every runtime that ran gives the same results, 1 otherwise.
     """
     from .verify import verify_models
+
+    if firmware_dir is not None:
+        from .reader import load_model
+        from .verify import verify_on_firmware
+
+        load_model(original)
+        load_model(rewritten)
+        fw = verify_on_firmware(original, rewritten, resolve_target(target, kernels),
+                                folder=firmware_dir, seed=seed)
+        if as_json:
+            _print_json({"schema": "tinymem.verify-firmware/1", **fw.to_json(), "ok": fw.ok})
+        else:
+            for rec in (fw.original, fw.rewritten):
+                fits = {True: "yes", False: "NO", None: "?"}[rec.works_at_required]
+                click.echo(f"{fw.target}: {rec.path}: head {rec.head} tail {rec.tail}; runs at "
+                           f"predicted {rec.required_predicted} B: {fits}"
+                           + (f" ({rec.error})" if rec.error else ""))
+            click.echo(f"outputs identical: {fw.outputs_identical}")
+        if not fw.ok:
+            sys.exit(1)
+        return
 
     report = verify_models(original, rewritten, runs=runs, seed=seed)
     if as_json:
