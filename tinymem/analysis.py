@@ -14,6 +14,7 @@ from .memory.layout import Layout, best_layout
 from .memory.planner import ArenaPlan, plan_model
 from .memory.requests import BufferRequest
 from .ops import is_known, rule_for
+from .targets import Target
 
 
 @dataclass
@@ -47,12 +48,16 @@ class Layer:
     weights_bytes: int
     block: int = 0
     known: bool = True
+    # Tail bytes this op takes (parsed options, kernel OpData, per-channel
+    # arrays, kernel sums; alignment padding included) on the profile's target.
+    persistent_bytes: int = 0
 
     def to_json(self) -> dict:
         return {
             "index": self.index, "subgraph": self.subgraph, "op": self.op, "name": self.name,
             "output_shape": list(self.output_shape), "input_bytes": self.input_bytes,
             "output_bytes": self.output_bytes, "scratch_bytes": self.scratch_bytes,
+            "persistent_bytes": self.persistent_bytes,
             "other_live_bytes": self.other_live_bytes, "live_bytes": self.live_bytes,
             "macs": self.macs, "weights_bytes": self.weights_bytes, "block": self.block,
         }
@@ -81,8 +86,26 @@ class Profile:
     notes: list[str] = field(default_factory=list)
 
     @property
+    def target(self) -> Target:
+        return self.plan.target
+
+    @property
     def arena_bytes(self) -> int:
+        """The head, for the profile's target (as tinymem.profile/1 called it)."""
         return self.plan.arena_bytes
+
+    @property
+    def head_bytes(self) -> int:
+        return self.plan.head_bytes
+
+    @property
+    def tail_bytes(self) -> int:
+        return self.plan.tail_bytes
+
+    @property
+    def required_bytes(self) -> int:
+        """The arena to set (kTensorArenaSize): the smallest that works on the target."""
+        return self.plan.required_bytes
 
     @property
     def peak_bytes(self) -> int:
@@ -100,8 +123,10 @@ class Profile:
                 "ratio": round(head / tail, 2) if tail else None}
 
 
-def profile_model(model: Model, search_layout: bool = True) -> Profile:
-    plan = plan_model(model)
+def profile_model(model: Model, search_layout: bool = True,
+                  target: Target | None = None) -> Profile:
+    """The profile of a model on a target (None: the host tflite-micro wheel)."""
+    plan = plan_model(model, target=target)
     layers = _layers(model, plan)
     blocks = _assign_blocks(model.main, layers)
     peak_layer = None
@@ -139,6 +164,7 @@ def _layers(model: Model, plan: ArenaPlan) -> list[Layer]:
         for s in range(b.first, b.last + 1):
             by_scope.setdefault(s, []).append(b)
     layers = []
+    persistent = plan.persistent_bytes_by_op()
     for step in plan.requests.steps:
         sg = model.subgraphs[step.subgraph]
         op = sg.operators[step.op]
@@ -169,7 +195,8 @@ def _layers(model: Model, plan: ArenaPlan) -> list[Layer]:
             output_shape=first_out.shape if first_out else (),
             input_bytes=in_b, output_bytes=out_b, scratch_bytes=scratch_b,
             other_live_bytes=other_b, live_bytes=int(plan.live[step.scope]),
-            macs=macs, weights_bytes=weights, known=is_known(op)))
+            macs=macs, weights_bytes=weights, known=is_known(op),
+            persistent_bytes=persistent.get((sg.index, op.index), 0)))
     return layers
 
 

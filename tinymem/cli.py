@@ -12,6 +12,7 @@ from rich.console import Console
 
 from . import __version__
 from .errors import TinymemError
+from .targets import DEFAULT_CORE, Kernels, resolve_target, targets_help
 
 EXIT_USAGE = 2
 
@@ -23,6 +24,17 @@ def _fail(message: str, code: int = EXIT_USAGE) -> None:
 
 def _print_json(doc: dict) -> None:
     click.echo(json.dumps(doc, indent=2))
+
+
+def _target_options(f):
+    """--target and --kernels: the CPU and kernel set the arena is predicted for."""
+    f = click.option("--kernels", "kernels", metavar="SET", default=None,
+                     help="Kernel set: " + ", ".join(k.value for k in Kernels)
+                     + " (default: cmsis-nn; reference on host).")(f)
+    return click.option("--target", "target", metavar="CORE", default=DEFAULT_CORE,
+                        show_default=True,
+                        help="CPU the model runs on: " + targets_help()
+                        + "; host is the x86-64 tflite-micro wheel.")(f)
 
 
 @click.group()
@@ -39,19 +51,22 @@ def cli() -> None:
 @click.option("--sram", "sram", metavar="SIZE", help="SRAM budget to draw on --plot/--html: 256k, 256KiB, 262144.")
 @click.option("--plot", "plot_path", metavar="FILE.svg|FILE.png", help="Draw live memory per op (needs tinymem[plots]).")
 @click.option("--html", "html_path", metavar="REPORT.html", help="Write a self-contained HTML report (needs tinymem[plots]).")
+@_target_options
 def profile(model_path: str, as_json: bool, no_layout: bool, rows: int | None, sram: str | None,
-            plot_path: str | None, html_path: str | None) -> None:
-    """Profile the activation memory of MODEL.tflite."""
+            plot_path: str | None, html_path: str | None, target: str,
+            kernels: str | None) -> None:
+    """Profile the activation memory of MODEL.tflite: the arena to set on the target."""
     from .analysis import profile_model
     from .reader import load_model
     from .units import parse_size
 
     budget = parse_size(sram) if sram is not None else None
+    tgt = resolve_target(target, kernels)
     if plot_path or html_path:
         from .report.plots import require
 
         require(plot_path)  # fail before the work: no matplotlib, or not .svg/.png
-    prof = profile_model(load_model(model_path), search_layout=not no_layout)
+    prof = profile_model(load_model(model_path), search_layout=not no_layout, target=tgt)
     if as_json:
         from .report.profile_json import profile_document
 
@@ -82,8 +97,9 @@ def _model_path_from_stdin() -> str:
         doc = json.loads(text)
     except ValueError:
         raise TinymemError("stdin is not a tinymem profile JSON document") from None
-    if not isinstance(doc, dict) or doc.get("schema") != "tinymem.profile/1":
-        raise TinymemError("stdin is not a tinymem.profile/1 document")
+    if not isinstance(doc, dict) or doc.get("schema") not in ("tinymem.profile/1",
+                                                               "tinymem.profile/2"):
+        raise TinymemError("stdin is not a tinymem.profile document")
     path = (doc.get("model") or {}).get("path")
     if not path:
         raise TinymemError("the profile document on stdin does not name its model file")
@@ -129,9 +145,10 @@ class _LazyProgress:
 @click.option("--option", "option_id", metavar="ID", help="The option to write with -o (default: the recommended one).")
 @click.option("--plot", "plot_path", metavar="FILE.svg|FILE.png", help="Draw every option: TFLM arena vs MAC overhead, the Pareto front (needs tinymem[plots]).")
 @click.option("--html", "html_path", metavar="REPORT.html", help="Write a self-contained HTML report: profile, options, plots (needs tinymem[plots]).")
+@_target_options
 def explore(model_path: str | None, sram: str | None, max_overhead: str | None, as_json: bool,
             output: str | None, option_id: str | None, plot_path: str | None,
-            html_path: str | None) -> None:
+            html_path: str | None, target: str, kernels: str | None) -> None:
     """List the schedules that lower MODEL's peak SRAM, and what each costs.
 
     With no MODEL, reads the JSON `tinymem profile MODEL --json` printed from stdin.
@@ -142,6 +159,7 @@ def explore(model_path: str | None, sram: str | None, max_overhead: str | None, 
 
     budget = parse_size(sram) if sram is not None else None
     limit = parse_fraction(max_overhead) if max_overhead is not None else None
+    tgt = resolve_target(target, kernels)
     if plot_path or html_path:
         from .report.plots import require
 
@@ -150,7 +168,7 @@ def explore(model_path: str | None, sram: str | None, max_overhead: str | None, 
     model = load_model(path)
     progress = _LazyProgress(enabled=sys.stderr.isatty() or bool(os.environ.get("TINYMEM_PROGRESS")))
     try:
-        ex = run_explore(model, budget=budget, max_overhead=limit, progress=progress)
+        ex = run_explore(model, budget=budget, max_overhead=limit, progress=progress, target=tgt)
     finally:
         progress.close()
     chosen = None
@@ -184,8 +202,9 @@ def explore(model_path: str | None, sram: str | None, max_overhead: str | None, 
 
             root, ext = os.path.splitext(plot_path)
             curve_path = f"{root}.curve{ext}"
-            curve_comparison_plot(profile_model(model, search_layout=False),
-                                  profile_model(chosen_plot.model, search_layout=False),
+            curve_comparison_plot(profile_model(model, search_layout=False, target=tgt),
+                                  profile_model(chosen_plot.model, search_layout=False,
+                                                target=tgt),
                                   curve_path, budget=budget)
             click.echo(f"wrote {curve_path} (memory over time: {chosen_plot.id} vs baseline)",
                        err=True)
@@ -193,7 +212,7 @@ def explore(model_path: str | None, sram: str | None, max_overhead: str | None, 
         from .analysis import profile_model
         from .report.html import profile_html
 
-        profile_html(profile_model(model), html_path, budget=budget, exploration=ex)
+        profile_html(profile_model(model, target=tgt), html_path, budget=budget, exploration=ex)
         click.echo(f"wrote {html_path}", err=True)
     if budget is not None and ex.recommended is None:
         from .report.explore_view import no_fit_message
@@ -206,8 +225,8 @@ def explore(model_path: str | None, sram: str | None, max_overhead: str | None, 
         from .rewrite import write_option
 
         size = write_option(chosen, output)
-        click.echo(f"wrote {output} ({size:,} bytes): option {chosen.id}, predicted TFLM arena "
-                   f"{chosen.arena_bytes:,} B", err=True)
+        click.echo(f"wrote {output} ({size:,} bytes): option {chosen.id}, arena to set "
+                   f"{chosen.required_bytes:,} B on {tgt.label()}", err=True)
 
 
 @cli.command()
@@ -216,12 +235,40 @@ def explore(model_path: str | None, sram: str | None, max_overhead: str | None, 
 @click.option("--runs", default=3, show_default=True, help="Seeded random inputs to run.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (tinymem.verify/1).")
-def verify(original: str, rewritten: str, runs: int, seed: int, as_json: bool) -> None:
+@click.option("--firmware", "firmware_dir", metavar="DIR", default=None,
+              help="A TFLM firmware runner (../shared/targets layout): run both files on "
+                   "--target in QEMU instead of the host runtimes.")
+@_target_options
+def verify(original: str, rewritten: str, runs: int, seed: int, as_json: bool,
+           firmware_dir: str | None, target: str, kernels: str | None) -> None:
     """Run ORIGINAL and REWRITTEN in LiteRT and TFLite Micro and compare them.
 
+    With --firmware, run both on the target's TFLM firmware: measured head, tail,
+    whether each runs at tinymem's predicted arena, and whether outputs are identical.
     Exit code 0 when every runtime that ran gives the same results, 1 otherwise.
     """
     from .verify import verify_models
+
+    if firmware_dir is not None:
+        from .reader import load_model
+        from .verify import verify_on_firmware
+
+        load_model(original)
+        load_model(rewritten)
+        fw = verify_on_firmware(original, rewritten, resolve_target(target, kernels),
+                                folder=firmware_dir, seed=seed)
+        if as_json:
+            _print_json({"schema": "tinymem.verify-firmware/1", **fw.to_json(), "ok": fw.ok})
+        else:
+            for rec in (fw.original, fw.rewritten):
+                fits = {True: "yes", False: "NO", None: "?"}[rec.works_at_required]
+                click.echo(f"{fw.target}: {rec.path}: head {rec.head} tail {rec.tail}; runs at "
+                           f"predicted {rec.required_predicted} B: {fits}"
+                           + (f" ({rec.error})" if rec.error else ""))
+            click.echo(f"outputs identical: {fw.outputs_identical}")
+        if not fw.ok:
+            sys.exit(1)
+        return
 
     report = verify_models(original, rewritten, runs=runs, seed=seed)
     if as_json:

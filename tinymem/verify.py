@@ -176,3 +176,81 @@ def _compare_outputs(out_a, out_b) -> tuple[bool, float, float]:
             max_abs, max_rel = max(max_abs, d_abs), max(max_rel, d_rel)
             ok &= _equal_enough(x, y)
     return ok, max_abs, max_rel
+
+
+@dataclass
+class FirmwareFile:
+    path: str
+    head: int | None = None
+    tail: int | None = None
+    required_predicted: int | None = None
+    works_at_required: bool | None = None  # AllocateTensors + Invoke at the predicted arena
+    error: str | None = None
+
+
+@dataclass
+class FirmwareReport:
+    target: str
+    original: FirmwareFile
+    rewritten: FirmwareFile
+    outputs_identical: bool | None = None
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.outputs_identical) and bool(self.rewritten.works_at_required)
+
+    def to_json(self) -> dict:
+        return {"target": self.target, "outputs_identical": self.outputs_identical,
+                "original": self.original.__dict__, "rewritten": self.rewritten.__dict__}
+
+
+def verify_on_firmware(original: str, rewritten: str, target, folder: str | None = None,
+                       seed: int = 0) -> FirmwareReport:
+    """Run both files on the target's TFLM firmware with the same random inputs.
+
+    Reports each file's measured head and tail, whether it runs at tinymem's
+    predicted arena to set, and whether the outputs are byte-identical.
+    """
+    import os
+    import tempfile
+
+    from . import firmware
+    from .memory.planner import plan_model
+    from .reader import load_model
+
+    why = firmware.missing(folder, target)
+    if why is not None:
+        raise TinymemError(f"cannot verify on {target.label()}: {why}")
+    inputs = runtimes.random_inputs(_details_from_ir(original), seed)
+    report = FirmwareReport(target=target.label(), original=FirmwareFile(original),
+                            rewritten=FirmwareFile(rewritten))
+    outs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        in_dir = os.path.join(tmp, "in")
+        os.makedirs(in_dir)
+        for i, x in enumerate(inputs):
+            with open(os.path.join(in_dir, f"input_{i}.bin"), "wb") as f:
+                f.write(np.ascontiguousarray(x).tobytes())
+        for k, rec in enumerate((report.original, report.rewritten)):
+            out_dir = os.path.join(tmp, f"out{k}")
+            rec.required_predicted = plan_model(load_model(rec.path), target=target).required_bytes
+            try:
+                run = firmware.run_firmware(rec.path, target, folder=folder, inputs_dir=in_dir,
+                                            outputs_dir=out_dir)
+                rec.head, rec.tail = run.head, run.tail
+                if not run.ok:
+                    rec.error = "TFLM could not set up or run the model"
+                    outs.append(None)
+                    continue
+                rec.works_at_required = firmware.run_firmware(
+                    rec.path, target, arena=rec.required_predicted, folder=folder,
+                    inputs_dir=in_dir).ok
+            except Exception as e:  # the runner's own failure, reported not raised
+                rec.error = str(e).splitlines()[0] if str(e) else type(e).__name__
+                outs.append(None)
+                continue
+            files = sorted(os.listdir(out_dir)) if os.path.isdir(out_dir) else []
+            outs.append([open(os.path.join(out_dir, n), "rb").read() for n in files])
+    if outs[0] is not None and outs[1] is not None:
+        report.outputs_identical = outs[0] == outs[1] and len(outs[0]) > 0
+    return report

@@ -74,7 +74,7 @@ def best_layout(model: Model, baseline: ArenaPlan | None = None, iterations: int
         return None
     offsets = place_in_order(buffers, best_order)
     offline = _offline_vector(model, buffers, offsets)
-    plan = plan_model(model, offline=offline)
+    plan = plan_model(model, offline=offline, target=base.target)
     if plan.arena_bytes >= base.arena_bytes:
         return None
     return Layout(offline=offline, plan=plan)

@@ -12,9 +12,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir import Model
+from ..targets import HOST, Target, resolve_target
 from .greedy import arena_size, greedy_offsets
 from .liveness import live_bytes_per_scope
 from .requests import BufferRequest, Requests, build_requests
+from .tail import TailPlan, plan_tail
+
+# Library calls that name no target plan for the tflite-micro wheel (TFLM's
+# reference kernels on the 64-bit host); the CLI always names one.
+HOST_TARGET = resolve_target(HOST)
 
 OFFLINE_PLAN_KEY = "OfflineMemoryAllocation"
 
@@ -25,6 +31,37 @@ class ArenaPlan:
     offsets: list[int]
     arena_bytes: int  # the head TFLM would allocate
     live: np.ndarray  # aligned live bytes per scope
+    target: Target = HOST_TARGET
+    tail: TailPlan | None = None
+
+    @property
+    def head_bytes(self) -> int:
+        return self.arena_bytes
+
+    @property
+    def tail_bytes(self) -> int:
+        return self.tail.tail_bytes if self.tail is not None else 0
+
+    @property
+    def required_bytes(self) -> int:
+        """The arena the board must set: the smallest with which AllocateTensors succeeds."""
+        return self.tail.required_bytes if self.tail is not None else self.arena_bytes
+
+    def scratch_bytes_by_op(self) -> dict[tuple[int, int], int]:
+        """Aligned scratch bytes each operator's kernel requests in the head."""
+        out: dict[tuple[int, int], int] = {}
+        for b in self.requests.buffers:
+            if b.tensor is None and b.op is not None:
+                out[(b.subgraph, b.op)] = out.get((b.subgraph, b.op), 0) + b.aligned
+        return out
+
+    def persistent_bytes_by_op(self) -> dict[tuple[int, int], int]:
+        """Tail bytes of each operator: parsed options and kernel data (padding included)."""
+        return dict(self.tail.op_bytes) if self.tail is not None else {}
+
+    def arena_json(self) -> dict:
+        return {"head_bytes": self.head_bytes, "tail_bytes": self.tail_bytes,
+                "required_bytes": self.required_bytes}
 
     @property
     def buffers(self) -> list[BufferRequest]:
@@ -40,18 +77,36 @@ class ArenaPlan:
         return int(self.live.argmax()) if self.live.size else 0
 
 
-def plan_model(model: Model, offline: list[int] | None = None) -> ArenaPlan:
-    """Plan the arena head with TFLM's rules and greedy planner.
+def plan_model(model: Model, offline: list[int] | None = None,
+               target: Target | None = None) -> ArenaPlan:
+    """Plan the arena with TFLM's rules for a target: the head (greedy planner,
+    with the target's kernels' scratch), the tail and the smallest arena.
 
     When the model carries an OfflineMemoryAllocation plan, TFLM honours it;
-    so do we, unless `offline` overrides it.
+    so do we, unless `offline` overrides it. `target` None: the host wheel.
     """
+    target = target or HOST_TARGET
     if offline is None:
         offline = offline_plan(model)
-    req = build_requests(model, offline)
+    req = build_requests(model, offline, target)
     offsets = greedy_offsets(req.buffers)
-    return ArenaPlan(requests=req, offsets=offsets, arena_bytes=arena_size(req.buffers, offsets),
+    plan = ArenaPlan(requests=req, offsets=offsets, arena_bytes=arena_size(req.buffers, offsets),
                      live=live_bytes_per_scope(req.buffers, req.last_scope))
+    return with_tail(model, plan, target, offline)
+
+
+def with_tail(model: Model, plan: ArenaPlan, target: Target | None,
+              offline: list[int] | None = None) -> ArenaPlan:
+    """`plan` (a head plan of `model`) with the target's tail and smallest arena."""
+    target = target or HOST_TARGET
+    scratch_count: dict[tuple[int, int], int] = {}
+    for b in plan.requests.buffers:
+        if b.tensor is None and b.op is not None:
+            scratch_count[(b.subgraph, b.op)] = scratch_count.get((b.subgraph, b.op), 0) + 1
+    plan.target = target
+    plan.tail = plan_tail(model, target, plan.arena_bytes, scratch_count,
+                          plan.requests.planned_count, offline if offline else None)
+    return plan
 
 
 def offline_plan(model: Model) -> list[int] | None:

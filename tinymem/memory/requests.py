@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from .. import dtypes
 from ..ir import Model, Operator, Subgraph
 from ..ops import rule_for
+from ..targets import Target
 
 ALIGNMENT = 16
 _CONTROL_FLOW = {"IF": ("then_subgraph_index", "else_subgraph_index"),
@@ -56,9 +57,13 @@ class Requests:
     buffers: list[BufferRequest]
     steps: list[Step]  # in execution order (nested subgraphs inlined)
     last_scope: int
+    # Buffers TFLM hands its planner (zero-byte ones included, which take a
+    # planner slot but no room).
+    planned_count: int = 0
 
 
-def build_requests(model: Model, offline: list[int] | None = None) -> Requests:
+def build_requests(model: Model, offline: list[int] | None = None,
+                   target: Target | None = None) -> Requests:
     """All head buffers of a model in TFLM's order: tensors by (subgraph, index), then scratch.
 
     `offline` is an OfflineMemoryAllocation offset list (one per tensor over
@@ -105,7 +110,7 @@ def build_requests(model: Model, offline: list[int] | None = None) -> Requests:
             for t in op.outputs:
                 if t >= 0:
                     last[(g, t)] = s
-            for size in rule_for(op).scratch(op, sg):
+            for size in rule_for(op).scratch(op, sg, target):
                 scratch.append(BufferRequest(size=size, first=start, last=s,
                                              subgraph=g, op=op.index))
         for t in sg.outputs:
@@ -134,7 +139,8 @@ def build_requests(model: Model, offline: list[int] | None = None) -> Requests:
                                          last=last.get(key, -1), subgraph=sg.index,
                                          tensor=t.index, offline_offset=off))
     buffers.extend(scratch)
-    return Requests(buffers=buffers, steps=steps, last_scope=scope[0])
+    return Requests(buffers=buffers, steps=steps, last_scope=scope[0],
+                    planned_count=len(buffers))
 
 
 def _unplanned_outputs(sg: Subgraph) -> set[int]:

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from ..ir import Operator
 from . import conv, custom, dense, elementwise, movement, pool, recurrent, reduce
+from dataclasses import replace
+
 from .base import OpRule, Window
+from .params import BUILTIN_PARAMS
 
 REGISTRY: dict[str, OpRule] = {}
 for _family in (conv, pool, dense, elementwise, reduce, movement, recurrent, custom):
     for _rule in _family.RULES:
-        REGISTRY[_rule.name] = _rule
+        REGISTRY[_rule.name] = replace(_rule, params=BUILTIN_PARAMS.get(_rule.name))
 
 
 def rule_for(op: Operator) -> OpRule:
     """The rule for an op; unknown and custom ops get a rule with unknown MACs."""
-    return REGISTRY.get(op.opcode) or OpRule(op.opcode)
+    return REGISTRY.get(op.opcode) or OpRule(op.opcode, params=BUILTIN_PARAMS.get(op.opcode))
 
 
 def is_known(op: Operator) -> bool:

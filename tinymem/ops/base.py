@@ -12,9 +12,13 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from ..ir import Operator, Subgraph
+from ..targets import Target
 
 MacsFn = Callable[[Operator, Subgraph], Optional[int]]
-ScratchFn = Callable[[Operator, Subgraph], list[int]]
+# Scratch and persistent rules get the target: the kernel set picks the code
+# path (CMSIS-NN's dispatch also depends on the CPU's DSP/MVE family).
+ScratchFn = Callable[[Operator, Subgraph, Target], list[int]]
+PersistentFn = Callable[[Operator, Subgraph, Target], list[int]]
 
 
 def _unknown_macs(op: Operator, sg: Subgraph) -> int | None:
@@ -25,8 +29,31 @@ def _no_macs(op: Operator, sg: Subgraph) -> int | None:
     return 0
 
 
-def _no_scratch(op: Operator, sg: Subgraph) -> list[int]:
+def _no_scratch(op: Operator, sg: Subgraph, target: Target) -> list[int]:
     return []
+
+
+@dataclass(frozen=True)
+class OpData:
+    """Bytes the kernel's Init allocates in the tail (its OpData struct), per kernel set.
+
+    sizeof(OpData) as requested (the allocator aligns each block to 16 bytes:
+    where the tail is misaligned the raw size decides the padding), learnt from
+    the 32-bit Cortex-M firmware's per-node trace and requested totals; where
+    only the aligned figure is known it is given. `host` overrides for the
+    64-bit wheel where the struct holds pointers.
+    """
+
+    reference: int = 0
+    cmsis_nn: int | None = None  # None: the CMSIS-NN build uses the reference kernel's
+    host: int | None = None  # None: as `reference`
+
+    def bytes_for(self, target: Target) -> int:
+        if target.cmsis_nn and self.cmsis_nn is not None:
+            return self.cmsis_nn
+        if target.pointer_bytes == 8 and self.host is not None:
+            return self.host
+        return self.reference
 
 
 @dataclass(frozen=True)
@@ -64,8 +91,8 @@ WindowFn = Callable[[Operator, Subgraph], Optional[tuple[Window, Window]]]
 class OpRule:
     name: str
     macs: MacsFn = _unknown_macs
-    # Bytes of each scratch buffer TFLite Micro's reference kernel requests in
-    # the arena head during Prepare (planned with the op's lifetime).
+    # Bytes of each scratch buffer the target's kernel requests in the arena
+    # head during Prepare (planned with the op's lifetime).
     scratch: ScratchFn = _no_scratch
     # Spatial tiling: the op's receptive window per spatial axis, or None.
     window: WindowFn | None = None
@@ -78,6 +105,13 @@ class OpRule:
     data_inputs: tuple[int, ...] = (0,)
     notes: str = ""
     tags: frozenset[str] = field(default_factory=frozenset)
+    # Tail: the kernel's OpData (Init) ...
+    opdata: OpData = OpData()
+    # ... and the buffers its Prepare keeps (per-channel arrays, LUTs, kernel
+    # sums), each 16-byte aligned by the allocator.
+    persistent: PersistentFn = _no_scratch
+    # The builtin-options struct the parser allocates (ops/params.py), or None.
+    params: str | None = None
 
 
 NO_MACS = _no_macs

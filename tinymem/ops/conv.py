@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from ..ir import Operator, Subgraph
-from .base import OpRule, Window
+from ..ir import Operator, Subgraph, Tensor
+from ..targets import Target
+from . import cmsis_nn as cm
+from .base import OpData, OpRule, Window
 from .shapes import dim, elements, inp, out
 
 
@@ -55,18 +57,89 @@ def transpose_conv_macs(op: Operator, sg: Subgraph) -> int | None:
     return elements(x) * dim(w, 0) * dim(w, 1) * dim(w, 2)
 
 
-def int4_filter_scratch(op: Operator, sg: Subgraph) -> list[int]:
+def int4_filter_scratch(op: Operator, sg: Subgraph, target: Target | None = None) -> list[int]:
     # TFLM unpacks an int4 filter into an int8 scratch copy before running.
     w = inp(sg, op, 1)
     return [elements(w)] if w is not None and w.dtype == "int4" else []
 
 
-def transpose_conv_scratch(op: Operator, sg: Subgraph) -> list[int]:
+def conv_shape(op: Operator, sg: Subgraph, x: Tensor, w: Tensor, y: Tensor,
+               depthwise: bool = False) -> cm.ConvShape | None:
+    if len(x.shape) != 4 or len(w.shape) != 4 or len(y.shape) != 4:
+        return None
+    o = op.options
+    sh, sw = o.get("stride_h", 1) or 1, o.get("stride_w", 1) or 1
+    dh, dw = o.get("dilation_h_factor", 1) or 1, o.get("dilation_w_factor", 1) or 1
+    kh, kw = dim(w, 1), dim(w, 2)
+    ph = pw = 0
+    if o.get("padding") == "SAME":
+        ph = cm.same_padding(dim(x, 1), dim(y, 1), kh, sh, dh)
+        pw = cm.same_padding(dim(x, 2), dim(y, 2), kw, sw, dw)
+    c_out = dim(y, 3)
+    c_f = dim(x, 3) if depthwise else dim(w, 3)
+    return cm.ConvShape(batch=dim(x, 0), h_in=dim(x, 1), w_in=dim(x, 2), c_in=dim(x, 3),
+                        k_h=kh, k_w=kw, c_f=c_f, c_out=c_out, h_out=dim(y, 1), w_out=dim(y, 2),
+                        stride_h=sh, stride_w=sw, dil_h=dh, dil_w=dw, pad_h=ph, pad_w=pw)
+
+
+def conv2d_scratch(op: Operator, sg: Subgraph, target: Target | None = None) -> list[int]:
+    x, w, y, b = inp(sg, op, 0), inp(sg, op, 1), out(sg, op, 0), inp(sg, op, 2)
+    if not cm.uses_cmsis(target) or x is None or w is None or y is None:
+        return int4_filter_scratch(op, sg, target)
+    s = conv_shape(op, sg, x, w, y)
+    if s is None:
+        return []
+    if x.dtype == "int8" and w.dtype in ("int8", "int4"):
+        n = cm.conv_wrapper_s8(target.isa, s)
+    elif x.dtype == "int16" and (b is None or b.dtype == "int64"):
+        n = cm.conv_s16(target.isa, s)
+    else:
+        return int4_filter_scratch(op, sg, target)  # the reference kernel runs
+    return [n] if n > 0 else []
+
+
+def depthwise_scratch(op: Operator, sg: Subgraph, target: Target | None = None) -> list[int]:
+    x, w, y = inp(sg, op, 0), inp(sg, op, 1), out(sg, op, 0)
+    if not cm.uses_cmsis(target) or x is None or w is None or y is None:
+        return int4_filter_scratch(op, sg, target)
+    if x.dtype != "int8":
+        # int16 runs arm_depthwise_conv_s16 with no buffer; float the reference kernel.
+        return [] if x.dtype == "int16" else int4_filter_scratch(op, sg, target)
+    s = conv_shape(op, sg, x, w, y, depthwise=True)
+    if s is None:
+        return []
+    mult = max(s.c_out // max(s.c_in, 1), 1)  # TFLM derives it from the shapes
+    n = cm.depthwise_s8(target.isa, s, mult)
+    return [n] if n > 0 else []
+
+
+def per_channel_arrays(op: Operator, sg: Subgraph, target: Target | None = None) -> list[int]:
+    # An int32 multiplier and shift per output channel: the reference kernels
+    # allocate them for every type, CMSIS-NN's only for the quantized ones.
+    x, y = inp(sg, op, 0), out(sg, op, 0)
+    if x is None or y is None or not y.shape:
+        return []
+    if cm.uses_cmsis(target) and x.dtype not in ("int8", "int16"):
+        return []
+    c = dim(y, -1)
+    return [4 * c, 4 * c]
+
+
+def transpose_conv_arrays(op: Operator, sg: Subgraph, target: Target | None = None) -> list[int]:
+    x, y = inp(sg, op, 2), out(sg, op, 0)
+    if x is None or y is None or x.dtype not in ("int8", "int16") or not y.shape:
+        return []
+    return [4 * dim(y, -1)] * 2
+
+
+def transpose_conv_scratch(op: Operator, sg: Subgraph, target: Target | None = None) -> list[int]:
     # int8: an int32 accumulator per output element; int16: int64 accumulators
     # (and an int64 copy of an int16 bias).
     x, y = inp(sg, op, 2), out(sg, op, 0)
     if x is None or y is None:
         return []
+    if x.dtype == "int8" and cm.uses_cmsis(target):
+        return _cmsis_transpose_conv_int8(op, sg, target)
     if x.dtype == "int8":
         return [elements(y) * 4]
     if x.dtype == "int16":
@@ -78,11 +151,31 @@ def transpose_conv_scratch(op: Operator, sg: Subgraph) -> list[int]:
     return []
 
 
+def _cmsis_transpose_conv_int8(op: Operator, sg: Subgraph, target: Target) -> list[int]:
+    # Two requests, always made (even of 0 bytes).
+    w, x = inp(sg, op, 1), inp(sg, op, 2)
+    if w is None or len(w.shape) != 4 or len(x.shape) != 4:
+        return [0, 0]
+    o = op.options
+    sh, sw = o.get("stride_h", 1) or 1, o.get("stride_w", 1) or 1
+    c_out, kh, kw, c_in = dim(w, 0), dim(w, 1), dim(w, 2), dim(w, 3)
+    if sw <= 2 and sh <= 2 and c_in > 16:  # "reverse conv"
+        return [cm.conv_im2col(target.isa, kh, kw, c_in), c_in * kw * kh * c_out]
+    # (sic: CMSIS-NN uses stride_h in the x term)
+    return [((dim(x, 2) - 1) * sw + max(kw, sh)) * c_out * max(kh, sh) * 4, 0]
+
+
 RULES = [
-    OpRule("CONV_2D", macs=conv2d_macs, scratch=int4_filter_scratch, window=conv_window,
-           channels="split_out"),
-    OpRule("DEPTHWISE_CONV_2D", macs=depthwise_macs, scratch=int4_filter_scratch,
-           window=conv_window, channels="channelwise"),
+    OpRule("CONV_2D", macs=conv2d_macs, scratch=conv2d_scratch, window=conv_window,
+           channels="split_out",
+           opdata=OpData(56, cmsis_nn=60),
+           persistent=per_channel_arrays),
+    OpRule("DEPTHWISE_CONV_2D", macs=depthwise_macs, scratch=depthwise_scratch,
+           window=conv_window, channels="channelwise",
+           opdata=OpData(56, cmsis_nn=60),
+           persistent=per_channel_arrays),
     OpRule("TRANSPOSE_CONV", macs=transpose_conv_macs, scratch=transpose_conv_scratch,
-           data_inputs=(2,)),
+           data_inputs=(2,),
+           opdata=OpData(64),
+           persistent=transpose_conv_arrays),
 ]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ..ir import Operator, Subgraph
-from .base import OpRule
+from ..targets import Target
+from .base import OpData, OpRule
 from .shapes import dim, inp
 
 
@@ -23,7 +24,7 @@ def custom_options(op: Operator) -> dict:
 _TYPE_BYTES = {7: 2, 2: 4, 0: 4}  # TensorType INT16, INT32, FLOAT32
 
 
-def rfft_scratch(op: Operator, sg: Subgraph) -> list[int]:
+def rfft_scratch(op: Operator, sg: Subgraph, target: Target | None = None) -> list[int]:
     opts = custom_options(op)
     n, t = opts.get("fft_length"), opts.get("T")
     if not isinstance(n, int) or t not in _TYPE_BYTES:
@@ -31,7 +32,7 @@ def rfft_scratch(op: Operator, sg: Subgraph) -> list[int]:
     return [n * _TYPE_BYTES[t]]
 
 
-def detection_postprocess_scratch(op: Operator, sg: Subgraph) -> list[int]:
+def detection_postprocess_scratch(op: Operator, sg: Subgraph, target: Target | None = None) -> list[int]:
     opts = custom_options(op)
     md, nc = opts.get("max_detections"), opts.get("num_classes")
     boxes, classes = inp(sg, op, 0), inp(sg, op, 1)
@@ -43,6 +44,13 @@ def detection_postprocess_scratch(op: Operator, sg: Subgraph) -> list[int]:
 
 
 RULES = [
-    OpRule("CUSTOM:SignalRfft", scratch=rfft_scratch),
+    OpRule("CUSTOM:SignalRfft", scratch=rfft_scratch,
+           opdata=OpData(2880)),
     OpRule("CUSTOM:TFLite_Detection_PostProcess", scratch=detection_postprocess_scratch),
+] + [
+    # Signal front-end ops: their state lives in OpData (measured on the firmware).
+    OpRule(f"CUSTOM:{name}", opdata=OpData(n))
+    for name, n in (("SignalEnergy", 16), ("SignalFilterBank", 384), ("SignalFilterBankLog", 16),
+                    ("SignalFilterBankSpectralSubtraction", 208), ("SignalPCAN", 16),
+                    ("SignalFftAutoScale", 0), ("SignalFilterBankSquareRoot", 0))
 ]

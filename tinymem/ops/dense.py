@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from ..ir import Operator, Subgraph
-from .base import OpRule
+from ..targets import Kernels, Target
+from . import cmsis_nn as cm
+from .base import OpData, OpRule
 from .conv import int4_filter_scratch
 from .shapes import dim, elements, inp, out
 
@@ -23,7 +25,69 @@ def batch_matmul_macs(op: Operator, sg: Subgraph) -> int | None:
     return elements(y) * k
 
 
+def _fc_kernel_sums_persistent(op: Operator, sg: Subgraph, target: Target) -> bool:
+    # KERNELS_OPTIMIZED_FOR_SPEED keeps the sums in the tail when the weights
+    # (and bias, if any) are constants; FOR_SIZE recomputes them into scratch.
+    w, b = inp(sg, op, 1), inp(sg, op, 2)
+    return (target.kernels is not Kernels.CMSIS_NN_SIZE and w is not None and w.has_data
+            and (b is None or b.has_data))
+
+
+def _fc_cmsis_case(op: Operator, sg: Subgraph, target: Target) -> str:
+    """Which CMSIS-NN path an FC takes: 'conv1x1', 'fc' (int8 x int8), or 'other'."""
+    x, w, y = inp(sg, op, 0), inp(sg, op, 1), out(sg, op, 0)
+    if x is None or w is None or y is None or x.dtype != "int8" or w.dtype != "int8":
+        return "other"
+    if len(y.shape) > 2 and dim(w, -1) % 4 == 0:
+        return "conv1x1"
+    return "fc"
+
+
+def fc_scratch(op: Operator, sg: Subgraph, target: Target | None = None) -> list[int]:
+    if not cm.uses_cmsis(target):
+        return int4_filter_scratch(op, sg, target)
+    x, w = inp(sg, op, 0), inp(sg, op, 1)
+    case = _fc_cmsis_case(op, sg, target)
+    if case == "conv1x1":
+        per_tensor = w.quantization is None or not w.quantization.per_channel
+        return [dim(w, 0) * 8] if per_tensor else []
+    if case == "fc":
+        n = cm.fully_connected_s8(target.isa, dim(w, 0))
+        if n and not _fc_kernel_sums_persistent(op, sg, target):
+            return [n]
+        return []
+    if x is not None and x.dtype == "int16":
+        return []
+    return int4_filter_scratch(op, sg, target)
+
+
+def fc_persistent(op: Operator, sg: Subgraph, target: Target | None = None) -> list[int]:
+    w, y = inp(sg, op, 1), out(sg, op, 0)
+    if w is None or y is None:
+        return []
+    out_bufs = []
+    if w.quantization is not None and w.quantization.per_channel:
+        out_bufs += [4 * dim(w, 0)] * 2  # per-channel multiplier and shift
+    if cm.uses_cmsis(target) and _fc_cmsis_case(op, sg, target) == "fc":
+        n = cm.fully_connected_s8(target.isa, dim(w, 0))
+        if n and _fc_kernel_sums_persistent(op, sg, target):
+            out_bufs.append(n)
+    return out_bufs
+
+
+def batch_matmul_scratch(op: Operator, sg: Subgraph, target: Target | None = None) -> list[int]:
+    x, y = inp(sg, op, 0), out(sg, op, 0)
+    if cm.uses_cmsis(target) and x is not None and x.dtype == "int8" and y is not None:
+        n = cm.fully_connected_s8(target.isa, dim(y, -1))
+        return [n] if n else []
+    return []
+
+
 RULES = [
-    OpRule("FULLY_CONNECTED", macs=fc_macs, scratch=int4_filter_scratch, channels="split_out"),
-    OpRule("BATCH_MATMUL", macs=batch_matmul_macs, data_inputs=(0, 1)),
+    OpRule("FULLY_CONNECTED", macs=fc_macs, scratch=fc_scratch, channels="split_out",
+           opdata=OpData(48, cmsis_nn=72),
+           persistent=fc_persistent),
+    OpRule("BATCH_MATMUL", macs=batch_matmul_macs, data_inputs=(0, 1),
+           scratch=batch_matmul_scratch,
+           opdata=OpData(64)),
 ]

@@ -7,7 +7,8 @@ window and split along channels for free.
 from __future__ import annotations
 
 from ..ir import Operator, Subgraph
-from .base import NO_MACS, OpRule, Window
+from ..targets import Target
+from .base import NO_MACS, OpData, OpRule, Window
 from .shapes import elements, inp, out
 
 
@@ -38,15 +39,15 @@ def per_output_element(op: Operator, sg: Subgraph) -> int | None:
     return elements(out(sg, op, 0))
 
 
-# Host pointer size: TFLM's ADD_N keeps a pointer per input in scratch. The
-# tflite-micro wheel is 64-bit; on a 32-bit Cortex-M the figure is 4.
-POINTER_BYTES = 8
+# TFLM's ADD_N keeps a pointer per input in scratch: the target's pointer width.
+POINTER_BYTES = 8  # the host wheel's, when no target is given
 
 
-def add_n_scratch(op: Operator, sg: Subgraph) -> list[int]:
+def add_n_scratch(op: Operator, sg: Subgraph, target: Target | None = None) -> list[int]:
     y = out(sg, op, 0)
     if y is not None and y.dtype in ("float32", "int8"):
-        return [POINTER_BYTES * len(op.real_inputs())]
+        ptr = target.pointer_bytes if target is not None else POINTER_BYTES
+        return [ptr * len(op.real_inputs())]
     return []
 
 
@@ -65,13 +66,24 @@ BINARY = (
 # Data movement with no arithmetic counts no MACs; arithmetic counts one per output.
 _MOVES = {"QUANTIZE", "DEQUANTIZE", "CAST", "ZEROS_LIKE"}
 
+# The kernels' OpData in the tail (bytes, 16-aligned), measured per node on
+# the Cortex-M firmware; ops not listed keep none or were not measured.
+_OPDATA = {
+    "ADD": OpData(60), "SUB": OpData(60), "MUL": OpData(36), "DIV": OpData(32),
+    "LEAKY_RELU": OpData(32), "LOGISTIC": OpData(16), "TANH": OpData(16),
+    "QUANTIZE": OpData(32), "DEQUANTIZE": OpData(32), "HARD_SWISH": OpData(48),
+    "PRELU": OpData(48), "SQUARED_DIFFERENCE": OpData(64),
+}
+
 RULES = [
     OpRule(name, macs=NO_MACS if name in _MOVES else per_output_element,
-           window=pointwise_window, channels="channelwise")
+           window=pointwise_window, channels="channelwise",
+           opdata=_OPDATA.get(name, OpData()))
     for name in UNARY
 ] + [
     OpRule(name, macs=per_output_element, window=binary_window, channels="channelwise",
-           data_inputs=(0, 1))
+           data_inputs=(0, 1),
+           opdata=_OPDATA.get(name, OpData()))
     for name in BINARY
 ] + [
     OpRule("ADD_N", macs=per_output_element, window=binary_window, channels="channelwise",

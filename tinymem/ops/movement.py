@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ..ir import Operator, Subgraph
-from .base import NO_MACS, OpRule, Window
+from ..targets import Target
+from .base import NO_MACS, OpData, OpRule, Window
 from .shapes import inp, out
 
 
@@ -37,25 +38,32 @@ def pad_window(op: Operator, sg: Subgraph) -> tuple[Window, Window] | None:
     return Window(pad_before=pads[0][0]), Window(pad_before=pads[1][0])
 
 
-def mirror_pad_scratch(op: Operator, sg: Subgraph) -> list[int]:
+def mirror_pad_scratch(op: Operator, sg: Subgraph, target: Target | None = None) -> list[int]:
     x = inp(sg, op, 0)
     return [len(x.shape) * 4] * 2 if x is not None else []
 
 
 RULES = [
     OpRule("MIRROR_PAD", macs=NO_MACS, scratch=mirror_pad_scratch),
-    OpRule("PAD", macs=NO_MACS, window=pad_window, channels="channelwise"),
-    OpRule("PADV2", macs=NO_MACS, window=pad_window, channels="channelwise"),
+    OpRule("PAD", macs=NO_MACS, window=pad_window, channels="channelwise",
+           opdata=OpData(56)),
+    OpRule("PADV2", macs=NO_MACS, window=pad_window, channels="channelwise",
+           opdata=OpData(56)),
 ] + [
     # Channel-wise when the channel axis stays last (the splitter checks).
     OpRule(name, macs=NO_MACS, channels="channelwise",
            notes="channel-wise when the last axis is kept")
     for name in ("RESHAPE", "SQUEEZE")
 ] + [
+    OpRule("CONCATENATION", macs=NO_MACS,
+           opdata=OpData(32)),
+    OpRule("STRIDED_SLICE", macs=NO_MACS,
+           opdata=OpData(96)),
+] + [
     OpRule(name, macs=NO_MACS)
     for name in (
-        "EXPAND_DIMS", "CONCATENATION",
-        "SPLIT", "SPLIT_V", "SLICE", "STRIDED_SLICE", "TRANSPOSE", "GATHER", "GATHER_ND",
+        "EXPAND_DIMS",
+        "SPLIT", "SPLIT_V", "SLICE", "TRANSPOSE", "GATHER", "GATHER_ND",
         "PACK", "UNPACK", "TILE", "BROADCAST_TO", "SPACE_TO_DEPTH", "DEPTH_TO_SPACE",
         "SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND", "RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR",
         "FILL", "SHAPE", "RANK", "REVERSE_V2", "ONE_HOT", "RANGE", "SCATTER_ND",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from ..ir import Operator, Subgraph
-from .base import OpRule, Window
+from ..targets import Target
+from . import cmsis_nn as cm
+from .base import OpData, OpRule, Window
 from .conv import same_pad_before
 from .shapes import dim, elements, inp, out
 
@@ -28,7 +30,20 @@ def pool_macs(op: Operator, sg: Subgraph) -> int | None:
     return elements(out(sg, op, 0)) * (o.get("filter_height", 1) or 1) * (o.get("filter_width", 1) or 1)
 
 
+def avgpool_scratch(op: Operator, sg: Subgraph, target: Target | None = None) -> list[int]:
+    x = inp(sg, op, 0)
+    if cm.uses_cmsis(target) and x is not None and x.dtype in ("int8", "int16"):
+        n = cm.avgpool(target.isa, dim(x, -1))
+        return [n] if n else []
+    return []
+
+
 RULES = [
-    OpRule(name, macs=pool_macs, window=pool_window, channels="channelwise")
-    for name in ("AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D")
+    OpRule("AVERAGE_POOL_2D", macs=pool_macs, window=pool_window, channels="channelwise",
+           scratch=avgpool_scratch,
+           opdata=OpData(32, cmsis_nn=36)),
+    OpRule("MAX_POOL_2D", macs=pool_macs, window=pool_window, channels="channelwise",
+           opdata=OpData(32, cmsis_nn=36)),
+    OpRule("L2_POOL_2D", macs=pool_macs, window=pool_window, channels="channelwise",
+           opdata=OpData(32)),
 ]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from ..ir import Operator, Subgraph
-from .base import OpRule
+from ..targets import Kernels, Target
+from . import cmsis_nn as cm
+from .base import OpData, OpRule
 from .shapes import dim, elements, inp, out
 
 
@@ -27,7 +29,7 @@ def lstm_macs(op: Operator, sg: Subgraph) -> int | None:
     return 4 * steps * n_cell * (dim(w_in, 1) + dim(w_rec, 1))
 
 
-def svdf_scratch(op: Operator, sg: Subgraph) -> list[int]:
+def svdf_scratch(op: Operator, sg: Subgraph, target: Target | None = None) -> list[int]:
     # Per batch: an int32 result per filter, and (int8) an int32 per unit.
     x, wf = inp(sg, op, 0), inp(sg, op, 1)
     if x is None or wf is None:
@@ -35,21 +37,55 @@ def svdf_scratch(op: Operator, sg: Subgraph) -> list[int]:
     batch, filters = dim(x, 0), dim(wf, 0)
     rank = op.options.get("rank", 1) or 1
     if x.dtype == "int8":
-        return [batch * filters * 4, batch * (filters // rank) * 4]
+        sizes = [batch * filters * 4, batch * (filters // rank) * 4]
+        if cm.uses_cmsis(target) and not _svdf_sums_persistent(op, sg, target):
+            n = cm.fully_connected_s8(target.isa, filters)  # kernel sums, MVE only
+            if n:
+                sizes.append(n)
+        return sizes
     return [batch * filters * 4]
 
 
-def lstm_scratch(op: Operator, sg: Subgraph) -> list[int]:
+def _svdf_sums_persistent(op: Operator, sg: Subgraph, target: Target) -> bool:
+    wf = inp(sg, op, 1)
+    return target.kernels is not Kernels.CMSIS_NN_SIZE and wf is not None and wf.has_data
+
+
+def svdf_persistent(op: Operator, sg: Subgraph, target: Target | None = None) -> list[int]:
+    x, wf = inp(sg, op, 0), inp(sg, op, 1)
+    if (x is None or wf is None or x.dtype != "int8" or not cm.uses_cmsis(target)
+            or not _svdf_sums_persistent(op, sg, target)):
+        return []
+    n = cm.fully_connected_s8(target.isa, dim(wf, 0))
+    return [n] if n else []
+
+
+def lstm_scratch(op: Operator, sg: Subgraph, target: Target | None = None) -> list[int]:
     # Four gate buffers of batch x state size in the cell state's type.
     x, state, cell = inp(sg, op, 0), inp(sg, op, 18), inp(sg, op, 19)
     if x is None or state is None or cell is None:
         return []
     batch = dim(x, 1) if op.options.get("time_major") else dim(x, 0)
     size = batch * dim(state, 1) * (2 if cell.dtype == "int16" else 4)
+    if cm.uses_cmsis(target) and x.dtype in ("int8", "int16"):
+        return [size] * 3  # CMSIS-NN's LSTM needs one gate buffer fewer
     return [size] * 4
 
 
+def lstm_persistent(op: Operator, sg: Subgraph, target: Target | None = None) -> list[int]:
+    # CMSIS-NN precomputes 8 kernel-sum vectors (input and recurrent weights of
+    # the four gates), one bias-typed entry per state unit.
+    x, state = inp(sg, op, 0), inp(sg, op, 18)
+    if not cm.uses_cmsis(target) or x is None or state is None or x.dtype not in ("int8", "int16"):
+        return []
+    return [dim(state, -1) * (8 if x.dtype == "int16" else 4)] * 8
+
+
 RULES = [
-    OpRule("SVDF", macs=svdf_macs, scratch=svdf_scratch),
-    OpRule("UNIDIRECTIONAL_SEQUENCE_LSTM", macs=lstm_macs, scratch=lstm_scratch),
+    OpRule("SVDF", macs=svdf_macs, scratch=svdf_scratch,
+           opdata=OpData(36, cmsis_nn=40),
+           persistent=svdf_persistent),
+    OpRule("UNIDIRECTIONAL_SEQUENCE_LSTM", macs=lstm_macs, scratch=lstm_scratch,
+           opdata=OpData(688, cmsis_nn=912),
+           persistent=lstm_persistent),
 ]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ..ir import Operator, Subgraph
-from .base import OpRule
+from ..targets import Target
+from .base import OpData, OpRule
 from .shapes import elements, inp, out  # noqa: F401
 
 
@@ -11,7 +12,7 @@ def per_input_element(op: Operator, sg: Subgraph) -> int | None:
     return elements(inp(sg, op, 0))
 
 
-def reduce_scratch(op: Operator, sg: Subgraph) -> list[int]:
+def reduce_scratch(op: Operator, sg: Subgraph, target: Target | None = None) -> list[int]:
     # Index bookkeeping: an int per input dimension and per reduced axis;
     # quantized MEAN/SUM also keep an int32 accumulator per output element.
     x, axis, y = inp(sg, op, 0), inp(sg, op, 1), out(sg, op, 0)
@@ -27,14 +28,19 @@ def reduce_scratch(op: Operator, sg: Subgraph) -> list[int]:
 # channel on its own; the channel splitter checks the axes.
 RULES = [
     OpRule(name, macs=per_input_element, scratch=reduce_scratch, channels="channelwise",
-           notes="channel-wise when the reduced axes exclude the last one")
+           notes="channel-wise when the reduced axes exclude the last one",
+           opdata=OpData(44))
     for name in ("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN")
 ] + [
-    OpRule("REDUCE_ALL", macs=per_input_element, scratch=reduce_scratch)
+    OpRule("REDUCE_ALL", macs=per_input_element, scratch=reduce_scratch,
+           opdata=OpData(44))
 ] + [
     OpRule(name, macs=per_input_element)
     for name in ("REDUCE_PROD", "REDUCE_ANY", "ARG_MAX", "ARG_MIN", "CUMSUM")
 ] + [
+    OpRule("SOFTMAX", macs=per_input_element,
+           opdata=OpData(56, cmsis_nn=64)),
+] + [
     OpRule(name, macs=per_input_element)
-    for name in ("SOFTMAX", "LOG_SOFTMAX", "L2_NORMALIZATION", "LOCAL_RESPONSE_NORMALIZATION")
+    for name in ("LOG_SOFTMAX", "L2_NORMALIZATION", "LOCAL_RESPONSE_NORMALIZATION")
 ]

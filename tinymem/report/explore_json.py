@@ -7,7 +7,7 @@ import os
 from .. import __version__
 from ..schedules.explore import Exploration, Option
 
-SCHEMA = "tinymem.explore/1"
+SCHEMA = "tinymem.explore/2"
 
 
 def option_record(o: Option) -> dict:
@@ -17,6 +17,9 @@ def option_record(o: Option) -> dict:
         "kind": o.kind,
         "description": o.description,
         "arena_bytes": o.arena_bytes,
+        "head_bytes": o.head_bytes,
+        "tail_bytes": o.tail_bytes,
+        "required_bytes": o.required_bytes,
         "peak_bytes": o.peak_bytes,
         "macs": o.macs,
         "mac_overhead": round(o.mac_overhead, 6),
@@ -40,10 +43,11 @@ def explore_document(ex: Exploration) -> dict:
         "schema": SCHEMA,
         "tinymem_version": __version__,
         "model": {"path": os.path.abspath(ex.model.path) if ex.model.path else None},
+        "target": ex.target.to_json(),
         "budget_bytes": ex.budget,
         "max_overhead": ex.max_overhead,
         "baseline": {"arena_bytes": ex.baseline.arena_bytes, "peak_bytes": ex.baseline.peak_bytes,
-                     "macs": ex.baseline.macs},
+                     "macs": ex.baseline.macs, **ex.baseline.plan.arena_json()},
         "recommended": rec.id if rec else None,
         "options": [option_record(o) for o in ex.options],
         "search": {"seconds": round(ex.seconds, 3), "candidates_evaluated": ex.evaluated},

@@ -253,7 +253,7 @@ def _exploration(p: "Profile", ex: "Exploration", budget: int | None, with_plots
             out.append(f'<p class="note">{e(chosen.id)} keeps the baseline&rsquo;s operators and '
                        "their order, so its memory over time is the baseline&rsquo;s.</p>")
         else:
-            opt_prof = profile_model(chosen.model, search_layout=False)
+            opt_prof = profile_model(chosen.model, search_layout=False, target=p.target)
             svg = _plots.curve_comparison_bytes(p, opt_prof, "svg", budget,
                                                labels=("baseline", chosen.id))
             what = "recommended" if chosen is rec else "lowest-arena"

@@ -7,7 +7,7 @@ import os
 from .. import __version__
 from ..analysis import Profile
 
-SCHEMA = "tinymem.profile/1"
+SCHEMA = "tinymem.profile/2"
 
 
 def profile_document(p: Profile) -> dict:
@@ -39,6 +39,8 @@ def profile_document(p: Profile) -> dict:
             "inputs": [_io(main, t) for t in main.inputs],
             "outputs": [_io(main, t) for t in main.outputs],
         },
+        "target": p.target.to_json(),
+        "arena": p.plan.arena_json(),
         "peak_bytes": p.peak_bytes,
         "arena_bytes": p.arena_bytes,
         "better_layout": layout,

@@ -19,10 +19,11 @@ def profile_view(p: Profile, max_rows: int | None = None, width: int | None = No
 
 def layer_table(p: Profile, max_rows: int | None = None, wide: bool = True) -> Table:
     """Per-layer rows; `wide` adds bars and exact live bytes (narrow terminals get kB)."""
-    t = Table(title=f"Activation memory per layer: {p.model.path or ''}", title_justify="left",
+    t = Table(title=f"Activation memory per layer: {p.model.path or ''} ({p.target.label()})",
+              title_justify="left",
               header_style="bold", box=None, pad_edge=False)
     cols = [("#", "right"), ("op", "left"), ("output", "left"), ("in", "right"),
-            ("out", "right"), ("scratch", "right"), ("live B", "right")]
+            ("out", "right"), ("scratch", "right"), ("persist", "right"), ("live B", "right")]
     if wide:
         cols.append(("", "left"))
     cols += [("MACs", "right"), ("weights", "right"), ("blk", "right")]
@@ -41,6 +42,7 @@ def layer_table(p: Profile, max_rows: int | None = None, wide: bool = True) -> T
                  "x".join(str(d) for d in l.output_shape),
                  short_bytes(l.input_bytes), short_bytes(l.output_bytes),
                  short_bytes(l.scratch_bytes) if l.scratch_bytes else "",
+                 short_bytes(l.persistent_bytes) if l.persistent_bytes else "",
                  f"{l.live_bytes:,}" if wide else short_bytes(l.live_bytes)]
         if wide:
             cells.append(bar(l.live_bytes, top, 16))
@@ -59,7 +61,10 @@ def summary_panel(p: Profile) -> Panel:
         lines.append(f"{label:<22}", style="bold")
         lines.append(value + "\n", style=style)
 
-    row("TFLM arena (head)", f"{p.arena_bytes:,} B  ({human_bytes(p.arena_bytes)})", "bold")
+    row("arena to set", f"{p.required_bytes:,} B  ({human_bytes(p.required_bytes)}) "
+        f"kTensorArenaSize on {p.target.label()}", "bold")
+    row("  head", f"{p.head_bytes:,} B  (tensors and kernel scratch, planned)")
+    row("  tail", f"{p.tail_bytes:,} B  (persistent: kernel data, tensor and node structs)")
     row("live-set peak", f"{p.peak_bytes:,} B  (no layout of this op order needs less)")
     if p.layout is not None:
         a = p.layout.plan.arena_bytes

@@ -24,9 +24,10 @@ from ..ir import Model, Subgraph
 from ..memory.layout import best_layout
 from ..memory.greedy import arena_size, greedy_offsets
 from ..memory.liveness import live_bytes_per_scope
-from ..memory.planner import ArenaPlan, plan_model
+from ..memory.planner import ArenaPlan, plan_model, with_tail
 from ..memory.requests import Requests, build_requests
 from ..ops import rule_for
+from ..targets import Target
 from .reorder import reorder
 from .fdt import fdt_steps
 from .tiling_steps import Step, spatial_steps
@@ -69,7 +70,21 @@ class Option:
 
     @property
     def arena_bytes(self) -> int:
+        """The head (as explore/1 called it); decisions use `required_bytes`."""
         return self.plan.arena_bytes
+
+    @property
+    def head_bytes(self) -> int:
+        return self.plan.head_bytes
+
+    @property
+    def tail_bytes(self) -> int:
+        return self.plan.tail_bytes
+
+    @property
+    def required_bytes(self) -> int:
+        """The arena to set on the target: what fits, the Pareto front and the pick use."""
+        return self.plan.required_bytes
 
     @property
     def peak_bytes(self) -> int:
@@ -112,9 +127,13 @@ class Exploration:
     def recommended(self) -> Option | None:
         return next((o for o in self.options if o.recommended), None)
 
+    @property
+    def target(self) -> Target:
+        return self.baseline.plan.target
+
     def best_within(self, overhead: float) -> Option:
         ok = [o for o in self.options if o.mac_overhead <= overhead + 1e-12]
-        return min(ok, key=lambda o: (o.arena_bytes, o.mac_overhead))
+        return min(ok, key=lambda o: (o.required_bytes, o.mac_overhead))
 
     def get(self, option_id: str) -> Option | None:
         return next((o for o in self.options if o.id == option_id), None)
@@ -127,8 +146,10 @@ class _Evaluator:
     only when the bound says the candidate could still win.
     """
 
-    def __init__(self, base: Model, progress: Callable[[int, int], None] | None):
+    def __init__(self, base: Model, progress: Callable[[int, int], None] | None,
+                 target: Target | None = None):
         self.base = base
+        self.target = target
         self.base_macs = model_macs(base)
         self.cache: dict[tuple, tuple[Model, Requests, int, int]] = {}
         self.plans: dict[tuple, ArenaPlan] = {}
@@ -148,7 +169,7 @@ class _Evaluator:
             except (ValueError, IndexError, KeyError, ZeroDivisionError, TinymemError):
                 self.cache[key] = None
                 return None
-            req = build_requests(m)
+            req = build_requests(m, None, self.target)
             live = live_bytes_per_scope(req.buffers, req.last_scope)
             self.cache[key] = (m, req, int(live.max()) if live.size else 0, model_macs(m))
             self.count += 1
@@ -163,21 +184,23 @@ class _Evaluator:
         if key not in self.plans:
             m, req, _, _ = self.cache[key]
             offsets = greedy_offsets(req.buffers)
-            self.plans[key] = ArenaPlan(requests=req, offsets=offsets,
-                                        arena_bytes=arena_size(req.buffers, offsets),
-                                        live=live_bytes_per_scope(req.buffers, req.last_scope))
+            self.plans[key] = with_tail(m, ArenaPlan(
+                requests=req, offsets=offsets, arena_bytes=arena_size(req.buffers, offsets),
+                live=live_bytes_per_scope(req.buffers, req.last_scope)), self.target)
         return self.plans[key]
 
 
 def explore(model: Model, budget: int | None = None, max_overhead: float | None = None,
             progress: Callable[[int, int], None] | None = None,
-            sources: list[StepSource] | None = None) -> Exploration:
-    """All schedules found for `model`, measured as TFLite Micro would plan them."""
+            sources: list[StepSource] | None = None,
+            target: Target | None = None) -> Exploration:
+    """All schedules found for `model`, measured as TFLite Micro would plan them on
+    `target` (None: the host wheel); options are judged by the arena to set."""
     t0 = time.perf_counter()
     sources = sources if sources is not None else STEP_SOURCES
-    ev = _Evaluator(model, progress)
+    ev = _Evaluator(model, progress, target)
     base_ops = sum(len(sg.operators) for sg in model.subgraphs)
-    base_plan = plan_model(model)
+    base_plan = plan_model(model, target=target)
 
     def option(kind, desc, m, plan, macs, steps=(), offline=None) -> Option:
         return Option(id="", kind=kind, description=desc, model=m, plan=plan, macs=macs,
@@ -196,7 +219,7 @@ def explore(model: Model, budget: int | None = None, max_overhead: float | None 
     ro = reorder(model)
     if ro is not None:
         options.append(option("reorder", "ops in a lower-peak topological order", ro,
-                              plan_model(ro), ev.base_macs))
+                              plan_model(ro, target=target), ev.base_macs))
 
     # Greedy chains of tiling steps, one per overhead cap; results are cached
     # so the caps share their common prefixes.
@@ -226,13 +249,15 @@ def explore(model: Model, budget: int | None = None, max_overhead: float | None 
                     # A step must lower the arena, or keep it and lower the live-set
                     # peak: greedy placement sometimes hides a real gain until the
                     # next step (or a better layout) cashes it in.
-                    target = best[0][0] if best else cur_plan.arena_bytes
-                    if bound > target or bound >= cur_plan.peak_bytes:
+                    to_beat = best[0][0] if best else cur_plan.required_bytes
+                    if bound > to_beat or bound >= cur_plan.peak_bytes:
                         continue
                     plan = ev.plan(key)
-                    if plan.arena_bytes > cur_plan.arena_bytes:
+                    # Judged by the arena to set: a step whose new ops' tail outgrows
+                    # the head it saves makes things worse.
+                    if plan.required_bytes > cur_plan.required_bytes:
                         continue
-                    score = (plan.arena_bytes, plan.peak_bytes, macs, len(m.main.operators))
+                    score = (plan.required_bytes, plan.peak_bytes, macs, len(m.main.operators))
                     if best is None or score < best[0]:
                         best = (score, key, m, plan, macs)
             if best is None:
@@ -271,7 +296,7 @@ def _dedupe(options: list[Option]) -> list[Option]:
     seen: dict[tuple, Option] = {}
     out = []
     for o in options:
-        key = (o.arena_bytes, o.macs, o.kind)
+        key = (o.required_bytes, o.arena_bytes, o.macs, o.kind)
         if key in seen and o.kind != "baseline":
             continue
         seen[key] = o
@@ -292,16 +317,16 @@ def _number(options: list[Option]) -> None:
 def _mark(options: list[Option], budget: int | None, max_overhead: float | None) -> None:
     for o in options:
         o.pareto = not any(
-            (p.arena_bytes <= o.arena_bytes and p.mac_overhead <= o.mac_overhead + 1e-12)
-            and (p.arena_bytes < o.arena_bytes or p.mac_overhead < o.mac_overhead - 1e-12)
+            (p.required_bytes <= o.required_bytes and p.mac_overhead <= o.mac_overhead + 1e-12)
+            and (p.required_bytes < o.required_bytes or p.mac_overhead < o.mac_overhead - 1e-12)
             for p in options)
-        o.fits = None if budget is None else o.arena_bytes <= budget
+        o.fits = None if budget is None else o.required_bytes <= budget
     allowed = [o for o in options
                if max_overhead is None or o.mac_overhead <= max_overhead + 1e-12]
     if budget is not None:
         fitting = [o for o in allowed if o.fits]
         if fitting:
-            min(fitting, key=lambda o: (round(o.mac_overhead, 9), o.arena_bytes,
+            min(fitting, key=lambda o: (round(o.mac_overhead, 9), o.required_bytes,
                                         o.ops_added)).recommended = True
     elif allowed:
-        min(allowed, key=lambda o: (o.arena_bytes, o.mac_overhead)).recommended = True
+        min(allowed, key=lambda o: (o.required_bytes, o.mac_overhead)).recommended = True

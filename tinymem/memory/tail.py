@@ -1,0 +1,325 @@
+"""The arena's tail and the smallest arena that works, replayed from TFLM's allocation order.
+
+TFLite Micro's arena has a head (the planned tensors and scratch, see
+planner.py), a tail that grows down from the arena's end (persistent: the
+allocator's own objects, a TfLiteEvalTensor per tensor, a NodeAndRegistration
+per op, each op's parsed options and kernel data, variables, the model's
+input/output TfLiteTensors) and, while AllocateTensors runs, a temporary
+section above the head (TfLiteTensors the kernels look at in Prepare, the
+planner's working arrays).
+
+Rather than adding sizes, this module replays the allocations in TFLM's
+order (micro_allocator.cc, micro_interpreter.cc, TFLM 90b983c2) with each
+one's alignment, against an arena of a given size: the tail is what the
+replay leaves, and the smallest arena is the smallest size for which no
+step fails. Alignment padding of the tail depends on where the arena ends,
+which is why the smallest arena can be a few bytes below head + tail.
+
+The struct sizes are data per ABI: 32-bit Arm EABI (Cortex-M, GCC: short
+enums) and x86-64 (the tflite-micro wheel), from the firmware's sizeof
+report and TFLM's headers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..ir import Model, Operator, Subgraph
+from ..ops import rule_for
+from ..targets import Target
+
+ARENA_ALIGNMENT = 16  # MicroArenaBufferAlignment()
+
+
+@dataclass(frozen=True)
+class Abi:
+    """sizeof/alignof of TFLM's structs for one ABI."""
+
+    pointer: int
+    # The allocator's own objects, allocated first by RecordingMicroAllocator::Create:
+    # RecordingSingleArenaBufferAllocator, GreedyMemoryPlanner, RecordingMicroAllocator.
+    allocator_objects: tuple[int, ...]
+    builtin_data_allocator: int  # MicroBuiltinDataAllocator
+    subgraph_allocations: int  # SubgraphAllocations
+    eval_tensor: int  # TfLiteEvalTensor
+    tflite_tensor: int  # TfLiteTensor (TF_LITE_STATIC_MEMORY)
+    node_and_registration: int
+    affine_quantization: int  # TfLiteAffineQuantization
+    scratch_request: int  # internal::ScratchBufferRequest
+    allocation_info: int  # AllocationInfo
+    resource_variables: int  # MicroResourceVariables
+    resource_variable: int  # MicroResourceVariables::MicroResourceVariable
+    # sizeof, alignof of each TfLite*Params struct the parser allocates.
+    params: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def scratch_handle(self) -> int:  # ScratchBufferHandle {uint8_t* data}
+        return self.pointer
+
+
+# TfLite*Params: identical on both ABIs except where an enum or a pointer is a field
+# (Arm EABI enums are one byte).
+_PARAMS_COMMON = {
+    "TfLiteBatchMatMulParams": (3, 1), "TfLiteCallOnceParams": (4, 4),
+    "TfLiteConcatenationParams": (8, 4), "TfLiteConvParams": (28, 4),
+    "TfLiteCumsumParams": (2, 1), "TfLiteDepthToSpaceParams": (4, 4),
+    "TfLiteDepthwiseConvParams": (28, 4), "TfLiteGatherParams": (8, 4),
+    "TfLiteIfParams": (8, 4), "TfLiteLeakyReluParams": (4, 4), "TfLitePackParams": (8, 4),
+    "TfLitePoolParams": (40, 4), "TfLiteReducerParams": (1, 1), "TfLiteReshapeParams": (36, 4),
+    "TfLiteResizeBilinearParams": (2, 1), "TfLiteResizeNearestNeighborParams": (2, 1),
+    "TfLiteSoftmaxParams": (4, 4), "TfLiteSpaceToDepthParams": (4, 4),
+    "TfLiteSplitParams": (4, 4), "TfLiteSplitVParams": (4, 4), "TfLiteSqueezeParams": (36, 4),
+    "TfLiteStridedSliceParams": (24, 4), "TfLiteUnidirectionalSequenceLSTMParams": (16, 4),
+    "TfLiteUnpackParams": (8, 4), "TfLiteWhileParams": (8, 4),
+}
+_PARAMS_ARM = {
+    "TfLiteAddParams": (2, 1), "TfLiteArgMaxParams": (1, 1), "TfLiteArgMinParams": (1, 1),
+    "TfLiteCastParams": (2, 1), "TfLiteDivParams": (1, 1), "TfLiteFullyConnectedParams": (5, 1),
+    "TfLiteL2NormParams": (1, 1), "TfLiteLSTMParams": (16, 4), "TfLiteMirrorPaddingParams": (1, 1),
+    "TfLiteMulParams": (1, 1), "TfLiteSVDFParams": (8, 4), "TfLiteShapeParams": (1, 1),
+    "TfLiteSubParams": (2, 1), "TfLiteTransposeConvParams": (16, 4),
+    "TfLiteVarHandleParams": (8, 4),
+}
+_PARAMS_X86_64 = {
+    "TfLiteAddParams": (8, 4), "TfLiteArgMaxParams": (4, 4), "TfLiteArgMinParams": (4, 4),
+    "TfLiteCastParams": (8, 4), "TfLiteDivParams": (4, 4), "TfLiteFullyConnectedParams": (16, 4),
+    "TfLiteL2NormParams": (4, 4), "TfLiteLSTMParams": (20, 4), "TfLiteMirrorPaddingParams": (4, 4),
+    "TfLiteMulParams": (4, 4), "TfLiteSVDFParams": (12, 4), "TfLiteShapeParams": (4, 4),
+    "TfLiteSubParams": (8, 4), "TfLiteTransposeConvParams": (20, 4),
+    "TfLiteVarHandleParams": (16, 8),
+}
+
+ABIS: dict[int, Abi] = {
+    # Cortex-M, arm-none-eabi-gcc: sizes reported by the firmware (sizeof) or read
+    # from the headers; alignment 4 throughout.
+    4: Abi(pointer=4, allocator_objects=(52, 44, 124), builtin_data_allocator=8,
+           subgraph_allocations=8, eval_tensor=12, tflite_tensor=32, node_and_registration=32,
+           affine_quantization=12, scratch_request=12, allocation_info=24,
+           resource_variables=12, resource_variable=20,
+           params={**_PARAMS_COMMON, **_PARAMS_ARM}),
+    # x86-64 (the tflite-micro wheel): alignment 8 for structs holding pointers.
+    8: Abi(pointer=8, allocator_objects=(104, 72, 248), builtin_data_allocator=16,
+           subgraph_allocations=16, eval_tensor=24, tflite_tensor=64, node_and_registration=64,
+           affine_quantization=24, scratch_request=16, allocation_info=32,
+           resource_variables=16, resource_variable=40,
+           params={**_PARAMS_COMMON, **_PARAMS_X86_64}),
+}
+
+# The greedy planner's working arrays per planned buffer: BufferRequirements (16),
+# two int arrays, a ListEntry (12) and an offset (greedy_memory_planner.h).
+PLANNER_BYTES_PER_BUFFER = 40
+KMAX_SCRATCH_PER_OP = 12  # kMaxScratchBuffersPerOp
+
+
+def abi_for(target: Target) -> Abi:
+    return ABIS[target.pointer_bytes]
+
+
+# --- the replay ------------------------------------------------------------------
+
+# Steps: ("tail", bytes, align, op_key) persistent allocation from the end;
+# ("head", bytes) the resizable head buffer becomes `bytes` (temp section reset);
+# ("temp", bytes, align) a temporary allocation above the head;
+# ("planner", buffers) the planner takes the rest of the temp section.
+
+
+@dataclass
+class TailPlan:
+    """The tail TFLM allocates for a model on a target, and the smallest arena that works."""
+
+    tail_bytes: int  # at a large 16-aligned arena, as the RecordingMicroAllocator reports
+    required_bytes: int  # the smallest arena with which AllocateTensors succeeds
+    # Per operator (subgraph, index): its parsed options and kernel data in the tail.
+    op_bytes: dict[tuple[int, int], int]
+    # Bytes per kind of tail item (as at the large arena, padding included).
+    by_kind: dict[str, int]
+
+
+def _align_down(x: int, a: int) -> int:
+    return x // a * a
+
+
+def _align_up(x: int, a: int) -> int:
+    return -(-x // a) * a
+
+
+class _Replay:
+    def __init__(self, steps: list[tuple], size: int):
+        self.steps = steps
+        self.size = size
+
+    def run(self) -> tuple[bool, int, dict, dict]:
+        tail = self.size
+        head = temp = 0
+        by_op: dict = {}
+        by_kind: dict = {}
+        for st in self.steps:
+            kind = st[0]
+            if kind == "tail":
+                _, n, a, key, what = st
+                new = _align_down(tail - n, a)
+                if new < head:
+                    return False, self.size - tail, by_op, by_kind
+                used = tail - new
+                tail = new
+                by_kind[what] = by_kind.get(what, 0) + used
+                if key is not None:
+                    by_op[key] = by_op.get(key, 0) + used
+            elif kind == "head":
+                if tail < st[1]:
+                    return False, self.size - tail, by_op, by_kind
+                head = temp = st[1]
+            elif kind == "temp":
+                start = _align_up(temp, st[2])
+                if tail - start < st[1]:
+                    return False, self.size - tail, by_op, by_kind
+                temp = start + st[1]
+            elif kind == "reset":
+                temp = head
+            elif kind == "planner":
+                room = tail - _align_up(temp, ARENA_ALIGNMENT)
+                if room < 0 or room // PLANNER_BYTES_PER_BUFFER < st[1]:
+                    return False, self.size - tail, by_op, by_kind
+        return True, self.size - tail, by_op, by_kind
+
+
+def _tensor_struct_steps(abi: Abi, sg: Subgraph, t: int, temp: bool, key=None) -> list[tuple]:
+    """A TfLiteTensor for tensor t and, when quantized, its quantization copy."""
+    ten = sg.tensors[t]
+    align = abi.pointer
+    steps: list[tuple] = []
+    q = ten.quantization
+    quantized = q is not None and len(q.scale) > 0 and len(q.zero_point) > 0
+    if temp:
+        steps.append(("temp", abi.tflite_tensor, align))
+        if quantized:
+            steps.append(("temp", abi.affine_quantization, abi.pointer))
+            steps.append(("temp", 4 + 4 * len(q.scale), 4))
+    else:
+        steps.append(("tail", abi.tflite_tensor, align, key, "persistent TfLiteTensor"))
+        if quantized:
+            steps.append(("tail", abi.affine_quantization, abi.pointer, key, "quantization"))
+            steps.append(("tail", 4 + 4 * len(q.scale), 4, key, "quantization"))
+    return steps
+
+
+def allocation_steps(model: Model, target: Target, head_bytes: int,
+                     scratch_per_op: dict[tuple[int, int], int], planned_buffers: int,
+                     offline: list[int] | None) -> list[tuple]:
+    """TFLM's allocations for a model, in order (MicroInterpreter::AllocateTensors)."""
+    abi = abi_for(target)
+    p = abi.pointer
+    steps: list[tuple] = []
+    for n in abi.allocator_objects:
+        steps.append(("tail", n, 4 if p == 4 else 8, None, "allocator"))
+    n_vars = _resource_variables(model)
+    if n_vars:
+        steps.append(("tail", abi.resource_variables, ARENA_ALIGNMENT, None, "resource variables"))
+        steps.append(("tail", abi.resource_variable * n_vars, ARENA_ALIGNMENT, None,
+                      "resource variables"))
+    # StartModelAllocation
+    steps.append(("tail", abi.builtin_data_allocator, p, None, "allocator"))
+    steps.append(("head", abi.scratch_request * KMAX_SCRATCH_PER_OP))
+    steps.append(("tail", abi.subgraph_allocations * len(model.subgraphs), p, None, "subgraphs"))
+    for sg in model.subgraphs:
+        steps.append(("tail", abi.eval_tensor * len(sg.tensors), p, None, "TfLiteEvalTensor"))
+    for sg in model.subgraphs:
+        steps.append(("tail", abi.node_and_registration * len(sg.operators), p, None,
+                      "NodeAndRegistration"))
+    # Parsed builtin options, op by op.
+    for sg in model.subgraphs:
+        for op in sg.operators:
+            rule = rule_for(op)
+            if rule.params is not None and rule.params in abi.params:
+                n, a = abi.params[rule.params]
+                steps.append(("tail", n, a, (sg.index, op.index), "builtin options"))
+    # Init: each kernel's OpData.
+    for sg in model.subgraphs:
+        for op in sg.operators:
+            n = rule_for(op).opdata.bytes_for(target)
+            if n:
+                steps.append(("tail", n, ARENA_ALIGNMENT, (sg.index, op.index), "kernel data"))
+    # Prepare: temporary TfLiteTensors, persistent buffers, then the scratch requests
+    # array grows by this op's requests (FinishPrepareNodeAllocations).
+    requests = 0
+    for sg in model.subgraphs:
+        for op in sg.operators:
+            key = (sg.index, op.index)
+            for t in list(op.inputs) + list(op.outputs):
+                if t >= 0:
+                    steps.extend(_tensor_struct_steps(abi, sg, t, temp=True))
+            for n in _persistent(op, sg, target):
+                steps.append(("tail", n, ARENA_ALIGNMENT, key, "kernel data"))
+            requests += scratch_per_op.get(key, 0)
+            steps.append(("reset",))
+            steps.append(("head", abi.scratch_request * (requests + KMAX_SCRATCH_PER_OP)))
+    # FinishModelAllocation: scratch handles, then the plan (temp: subgraph offsets,
+    # allocation info; variables into the tail; the planner takes the rest).
+    if requests:
+        steps.append(("tail", abi.scratch_handle * requests, p, None, "scratch handles"))
+    steps.append(("temp", p * len(model.subgraphs), p))
+    n_tensors = sum(len(sg.tensors) for sg in model.subgraphs)
+    steps.append(("temp", abi.allocation_info * (n_tensors + requests), p))
+    flat = 0
+    for sg in model.subgraphs:
+        for t in sg.tensors:
+            planned_offline = offline is not None and flat < len(offline) and offline[flat] >= 0
+            flat += 1
+            if t.is_variable and not planned_offline:
+                steps.append(("tail", t.nbytes, ARENA_ALIGNMENT, None, "variables"))
+    steps.append(("planner", planned_buffers))
+    steps.append(("reset",))
+    steps.append(("head", 0))
+    steps.append(("head", head_bytes))
+    # The interpreter's input and output TfLiteTensors.
+    main = model.main
+    for ids, what in ((main.inputs, "inputs"), (main.outputs, "outputs")):
+        steps.append(("tail", p * len(ids), ARENA_ALIGNMENT, None, "kernel data"))
+        for t in ids:
+            steps.extend(_tensor_struct_steps(abi, main, t, temp=False))
+    return steps
+
+
+def _persistent(op: Operator, sg: Subgraph, target: Target) -> list[int]:
+    try:
+        return [n for n in rule_for(op).persistent(op, sg, target) if n > 0]
+    except (IndexError, ValueError, ZeroDivisionError):
+        return []
+
+
+def _resource_variables(model: Model) -> int:
+    names = {str(op.options.get("shared_name", "")) for sg in model.subgraphs
+             for op in sg.operators if op.opcode == "VAR_HANDLE"}
+    return len(names)
+
+
+# A size well above any model, 16-aligned as the firmware's default arena.
+_LARGE = 1 << 40
+
+
+def plan_tail(model: Model, target: Target, head_bytes: int,
+              scratch_per_op: dict[tuple[int, int], int], planned_buffers: int,
+              offline: list[int] | None = None) -> TailPlan:
+    steps = allocation_steps(model, target, head_bytes, scratch_per_op, planned_buffers, offline)
+    ok, tail, by_op, by_kind = _Replay(steps, _LARGE).run()
+    required = _smallest_arena(steps, head_bytes + tail)
+    return TailPlan(tail_bytes=tail, required_bytes=required, op_bytes=by_op, by_kind=by_kind)
+
+
+def _smallest_arena(steps: list[tuple], total: int) -> int:
+    """The smallest size that works, searched as the firmware's min_arena.sh does
+    (the boundary is monotone where probed; the search starts near head + tail)."""
+
+    def ok(n: int) -> bool:
+        return _Replay(steps, n).run()[0]
+
+    lo, hi = max(total - 64, 0), _align_up(total, 16) + 64
+    while not ok(hi):
+        lo, hi = hi, hi * 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
