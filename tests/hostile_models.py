@@ -236,7 +236,7 @@ def empty_main_subgraph() -> bytes:
 
 HOSTILE = {
     "call_once_chain_1500": lambda: call_chain(1500),
-    "call_once_chain_900": lambda: call_chain(900),
+    "call_once_chain_200": lambda: call_chain(200),
     "if_doubling_24": lambda: if_doubling(24),
     "shared_tensor_table_50000": lambda: shared_tensor_table(50_000),
     "shared_operator_table_20000": lambda: shared_operator_table(20_000),
