@@ -46,6 +46,7 @@ def main(cases: int = 5000, seed: int = 1, stages=STAGES) -> int:
             where = traceback.extract_tb(e.__traceback__)[-1]
             failures.append((i, names[k].stem,
                              f"{type(e).__name__}: {str(e)[:80]} at {Path(where.filename).name}:{where.lineno}"))
+            print(f"case {i} ({names[k].stem}): {failures[-1][2]}", file=sys.stderr, flush=True)
         slowest = max(slowest, time.perf_counter() - t)
     total = time.perf_counter() - t0
     cli_bad = 0

@@ -19,7 +19,7 @@ from tinymem.rewrite import write_option
 from tinymem.schedules.explore import explore
 from tinymem.verify import verify_models
 
-from .conftest import SAMPLES, all_model_params
+from .conftest import SAMPLES, all_model_params, explored
 
 pytestmark = pytest.mark.skipif(not (runtimes.have_litert() and runtimes.have_tflm()),
                                 reason="needs ai-edge-litert and tflite-micro")
@@ -46,8 +46,7 @@ def _litert_refuses(path: str) -> bool:
 
 @pytest.mark.parametrize("path", all_model_params())
 def test_recommended_rewrites_are_exact(path, tmp_path):
-    model = tinymem.load_model(path)
-    ex = explore(model, max_overhead=0.10)
+    ex = explored(path, max_overhead=0.10)
     options = _chosen_options(ex)
     if not options:
         pytest.skip("no schedule lowers this model's peak")
