@@ -8,17 +8,15 @@ import sys
 
 import pytest
 
-import tinymem
 from tinymem.errors import BudgetError
-from tinymem.schedules.explore import explore
 from tinymem.units import parse_fraction, parse_size
 
-from .conftest import SAMPLES
+from .conftest import SAMPLES, explored
 
 
 @pytest.fixture(scope="module")
 def mb035():
-    return explore(tinymem.load_model(SAMPLES / "mobilenet_v2_035_144_int8.tflite"))
+    return explored(SAMPLES / "mobilenet_v2_035_144_int8.tflite")
 
 
 def test_mobilenet_035_fits_120kb_within_10_percent(mb035):
@@ -29,7 +27,7 @@ def test_mobilenet_035_fits_120kb_within_10_percent(mb035):
 
 
 def test_mobilenet_100_four_times_lower_within_15_percent():
-    ex = explore(tinymem.load_model(SAMPLES / "mobilenet_v2_100_224_int8.tflite"))
+    ex = explored(SAMPLES / "mobilenet_v2_100_224_int8.tflite")
     assert ex.baseline.arena_bytes == 1_505_280
     best = ex.best_within(0.15)
     assert best.arena_bytes * 4 <= 1_505_280
@@ -46,8 +44,8 @@ def test_options_are_measured_with_the_profile_planner(mb035):
 
 
 def test_pareto_and_recommendation():
-    model = tinymem.load_model(SAMPLES / "mobilenet_v2_035_144_int8.tflite")
-    ex = explore(model, budget=150 * 1024, max_overhead=0.10)
+    ex = explored(SAMPLES / "mobilenet_v2_035_144_int8.tflite", budget=150 * 1024,
+                  max_overhead=0.10)
     rec = ex.recommended
     assert rec is not None and rec.fits and rec.mac_overhead <= 0.10
     fitting = [o for o in ex.options if o.fits and o.mac_overhead <= 0.10]

@@ -21,7 +21,7 @@ from tinymem.schedules.explore import explore, model_macs
 from tinymem.schedules.fdt import FdtStep, Path, PathFinder, fdt_split, fdt_steps
 from tinymem.writer import write_model
 
-from .conftest import SAMPLES, SHARED, all_model_params
+from .conftest import SAMPLES, all_model_params, explored, shared_param
 
 needs_litert = pytest.mark.skipif(not runtimes.have_litert(), reason="needs ai-edge-litert")
 
@@ -92,8 +92,7 @@ def _fdt_options(ex):
 @needs_litert
 @pytest.mark.parametrize("path", all_model_params())
 def test_fdt_options_are_exact(path, tmp_path):
-    model = tinymem.load_model(path)
-    ex = explore(model, sources=[fdt_steps])
+    ex = explored(path, fdt_only=True)
     options = _fdt_options(ex)
     if not options:
         pytest.skip("FDT finds nothing to split at this model's peaks")
@@ -108,15 +107,14 @@ def test_fdt_options_are_exact(path, tmp_path):
 
 
 @needs_litert
-@pytest.mark.parametrize("path", [SAMPLES / "cnn_float32.tflite", SAMPLES / "conv1d_audio_int8.tflite",
-                                  SHARED / "arm_ds_cnn_l_int8.tflite"],
-                         ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", [pytest.param(SAMPLES / "cnn_float32.tflite", id="cnn_float32"),
+                                  pytest.param(SAMPLES / "conv1d_audio_int8.tflite",
+                                               id="conv1d_audio_int8"),
+                                  shared_param("arm_ds_cnn_l_int8", id="arm_ds_cnn_l_int8")])
 def test_default_explore_fdt_options(path, tmp_path):
     # The explorer's default sources include FDT; its options (also mixed with
     # spatial tiling) are exact too.
-    if not path.exists():
-        pytest.skip(f"{path} not present")
-    ex = explore(tinymem.load_model(path))
+    ex = explored(path)
     options = [o for o in ex.options if "fdt" in o.kind]
     assert options
     for o in options:
@@ -141,12 +139,9 @@ def _sum_paths(model):
 
 
 @needs_litert
-@pytest.mark.parametrize("name", ["sample:cnn_float32", "shared:tfm_magic_wand"])
-def test_sum_merge_is_exact_for_float(name, tmp_path):
-    where, stem = name.split(":")
-    path = (SAMPLES if where == "sample" else SHARED) / f"{stem}.tflite"
-    if not path.exists():
-        pytest.skip(f"{path} not present")
+@pytest.mark.parametrize("path", [pytest.param(SAMPLES / "cnn_float32.tflite", id="sample:cnn_float32"),
+                                  shared_param("tfm_magic_wand")])
+def test_sum_merge_is_exact_for_float(path, tmp_path):
     model = tinymem.load_model(path)
     paths = _sum_paths(model)
     assert paths, "no conv/FC split by input channels found"

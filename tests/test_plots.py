@@ -18,9 +18,8 @@ from tinymem.analysis import profile_model
 from tinymem.errors import TinymemError
 from tinymem.report import plots
 from tinymem.report.html import profile_html, profile_html_text
-from tinymem.schedules.explore import explore
 
-from .conftest import SAMPLES
+from .conftest import SAMPLES, explored
 
 needs_mpl = pytest.mark.skipif(not plots.have_matplotlib(), reason="matplotlib not installed")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -41,8 +40,8 @@ def prof(model):
 
 
 @pytest.fixture(scope="module")
-def ex(model):
-    return explore(model, budget=BUDGET)
+def ex(mobilenet_035):
+    return explored(mobilenet_035, budget=BUDGET)
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +145,7 @@ def test_pareto_plot(tmp_path, ex):
 
 @needs_mpl
 def test_pareto_plot_when_nothing_fits(tmp_path, model):
-    ex = explore(model, budget=1024)
+    ex = explored(SAMPLES / "mobilenet_v2_035_144_int8.tflite", budget=1024)
     assert ex.recommended is None
     out = tmp_path / "p.svg"
     plots.pareto_plot(ex, out)

@@ -159,10 +159,16 @@ def _tensor_info(model: Model, b: BufferRequest) -> TensorInfo:
 
 
 def _layers(model: Model, plan: ArenaPlan) -> list[Layer]:
-    by_scope: dict[int, list[BufferRequest]] = {}
+    # An op's own buffers are looked up; everything else alive is the live
+    # total minus those (no per-scope lists: a tensor of a subgraph called
+    # thousands of times spans thousands of scopes).
+    tensor_buffer: dict[tuple[int, int], BufferRequest] = {}
+    scratch_of: dict[tuple[int, int], list[BufferRequest]] = {}
     for b in plan.buffers:
-        for s in range(b.first, b.last + 1):
-            by_scope.setdefault(s, []).append(b)
+        if b.tensor is not None:
+            tensor_buffer[(b.subgraph, b.tensor)] = b
+        else:
+            scratch_of.setdefault((b.subgraph, b.op), []).append(b)
     layers = []
     persistent = plan.persistent_bytes_by_op()
     for step in plan.requests.steps:
@@ -171,17 +177,13 @@ def _layers(model: Model, plan: ArenaPlan) -> list[Layer]:
         rule = rule_for(op)
         ins = {t for t in op.real_inputs() if sg.is_activation(t)}
         outs = {t for t in op.outputs if t >= 0}
-        alive = by_scope.get(step.scope, [])
-        in_b = out_b = scratch_b = other_b = 0
-        for b in alive:
-            if b.subgraph == sg.index and b.tensor in outs:
-                out_b += b.aligned
-            elif b.subgraph == sg.index and b.tensor in ins:
-                in_b += b.aligned
-            elif b.tensor is None and b.op == op.index and b.subgraph == sg.index:
-                scratch_b += b.aligned
-            else:
-                other_b += b.aligned
+        def alive_bytes(bufs) -> int:
+            return sum(b.aligned for b in bufs if b is not None and b.first <= step.scope <= b.last)
+
+        out_b = alive_bytes(tensor_buffer.get((sg.index, t)) for t in outs)
+        in_b = alive_bytes(tensor_buffer.get((sg.index, t)) for t in ins - outs)
+        scratch_b = alive_bytes(scratch_of.get((sg.index, op.index), ()))
+        other_b = int(plan.live[step.scope]) - in_b - out_b - scratch_b
         weights = sum(model.buffers[sg.tensors[t].buffer].size for t in set(op.real_inputs())
                       if sg.tensors[t].has_data)
         first_out = sg.tensors[op.outputs[0]] if op.outputs and op.outputs[0] >= 0 else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import stat
 import struct
 from functools import lru_cache
 from typing import Any
@@ -20,7 +21,7 @@ import numpy as np
 import tflite
 from tflite.utils import BUILTIN_OPCODE2NAME
 
-from . import dtypes
+from . import dtypes, limits
 from .errors import ModelError
 from .ir import Buffer, Model, Operator, Quantization, SignatureDef, Subgraph, Tensor
 
@@ -49,16 +50,36 @@ ENUM_FIELDS = {"padding": PADDING_NAMES, "fused_activation_function": ACTIVATION
 def load_model(path: str | os.PathLike) -> Model:
     """Read a .tflite file. Raises ModelError for anything that is not a sound model."""
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise ModelError(f"{path}: no such file")
-    if os.path.isdir(path):
-        raise ModelError(f"{path}: is a directory, not a .tflite file")
+    check_model_file(path)
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        # O_NONBLOCK: should the path have become a FIFO since the check, opening
+        # it must not wait for a writer.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise ModelError(f"{path}: not a regular file")
+            data = f.read(limits.MAX_FILE_BYTES + 1)
     except OSError as e:
         raise ModelError(f"{path}: cannot read ({e.strerror or e})") from None
     return parse_model(data, path)
+
+
+def check_model_file(path: str) -> None:
+    """Refuse, before opening it, a path that is not a regular file of sane size:
+    /dev/zero would be read forever, a FIFO would wait for a writer."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise ModelError(f"{path}: no such file") from None
+    except OSError as e:
+        raise ModelError(f"{path}: cannot read ({e.strerror or e})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ModelError(f"{path}: is a directory, not a .tflite file")
+    if not stat.S_ISREG(st.st_mode):
+        raise ModelError(f"{path}: not a regular file (a device, FIFO or socket)")
+    if st.st_size > limits.MAX_FILE_BYTES:
+        raise ModelError(f"{path}: {st.st_size:,} bytes is larger than any model tinymem reads "
+                         f"(limit {limits.MAX_FILE_BYTES:,})")
 
 
 def parse_model(data: bytes, path: str | None = None) -> Model:
@@ -68,6 +89,9 @@ def parse_model(data: bytes, path: str | None = None) -> Model:
         raise ModelError(f"{where}: file is empty")
     if len(data) < 8 or data[4:8] != FILE_IDENTIFIER:
         raise ModelError(f"{where}: not a TFLite flatbuffer (no 'TFL3' identifier)")
+    if len(data) > limits.MAX_FILE_BYTES:
+        raise ModelError(f"{where}: {len(data):,} bytes is larger than any model tinymem reads "
+                         f"(limit {limits.MAX_FILE_BYTES:,})")
     try:
         return _Reader(data, path).model()
     except ModelError:
@@ -84,6 +108,9 @@ class _Reader:
         self.data = data
         self.path = path
         self.where = path or "<model>"
+        # Bytes of strings and vectors taken out of the file so far (see limits.data_budget).
+        self.spent = 0
+        self.budget = limits.data_budget(len(data))
 
     def fail(self, msg: str) -> ModelError:
         return ModelError(f"{self.where}: {msg}")
@@ -93,7 +120,21 @@ class _Reader:
         # larger than the file holding it.
         if n < 0 or n * elem > len(self.data):
             raise self.fail(f"corrupted flatbuffer ({what} claims {n} entries)")
+        self.spend(n * elem)
         return n
+
+    def spend(self, nbytes: int) -> None:
+        # Every vector and string read is charged, each time it is used: shared
+        # tables cannot make a small file expand into gigabytes.
+        self.spent += nbytes
+        if self.spent > self.budget:
+            raise self.fail(f"tables shared by many entries expand to more than "
+                            f"{self.budget:,} bytes (a {len(self.data):,}-byte file): refused")
+
+    def text(self, b: bytes | None) -> str:
+        if b:
+            self.spend(len(b))
+        return _text(b)
 
     def model(self) -> Model:
         root = struct.unpack_from("<I", self.data, 0)[0]
@@ -106,30 +147,96 @@ class _Reader:
         n_sub = self.length(fb.SubgraphsLength(), "subgraph list", 4)
         if n_sub == 0:
             raise self.fail("model has no subgraphs")
+        self.check_counts(fb, n_sub)
         subgraphs = [self.subgraph(fb.Subgraphs(i), i, opcodes, buffers) for i in range(n_sub)]
         for sg in subgraphs:
             self.check_subgraph_refs(sg, n_sub)
+            self.check_operators(sg)
+        self.check_calls(subgraphs)
         metadata: dict[str, int] = {}
         for i in range(self.length(fb.MetadataLength(), "metadata list", 4)):
             m = fb.Metadata(i)
             b = m.Buffer()
             if not 0 <= b < len(buffers):
                 raise self.fail(f"metadata {i} points at buffer {b} of {len(buffers)}")
-            metadata[_text(m.Name()) or f"metadata_{i}"] = b
+            metadata[self.text(m.Name()) or f"metadata_{i}"] = b
         sigs = []
         for i in range(self.length(fb.SignatureDefsLength(), "signature list", 4)):
             s = fb.SignatureDefs(i)
             sigs.append(SignatureDef(
-                key=_text(s.SignatureKey()),
+                key=self.text(s.SignatureKey()),
                 subgraph=s.SubgraphIndex(),
-                inputs=tuple((_text(s.Inputs(j).Name()), s.Inputs(j).TensorIndex())
+                inputs=tuple((self.text(s.Inputs(j).Name()), s.Inputs(j).TensorIndex())
                              for j in range(self.length(s.InputsLength(), "signature inputs", 4))),
-                outputs=tuple((_text(s.Outputs(j).Name()), s.Outputs(j).TensorIndex())
+                outputs=tuple((self.text(s.Outputs(j).Name()), s.Outputs(j).TensorIndex())
                               for j in range(self.length(s.OutputsLength(), "signature outputs", 4))),
             ))
-        return Model(path=self.path, version=version, description=_text(fb.Description()),
+        return Model(path=self.path, version=version, description=self.text(fb.Description()),
                      subgraphs=subgraphs, buffers=buffers, metadata=metadata,
                      signature_defs=sigs, file_size=len(self.data), raw=self.data)
+
+    def check_counts(self, fb: Any, n_sub: int) -> None:
+        """Refuse, before reading any tensor, more subgraphs, tensors or operators
+        than a real model has (limits.py): the vector lengths say how many."""
+        if n_sub > limits.MAX_SUBGRAPHS:
+            raise self.fail(f"{n_sub:,} subgraphs (limit {limits.MAX_SUBGRAPHS:,})")
+        n_t = n_op = 0
+        for i in range(n_sub):
+            sg = fb.Subgraphs(i)
+            n_t += sg.TensorsLength()
+            n_op += sg.OperatorsLength()
+        if n_t > limits.MAX_TENSORS:
+            raise self.fail(f"{n_t:,} tensors over {n_sub:,} subgraph(s) "
+                            f"(limit {limits.MAX_TENSORS:,})")
+        if n_op > limits.MAX_OPERATORS:
+            raise self.fail(f"{n_op:,} operators over {n_sub:,} subgraph(s) "
+                            f"(limit {limits.MAX_OPERATORS:,})")
+        if fb.Subgraphs(0).OperatorsLength() == 0:
+            raise self.fail("the main subgraph has no operators: nothing to run")
+
+    def check_operators(self, sg: Subgraph) -> None:
+        # An op cannot read the tensor it is writing (TFLM would read garbage;
+        # every schedule orders ops by their data dependencies).
+        for op in sg.operators:
+            loop = set(t for t in op.outputs if t >= 0) & set(op.inputs)
+            if loop:
+                raise self.fail(f"subgraph {sg.index} operator {op.index} ({op.opcode}) reads "
+                                f"its own output tensor {min(loop)}")
+
+    def check_calls(self, subgraphs: list[Subgraph]) -> None:
+        """Refuse control flow the planner cannot inline in bounded time.
+
+        Walks the calls from the main subgraph without recursion: a subgraph
+        that calls itself (directly or not), nesting deeper than
+        MAX_CALL_DEPTH, or more than MAX_INLINED_STEPS op executions once every
+        call is inlined (24 IFs whose branches both call the next: 2**24).
+        """
+        calls = [[(op.index, v) for op in sg.operators for k, v in op.options.items()
+                  if k.endswith("subgraph_index") and isinstance(v, int)] for sg in subgraphs]
+        steps: dict[int, int] = {}  # subgraph -> op executions, its calls inlined
+        on_path: list[int] = [0]
+        pending = [iter(calls[0])]
+        while pending:
+            nxt = next(pending[-1], None)
+            if nxt is None:
+                pending.pop()
+                g = on_path.pop()
+                steps[g] = len(subgraphs[g].operators) + sum(steps[c] for _, c in calls[g])
+                if steps[g] > limits.MAX_INLINED_STEPS:
+                    raise self.fail(f"control flow from subgraph {g} inlines into more than "
+                                    f"{limits.MAX_INLINED_STEPS:,} operator runs")
+                continue
+            op, callee = nxt
+            if callee in on_path:
+                raise self.fail(f"subgraph {on_path[-1]} operator {op} calls subgraph {callee}, "
+                                "which is already running (recursive control flow)")
+            if callee in steps:
+                continue
+            if len(on_path) >= limits.MAX_CALL_DEPTH:
+                raise self.fail(f"control flow nests deeper than {limits.MAX_CALL_DEPTH} "
+                                "subgraph calls")
+            on_path.append(callee)
+            pending.append(iter(calls[callee]))
 
     def check_subgraph_refs(self, sg: Subgraph, n_sub: int) -> None:
         # Control-flow ops name other subgraphs in options such as
@@ -168,7 +275,7 @@ class _Reader:
             code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
             custom = None
             if code == _CUSTOM:
-                custom = _text(oc.CustomCode()) or "?"
+                custom = self.text(oc.CustomCode()) or "?"
                 name = f"CUSTOM:{custom}"
             else:
                 name = BUILTIN_OPCODE2NAME.get(code, f"UNKNOWN_{code}")
@@ -183,7 +290,7 @@ class _Reader:
             ops.append(self.operator(fb.Operators(i), i, opcodes, n_t, index))
         inputs = self.indices(fb.InputsAsNumpy, fb.InputsLength, "subgraph inputs", n_t, index)
         outputs = self.indices(fb.OutputsAsNumpy, fb.OutputsLength, "subgraph outputs", n_t, index)
-        return Subgraph(index=index, name=_text(fb.Name()), tensors=tensors,
+        return Subgraph(index=index, name=self.text(fb.Name()), tensors=tensors,
                         operators=ops, inputs=inputs, outputs=outputs)
 
     def indices(self, as_numpy, length, what: str, n_t: int, sg: int,
@@ -204,6 +311,9 @@ class _Reader:
         shape = ()
         if self.length(fb.ShapeLength(), "tensor shape", 4):
             shape = tuple(int(d) for d in fb.ShapeAsNumpy())
+        if len(shape) > limits.MAX_RANK:
+            raise self.fail(f"subgraph {sg} tensor {index}: {len(shape):,} dimensions "
+                            f"(limit {limits.MAX_RANK})")
         if any(d < -1 for d in shape):
             raise self.fail(f"subgraph {sg} tensor {index}: invalid shape {list(shape)}")
         if math.prod(max(d, 1) for d in shape) > MAX_ELEMENTS:
@@ -224,7 +334,7 @@ class _Reader:
             np_type = np.dtype(_NUMPY_TYPES[dtype])
             if len(raw) % np_type.itemsize == 0:
                 value = np.frombuffer(raw, dtype=np_type)
-        return Tensor(index=index, name=_text(fb.Name()), shape=shape,
+        return Tensor(index=index, name=self.text(fb.Name()), shape=shape,
                       dtype=dtype, buffer=b, has_data=has_data,
                       is_variable=bool(fb.IsVariable()), shape_signature=sig,
                       quantization=self.quantization(fb.Quantization()), value=value)
@@ -319,8 +429,12 @@ def read_options(type_name: str, table: flatbuffers.table.Table, reader: _Reader
     out: dict[str, Any] = {}
     for key, meth, is_vec in fields:
         if is_vec:
-            n = reader.length(getattr(obj, meth + "Length")(), f"option {key}", 1)
-            val: Any = [getattr(obj, meth)(j) for j in range(n)]
+            n = reader.length(getattr(obj, meth + "Length")(), f"option {key}", 4)
+            as_numpy = getattr(obj, meth + "AsNumpy", None)
+            if n and as_numpy is not None:
+                val: Any = as_numpy().tolist()  # one copy, not one accessor call per entry
+            else:
+                val = [getattr(obj, meth)(j) for j in range(n)]
             if any(not isinstance(v, (int, float, bool)) for v in val):
                 continue  # vectors of tables: not needed for analysis
         else:
@@ -329,7 +443,7 @@ def read_options(type_name: str, table: flatbuffers.table.Table, reader: _Reader
             except TypeError:
                 continue  # accessor needing arguments (union helpers)
             if isinstance(val, bytes):
-                val = _text(val)
+                val = reader.text(val)
             elif not isinstance(val, (int, float, bool)):
                 continue  # nested tables
         if key in ENUM_FIELDS and isinstance(val, int):

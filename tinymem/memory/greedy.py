@@ -26,39 +26,64 @@ def place_in_order(buffers: list[BufferRequest], order: list[int]) -> list[int]:
     """Offsets from placing the buffers one by one in `order`, each in the lowest
     gap that fits; offline-planned buffers keep their offsets and go first."""
     n = len(buffers)
-    sizes = np.array([b.aligned for b in buffers], dtype=np.int64)
-    firsts = np.array([b.first for b in buffers], dtype=np.int64)
-    lasts = np.array([b.last for b in buffers], dtype=np.int64)
-    offsets = np.full(n, -1, dtype=np.int64)
-    placed = np.zeros(n, dtype=bool)
+    offsets = [-1] * n
+    placed = _Placed(n)
     for i, b in enumerate(buffers):
         if b.offline_offset is not None:
             offsets[i] = b.offline_offset
-            placed[i] = True
+            placed.add(i, b.offline_offset, b.aligned, b.first, b.last)
     for i in order:
-        if placed[i]:
+        b = buffers[i]
+        if b.offline_offset is not None or offsets[i] != -1:
             continue
-        offsets[i] = place(sizes[i], firsts[i], lasts[i], sizes, firsts, lasts, offsets, placed)
-        placed[i] = True
-    return offsets.tolist()
+        off = placed.lowest_fit(b.aligned, b.first, b.last)
+        offsets[i] = off
+        placed.add(i, off, b.aligned, b.first, b.last)
+    return offsets
 
 
-def place(size, first, last, sizes, firsts, lasts, offsets, placed) -> int:
-    """Lowest offset where a buffer fits among the placed, time-overlapping ones."""
-    mask = placed & (firsts <= last) & (lasts >= first)
-    if not mask.any():
-        return 0
-    offs = offsets[mask]
-    ends = offs + sizes[mask]
-    order = np.argsort(offs, kind="stable")
-    offs, ends = offs[order], ends[order]
-    # The candidate before entry j is the furthest end of the entries before it.
-    cand = np.concatenate(([0], np.maximum.accumulate(ends)))
-    fits = offs - cand[:-1] >= size
-    hit = np.flatnonzero(fits)
-    if hit.size:
-        return int(cand[hit[0]])
-    return int(cand[-1])
+class _Placed:
+    """The buffers placed so far, kept sorted by (offset, request index).
+
+    That is the order TFLM walks its placed list in, so scanning it for the
+    time-overlapping ones gives the gaps in address order without sorting
+    again for every buffer: one vectorised pass per placement instead of a
+    sort, which keeps 10,000 buffers alive at once to a fraction of a second.
+    """
+
+    def __init__(self, capacity: int):
+        self.k = 0
+        self.offs = np.zeros(capacity, dtype=np.int64)
+        self.ends = np.zeros(capacity, dtype=np.int64)
+        self.firsts = np.zeros(capacity, dtype=np.int64)
+        self.lasts = np.zeros(capacity, dtype=np.int64)
+        self.index = np.zeros(capacity, dtype=np.int64)
+
+    def add(self, i: int, off: int, size: int, first: int, last: int) -> None:
+        k = self.k
+        lo = int(np.searchsorted(self.offs[:k], off, side="left"))
+        hi = int(np.searchsorted(self.offs[:k], off, side="right"))
+        pos = lo + int(np.searchsorted(self.index[lo:hi], i))
+        for arr, val in ((self.offs, off), (self.ends, off + size), (self.firsts, first),
+                         (self.lasts, last), (self.index, i)):
+            arr[pos + 1:k + 1] = arr[pos:k]
+            arr[pos] = val
+        self.k = k + 1
+
+    def lowest_fit(self, size: int, first: int, last: int) -> int:
+        """Lowest offset where a buffer fits among the placed, time-overlapping ones."""
+        k = self.k
+        mask = (self.firsts[:k] <= last) & (self.lasts[:k] >= first)
+        offs = self.offs[:k][mask]
+        if not offs.size:
+            return 0
+        ends = self.ends[:k][mask]
+        # The candidate before entry j is the furthest end of the entries before it.
+        cand = np.concatenate(([0], np.maximum.accumulate(ends)))
+        hit = np.flatnonzero(offs - cand[:-1] >= size)
+        if hit.size:
+            return int(cand[hit[0]])
+        return int(cand[-1])
 
 
 def arena_size(buffers: list[BufferRequest], offsets: list[int]) -> int:

@@ -42,6 +42,12 @@ def _orders(buffers: list[BufferRequest]) -> list[list[int]]:
     ]
 
 
+# Each trial placement costs about n**2 for n buffers. Real models have a few
+# hundred buffers and get every iteration; beyond this many the search would
+# take seconds for an optimisation, so it is not tried.
+MAX_SEARCH_BUFFERS = 2_000
+
+
 def best_layout(model: Model, baseline: ArenaPlan | None = None, iterations: int = 300,
                 seed: int = 0) -> Layout | None:
     """A tensor layout whose TFLM arena is below the greedy one, or None if none is found."""
@@ -49,6 +55,8 @@ def best_layout(model: Model, baseline: ArenaPlan | None = None, iterations: int
     buffers = base.buffers
     if not buffers or base.arena_bytes <= base.peak_bytes:
         return None  # greedy already meets the live-set bound
+    if len(buffers) > MAX_SEARCH_BUFFERS:
+        return None
     bound = base.peak_bytes
     best_order, best_size = None, base.arena_bytes
     for order in _orders(buffers):

@@ -86,7 +86,10 @@ def build_requests(model: Model, offline: list[int] | None = None,
     scratch: list[BufferRequest] = []
     scope = [0]
 
-    def mark(sg: Subgraph, visiting: tuple[int, ...]) -> None:
+    # `mark` is a generator that yields the walk of each subgraph it calls, and
+    # `walk` runs them from an explicit stack: nesting depth costs no Python
+    # recursion (the reader bounds it anyway, see limits.MAX_CALL_DEPTH).
+    def mark(sg: Subgraph, visiting: tuple[int, ...]):
         g = sg.index
         for t in sg.inputs:
             first.setdefault((g, t), scope[0])
@@ -102,7 +105,7 @@ def build_requests(model: Model, offline: list[int] | None = None,
                 for callee in _callees(op):
                     scope[0] += 1
                     if callee not in visiting and 0 <= callee < len(model.subgraphs):
-                        mark(model.subgraphs[callee], visiting + (callee,))
+                        yield mark(model.subgraphs[callee], visiting + (callee,))
             s = scope[0]
             for t in op.inputs:
                 if t >= 0:
@@ -117,7 +120,7 @@ def build_requests(model: Model, offline: list[int] | None = None,
             first.setdefault((g, t), scope[0])
             last[(g, t)] = scope[0]
 
-    mark(model.subgraphs[0], (0,))
+    walk(mark(model.subgraphs[0], (0,)))
     buffers: list[BufferRequest] = []
     flat = 0
     for sg in model.subgraphs:
@@ -141,6 +144,17 @@ def build_requests(model: Model, offline: list[int] | None = None,
     buffers.extend(scratch)
     return Requests(buffers=buffers, steps=steps, last_scope=scope[0],
                     planned_count=len(buffers))
+
+
+def walk(root) -> None:
+    """Run a generator that yields the sub-generators to run before it resumes, depth first."""
+    stack = [root]
+    while stack:
+        child = next(stack[-1], None)
+        if child is None:
+            stack.pop()
+        else:
+            stack.append(child)
 
 
 def _unplanned_outputs(sg: Subgraph) -> set[int]:

@@ -13,13 +13,17 @@ import dataclasses
 from ..ir import Model, Subgraph
 from ..memory.planner import plan_model
 
+# The list scheduler scores every ready op at every step (quadratic); real
+# models have at most a few hundred ops, and a graph this wide is left as is.
+MAX_OPS = 1_000
+
 
 def _has_branches(sg: Subgraph) -> bool:
     cons = sg.consumers()
     return any(len(v) > 1 for t, v in cons.items() if sg.is_activation(t))
 
 
-def _schedule(sg: Subgraph, prefer_late: bool) -> list[int]:
+def _schedule(sg: Subgraph, prefer_late: bool) -> list[int] | None:
     n = len(sg.operators)
     producer = sg.producers()
     cons = sg.consumers()
@@ -32,6 +36,8 @@ def _schedule(sg: Subgraph, prefer_late: bool) -> list[int]:
     order: list[int] = []
     while len(order) < n:
         ready = [i for i in range(n) if i not in done and deps[i] <= done]
+        if not ready:
+            return None  # a tensor read before it is written closes a cycle: no reorder
         def score(i: int):
             op = sg.operators[i]
             alloc = sum(sg.tensors[t].nbytes for t in op.outputs if t >= 0)
@@ -51,13 +57,13 @@ def _schedule(sg: Subgraph, prefer_late: bool) -> list[int]:
 def reorder(model: Model) -> Model | None:
     """The model with its main subgraph's ops in a lower-peak order, or None."""
     sg = model.main
-    if len(sg.operators) < 3 or not _has_branches(sg):
+    if not 3 <= len(sg.operators) <= MAX_OPS or not _has_branches(sg):
         return None
     base = plan_model(model).arena_bytes
     best, best_arena = None, base
     for prefer_late in (False, True):
         order = _schedule(sg, prefer_late)
-        if order == list(range(len(order))):
+        if order is None or order == list(range(len(order))):
             continue
         ops = [dataclasses.replace(sg.operators[i], index=k) for k, i in enumerate(order)]
         new_sg = dataclasses.replace(sg, operators=ops)
