@@ -183,6 +183,36 @@ class _Replay:
         return True, self.size - tail, by_op, by_kind
 
 
+def _fits(steps: list[tuple], size: int) -> bool:
+    """The replay without bookkeeping: does every step succeed in an arena of `size`?"""
+    tail = size
+    head = temp = 0
+    for st in steps:
+        kind = st[0]
+        if kind == "tail":
+            new = (tail - st[1]) // st[2] * st[2]
+            if new < head:
+                return False
+            tail = new
+        elif kind == "temp":
+            a = st[2]
+            start = -(-temp // a) * a
+            if tail - start < st[1]:
+                return False
+            temp = start + st[1]
+        elif kind == "head":
+            if tail < st[1]:
+                return False
+            head = temp = st[1]
+        elif kind == "reset":
+            temp = head
+        else:  # planner
+            room = tail - (-(-temp // ARENA_ALIGNMENT) * ARENA_ALIGNMENT)
+            if room < 0 or room // PLANNER_BYTES_PER_BUFFER < st[1]:
+                return False
+    return True
+
+
 def _tensor_struct_steps(abi: Abi, sg: Subgraph, t: int, temp: bool, key=None) -> list[tuple]:
     """A TfLiteTensor for tensor t and, when quantized, its quantization copy."""
     ten = sg.tensors[t]
@@ -311,7 +341,7 @@ def _smallest_arena(steps: list[tuple], total: int) -> int:
     (the boundary is monotone where probed; the search starts near head + tail)."""
 
     def ok(n: int) -> bool:
-        return _Replay(steps, n).run()[0]
+        return _fits(steps, n)
 
     lo, hi = max(total - 64, 0), _align_up(total, 16) + 64
     while not ok(hi):
