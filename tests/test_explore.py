@@ -91,20 +91,21 @@ def run(*args, input=None):
 
 def test_explore_json_and_pipe_agree():
     model = str(SAMPLES / "resnet_skip_int8.tflite")
-    direct = run("explore", model, "--sram", "40k", "--json")
+    direct = run("explore", model, "--sram", "48k", "--json")
     assert direct.returncode == 0, direct.stderr
     doc = json.loads(direct.stdout)
     assert doc["schema"] == "tinymem.explore/2"
     assert doc["target"] == {"name": "cortex-m4", "kernels": "cmsis-nn"}
-    assert doc["baseline"]["arena_bytes"] == 49_152 and doc["baseline"]["macs"] > 0
+    # The head on Cortex-M4 with CMSIS-NN, as the firmware records it.
+    assert doc["baseline"]["arena_bytes"] == 49_728 and doc["baseline"]["macs"] > 0
     for o in doc["options"]:
         for key in ("id", "kind", "arena_bytes", "head_bytes", "tail_bytes", "required_bytes",
                     "peak_bytes", "macs", "mac_overhead", "fits"):
             assert key in o
         # Fits is judged on the arena the board must set, not on the head.
-        assert o["fits"] == (o["required_bytes"] <= 40 * 1024)
+        assert o["fits"] == (o["required_bytes"] <= 48 * 1024)
     prof = run("profile", model, "--json")
-    piped = run("explore", "--sram", "40k", "--json", input=prof.stdout)
+    piped = run("explore", "--sram", "48k", "--json", input=prof.stdout)
     assert piped.returncode == 0, piped.stderr
     a, b = json.loads(piped.stdout), doc
     assert [(o["id"], o["arena_bytes"]) for o in a["options"]] == \
