@@ -20,10 +20,14 @@ def test_profile_json_schema(mobilenet_035):
     r = run("profile", str(mobilenet_035), "--json")
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
-    assert doc["schema"] == "tinymem.profile/1"
+    assert doc["schema"] == "tinymem.profile/2"
     for key in ("peak_bytes", "arena_bytes", "macs", "weights_bytes", "peak", "layers"):
         assert key in doc
-    assert doc["arena_bytes"] == 311_040
+    # The default target is the common deployment: Cortex-M4 with CMSIS-NN.
+    assert doc["target"] == {"name": "cortex-m4", "kernels": "cmsis-nn"}
+    assert doc["arena_bytes"] == doc["arena"]["head_bytes"] == 311_040
+    assert doc["arena"]["required_bytes"] > doc["arena"]["head_bytes"] + doc["arena"]["tail_bytes"] - 16
+    assert sum(l["persistent_bytes"] for l in doc["layers"]) < doc["arena"]["tail_bytes"]
     assert doc["peak"]["op"] == "DEPTHWISE_CONV_2D"
     assert {t["bytes"] for t in doc["peak"]["tensors"]} == {72 * 72 * 48, 36 * 36 * 48}
     assert len(doc["layers"]) == 65

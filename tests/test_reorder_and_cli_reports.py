@@ -75,7 +75,7 @@ def test_cli_writes_plots_and_report(tmp_path):
             "--html", str(tmp_path / "p.html"))
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "mem.svg").read_text().lstrip().startswith("<?xml")
-    r = run("explore", model, "--sram", "40k", "--plot", str(tmp_path / "pareto.png"),
+    r = run("explore", model, "--sram", "48k", "--plot", str(tmp_path / "pareto.png"),
             "--html", str(tmp_path / "e.html"))
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -49,12 +49,9 @@ class Abi:
     allocation_info: int  # AllocationInfo
     resource_variables: int  # MicroResourceVariables
     resource_variable: int  # MicroResourceVariables::MicroResourceVariable
+    scratch_handle: int = 4  # ScratchBufferHandle
     # sizeof, alignof of each TfLite*Params struct the parser allocates.
     params: dict[str, tuple[int, int]] = field(default_factory=dict)
-
-    @property
-    def scratch_handle(self) -> int:  # ScratchBufferHandle {uint8_t* data}
-        return self.pointer
 
 
 # TfLite*Params: identical on both ABIs except where an enum or a pointer is a field
@@ -82,7 +79,7 @@ _PARAMS_ARM = {
 }
 _PARAMS_X86_64 = {
     "TfLiteAddParams": (8, 4), "TfLiteArgMaxParams": (4, 4), "TfLiteArgMinParams": (4, 4),
-    "TfLiteCastParams": (8, 4), "TfLiteDivParams": (4, 4), "TfLiteFullyConnectedParams": (16, 4),
+    "TfLiteCastParams": (8, 4), "TfLiteDivParams": (4, 4), "TfLiteFullyConnectedParams": (32, 4),
     "TfLiteL2NormParams": (4, 4), "TfLiteLSTMParams": (20, 4), "TfLiteMirrorPaddingParams": (4, 4),
     "TfLiteMulParams": (4, 4), "TfLiteSVDFParams": (12, 4), "TfLiteShapeParams": (4, 4),
     "TfLiteSubParams": (8, 4), "TfLiteTransposeConvParams": (20, 4),
@@ -92,13 +89,16 @@ _PARAMS_X86_64 = {
 ABIS: dict[int, Abi] = {
     # Cortex-M, arm-none-eabi-gcc: sizes reported by the firmware (sizeof) or read
     # from the headers; alignment 4 throughout.
-    4: Abi(pointer=4, allocator_objects=(52, 44, 124), builtin_data_allocator=8,
+    4: Abi(pointer=4, allocator_objects=(52, 44, 124), builtin_data_allocator=8, scratch_handle=4,
            subgraph_allocations=8, eval_tensor=12, tflite_tensor=32, node_and_registration=32,
            affine_quantization=12, scratch_request=12, allocation_info=24,
            resource_variables=12, resource_variable=20,
            params={**_PARAMS_COMMON, **_PARAMS_ARM}),
     # x86-64 (the tflite-micro wheel): alignment 8 for structs holding pointers.
-    8: Abi(pointer=8, allocator_objects=(104, 72, 248), builtin_data_allocator=16,
+    # The allocator objects, ScratchBufferHandle and FC options are larger in the
+    # wheel's build than its headers suggest: learnt from its recorded tails.
+    8: Abi(pointer=8, allocator_objects=(128, 72, 256), builtin_data_allocator=16,
+           scratch_handle=8,
            subgraph_allocations=16, eval_tensor=24, tflite_tensor=64, node_and_registration=64,
            affine_quantization=24, scratch_request=16, allocation_info=32,
            resource_variables=16, resource_variable=40,
@@ -181,6 +181,36 @@ class _Replay:
                 if room < 0 or room // PLANNER_BYTES_PER_BUFFER < st[1]:
                     return False, self.size - tail, by_op, by_kind
         return True, self.size - tail, by_op, by_kind
+
+
+def _fits(steps: list[tuple], size: int) -> bool:
+    """The replay without bookkeeping: does every step succeed in an arena of `size`?"""
+    tail = size
+    head = temp = 0
+    for st in steps:
+        kind = st[0]
+        if kind == "tail":
+            new = (tail - st[1]) // st[2] * st[2]
+            if new < head:
+                return False
+            tail = new
+        elif kind == "temp":
+            a = st[2]
+            start = -(-temp // a) * a
+            if tail - start < st[1]:
+                return False
+            temp = start + st[1]
+        elif kind == "head":
+            if tail < st[1]:
+                return False
+            head = temp = st[1]
+        elif kind == "reset":
+            temp = head
+        else:  # planner
+            room = tail - (-(-temp // ARENA_ALIGNMENT) * ARENA_ALIGNMENT)
+            if room < 0 or room // PLANNER_BYTES_PER_BUFFER < st[1]:
+                return False
+    return True
 
 
 def _tensor_struct_steps(abi: Abi, sg: Subgraph, t: int, temp: bool, key=None) -> list[tuple]:
@@ -311,7 +341,7 @@ def _smallest_arena(steps: list[tuple], total: int) -> int:
     (the boundary is monotone where probed; the search starts near head + tail)."""
 
     def ok(n: int) -> bool:
-        return _Replay(steps, n).run()[0]
+        return _fits(steps, n)
 
     lo, hi = max(total - 64, 0), _align_up(total, 16) + 64
     while not ok(hi):

@@ -168,11 +168,11 @@ def _cmsis_transpose_conv_int8(op: Operator, sg: Subgraph, target: Target) -> li
 RULES = [
     OpRule("CONV_2D", macs=conv2d_macs, scratch=conv2d_scratch, window=conv_window,
            channels="split_out",
-           opdata=OpData(56, cmsis_nn=60),
+           opdata=OpData(56, cmsis_nn=60, host=80),
            persistent=per_channel_arrays),
     OpRule("DEPTHWISE_CONV_2D", macs=depthwise_macs, scratch=depthwise_scratch,
            window=conv_window, channels="channelwise",
-           opdata=OpData(56, cmsis_nn=60),
+           opdata=OpData(56, cmsis_nn=60, host=80),
            persistent=per_channel_arrays),
     OpRule("TRANSPOSE_CONV", macs=transpose_conv_macs, scratch=transpose_conv_scratch,
            data_inputs=(2,),

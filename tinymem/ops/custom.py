@@ -50,7 +50,7 @@ RULES = [
 ] + [
     # Signal front-end ops: their state lives in OpData (measured on the firmware).
     OpRule(f"CUSTOM:{name}", opdata=OpData(n))
-    for name, n in (("SignalEnergy", 16), ("SignalFilterBank", 384), ("SignalFilterBankLog", 16),
+    for name, n in (("SignalWindow", 8), ("SignalEnergy", 16), ("SignalFilterBank", 384), ("SignalFilterBankLog", 16),
                     ("SignalFilterBankSpectralSubtraction", 208), ("SignalPCAN", 16),
                     ("SignalFftAutoScale", 0), ("SignalFilterBankSquareRoot", 0))
 ]

@@ -85,7 +85,7 @@ def batch_matmul_scratch(op: Operator, sg: Subgraph, target: Target | None = Non
 
 RULES = [
     OpRule("FULLY_CONNECTED", macs=fc_macs, scratch=fc_scratch, channels="split_out",
-           opdata=OpData(48, cmsis_nn=72),
+           opdata=OpData(48, cmsis_nn=72, host=72),
            persistent=fc_persistent),
     OpRule("BATCH_MATMUL", macs=batch_matmul_macs, data_inputs=(0, 1),
            scratch=batch_matmul_scratch,

@@ -39,7 +39,7 @@ RULES = [
     for name in ("REDUCE_PROD", "REDUCE_ANY", "ARG_MAX", "ARG_MIN", "CUMSUM")
 ] + [
     OpRule("SOFTMAX", macs=per_input_element,
-           opdata=OpData(56, cmsis_nn=64)),
+           opdata=OpData(56, cmsis_nn=64, host=80)),
 ] + [
     OpRule(name, macs=per_input_element)
     for name in ("LOG_SOFTMAX", "L2_NORMALIZATION", "LOCAL_RESPONSE_NORMALIZATION")

@@ -162,12 +162,15 @@ def _card(key: str, value: str, detail: str = "", cls: str = "") -> str:
 
 
 def _summary(p: "Profile", budget: int | None) -> str:
-    cards = [_card("TFLM arena", human_bytes(p.arena_bytes), f"{p.arena_bytes:,} B"),
+    cards = [_card("arena to set", human_bytes(p.required_bytes),
+                   f"{p.required_bytes:,} B on {p.target.label()}"),
+             _card("head + tail", f"{human_bytes(p.head_bytes)} + {human_bytes(p.tail_bytes)}",
+                   f"{p.head_bytes:,} + {p.tail_bytes:,} B"),
              _card("live-set peak", human_bytes(p.peak_bytes), f"{p.peak_bytes:,} B")]
     if budget is not None:
-        fits = p.arena_bytes <= budget
-        detail = (f"{human_bytes(budget - p.arena_bytes)} to spare" if fits
-                  else f"{human_bytes(p.arena_bytes - budget)} over")
+        fits = p.required_bytes <= budget
+        detail = (f"{human_bytes(budget - p.required_bytes)} to spare" if fits
+                  else f"{human_bytes(p.required_bytes - budget)} over")
         cards.append(_card("SRAM budget", human_bytes(budget), detail, "ok" if fits else "bad"))
     n_ops = len(p.layers)
     cards.append(_card("MACs", human_count(p.macs), f"{n_ops} ops"))
@@ -231,11 +234,11 @@ def _exploration(p: "Profile", ex: "Exploration", budget: int | None, with_plots
     name = os.path.basename(ex.model.path) if ex.model.path else "model"
     out = ['<section id="schedules"><h2>Schedules that lower the peak</h2>']
     rec = ex.recommended
-    base = ex.baseline.arena_bytes
+    base = ex.baseline.required_bytes
     if rec is not None:
         out.append(f'<p class="callout">Recommended: <b>{e(rec.id)}</b>, '
-                   f"{e(_bytes(rec.arena_bytes))} TFLM arena "
-                   f"({rec.arena_bytes / base - 1:+.0%} vs the baseline&rsquo;s "
+                   f"{e(_bytes(rec.required_bytes))} arena to set "
+                   f"({rec.required_bytes / base - 1:+.0%} vs the baseline&rsquo;s "
                    f"{e(human_bytes(base))}) for {rec.mac_overhead:+.1%} MACs. "
                    f"{e(rec.description)}.</p>")
     elif ex.budget is not None:
@@ -243,11 +246,11 @@ def _exploration(p: "Profile", ex: "Exploration", budget: int | None, with_plots
     if with_plots:
         svg = _plots.pareto_plot_bytes(ex, "svg")
         out.append("<figure>" + _plots.inline_svg(svg, "pareto", f"Schedules of {name}")
-                   + "<figcaption>Each option&rsquo;s TFLM arena against the extra MACs it costs. "
+                   + "<figcaption>Each option&rsquo;s arena to set against the extra MACs it costs. "
                      "The step line is the Pareto front: the least SRAM reachable for a given "
                      "overhead.</figcaption></figure>")
     out.append(_options_table(ex))
-    chosen = rec or min(ex.options, key=lambda o: (o.arena_bytes, o.mac_overhead))
+    chosen = rec or min(ex.options, key=lambda o: (o.required_bytes, o.mac_overhead))
     if with_plots:
         if chosen.model is ex.model:
             out.append(f'<p class="note">{e(chosen.id)} keeps the baseline&rsquo;s operators and '
@@ -269,12 +272,12 @@ def _exploration(p: "Profile", ex: "Exploration", budget: int | None, with_plots
 
 
 def _options_table(ex: "Exploration") -> str:
-    base = ex.baseline.arena_bytes
-    head = ('<tr><th></th><th>id</th><th class="n">TFLM arena</th><th class="n">vs base</th>'
+    base = ex.baseline.required_bytes
+    head = ('<tr><th></th><th>id</th><th class="n">arena to set</th><th class="n">vs base</th>'
             '<th class="n">live bound</th><th class="n">MACs</th><th class="n">overhead</th>'
             '<th class="n">stage</th><th class="n">+ops</th><th>fits</th><th>schedule</th></tr>')
     rows = []
-    for o in sorted(ex.options, key=lambda o: (o.mac_overhead, o.arena_bytes)):
+    for o in sorted(ex.options, key=lambda o: (o.mac_overhead, o.required_bytes)):
         mark = ("→" if o.recommended else "") + ("★" if o.pareto else "")
         cls = "rec" if o.recommended else ("" if o.pareto else "dim")
         stage = o.stage_overhead()
@@ -283,8 +286,8 @@ def _options_table(ex: "Exploration") -> str:
             f'<tr class="{cls}"><td class="mark" title="'
             f'{"recommended, " if o.recommended else ""}{"Pareto" if o.pareto else "dominated"}">'
             f"{mark}</td><td class=\"mono id\">{e(o.id)}</td>"
-            f'<td class="n">{o.arena_bytes:,}</td>'
-            f'<td class="n">{(o.arena_bytes / base - 1 if base else 0):+.0%}</td>'
+            f'<td class="n">{o.required_bytes:,}</td>'
+            f'<td class="n">{(o.required_bytes / base - 1 if base else 0):+.0%}</td>'
             f'<td class="n">{o.peak_bytes:,}</td><td class="n">{e(human_count(o.macs))}</td>'
             f'<td class="n">{o.mac_overhead:+.1%}</td>'
             f'<td class="n">{"" if stage is None else f"{stage:+.0%}"}</td>'

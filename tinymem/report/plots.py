@@ -417,7 +417,7 @@ def _memory_figure(p: "Profile", budget: int | None):
 
 
 def pareto_plot(exploration: "Exploration", path: str | os.PathLike) -> None:
-    """Every option's TFLM arena against its MAC overhead, with the Pareto front."""
+    """Every option's arena to set against its MAC overhead, with the Pareto front."""
     fmt = _format_for(path)
     atomic_write(path, pareto_plot_bytes(exploration, fmt))
 
@@ -435,16 +435,16 @@ def _pareto_figure(ex: "Exploration"):
     ax = fig.add_subplot()
     opts = list(ex.options)
     rec = ex.recommended
-    u = _Unit(max([o.arena_bytes for o in opts] + [ex.budget or 0]))
+    u = _Unit(max([o.required_bytes for o in opts] + [ex.budget or 0]))
     xs = [o.mac_overhead * 100 for o in opts]
-    ys = [u(o.arena_bytes) for o in opts]
+    ys = [u(o.required_bytes) for o in opts]
     xmax = max(xs + [1.0])
     ymax = max(ys + [u(ex.budget) if ex.budget else 0.0])
     xright = xmax * 1.08
 
-    front = sorted((o for o in opts if o.pareto), key=lambda o: (o.mac_overhead, -o.arena_bytes))
+    front = sorted((o for o in opts if o.pareto), key=lambda o: (o.mac_overhead, -o.required_bytes))
     fx = [o.mac_overhead * 100 for o in front] + ([xright] if front else [])
-    fy = [u(o.arena_bytes) for o in front] + ([u(front[-1].arena_bytes)] if front else [])
+    fy = [u(o.required_bytes) for o in front] + ([u(front[-1].required_bytes)] if front else [])
     if front:
         ax.plot(fx, fy, drawstyle="steps-post", color=C_FRONT, lw=1.4, alpha=0.8, zorder=2,
                 label="Pareto front", gid="pareto-front")
@@ -476,9 +476,9 @@ def _pareto_figure(ex: "Exploration"):
     ax.set_ylim(0, ymax * 1.18 if ymax else 1)
     ax.grid(True, color="#E4E4E4", lw=0.8, zorder=0)
     ax.set_xlabel("MAC overhead vs baseline")
-    ax.set_ylabel(f"peak SRAM: TFLM arena ({u.name})")
+    ax.set_ylabel(f"arena to set on {ex.target.label()} ({u.name})")
     name = os.path.basename(ex.model.path) if ex.model.path else "model"
-    sub = [f"baseline {human_bytes(ex.baseline.arena_bytes)}", f"{len(opts)} options"]
+    sub = [f"baseline {human_bytes(ex.baseline.required_bytes)}", f"{len(opts)} options"]
     if ex.budget is not None:
         sub.append(f"budget {human_bytes(ex.budget)}" + (": nothing fits" if rec is None else ""))
     _titles(fig, ax, f"Schedules: SRAM against extra compute: {_short(name)}", SEP.join(sub))
@@ -496,7 +496,7 @@ def _pareto_figure(ex: "Exploration"):
         lab.hline(u(ex.budget))
     if rec is not None:
         i = opts.index(rec)
-        lab.place(xs[i], ys[i], f"recommended: {rec.id}\n{human_bytes(rec.arena_bytes)} arena, "
+        lab.place(xs[i], ys[i], f"recommended: {rec.id}\n{human_bytes(rec.required_bytes)} arena, "
                   f"{rec.mac_overhead:+.1%} MACs", offsets=_FAR[4:] + _FAR[:4], arrow="#00704F",
                   fontsize=8.5, fontweight="bold", color="#00704F", zorder=7,
                   bbox=dict(boxstyle="round,pad=0.3", fc="white", ec="#00704F", lw=0.8),
