@@ -22,7 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.hostile_models import HOSTILE  # noqa: E402
+from tests.hostile_models import HOSTILE, WITHIN_LIMITS  # noqa: E402
+
+CASES = {**HOSTILE, **WITHIN_LIMITS}
 
 _CHILD = r"""
 import json, sys, time, tempfile, os, resource
@@ -90,12 +92,12 @@ def run_case(name: str, data: bytes, timeout: float) -> dict:
 
 
 def main(timeout: float = 30.0, names: list[str] | None = None) -> int:
-    names = names or list(HOSTILE)
+    names = names or list(CASES)
     print("| hostile file | file KiB | read | profile | explore | write | child s | peak RSS MiB |")
     print("|---|---:|---|---|---|---|---:|---:|")
     bad = 0
     for name in names:
-        data = HOSTILE[name]()
+        data = CASES[name]()
         res = run_case(name, data, timeout)
         rss_txt = f"{res['rss_mb']:.0f}" if "rss_mb" in res else "?"
 

@@ -249,3 +249,20 @@ HOSTILE = {
     "op_reads_own_output": self_loop,
     "empty_main_subgraph": empty_main_subgraph,
 }
+
+
+def add_chain(n_ops: int = 2_500, shape=(1, 8)) -> bytes:
+    """An honest (unshared) chain of `n_ops` ADDs, each reading the previous output twice."""
+    b = flatbuffers.Builder(1024)
+    t = tensor(b, shape)
+    ops = [operator(b, 0, inputs=(i, i), outputs=(i + 1,)) for i in range(n_ops)]
+    return finish(b, [subgraph(b, [t] * (n_ops + 1), ops, inputs=(0,), outputs=(n_ops,))], ["ADD"])
+
+
+# The largest models the limits let through, for the benchmark: every stage must stay fast.
+WITHIN_LIMITS = {
+    "add_chain_2500 (op limit)": lambda: add_chain(2_500, (1, 8, 8, 4)),
+    "shared_tensor_table_5000 (tensor limit, all alive at once)": lambda: shared_tensor_table(5_000),
+    "if_doubling_12 (8,191 inlined runs)": lambda: if_doubling(12),
+    "call_once_chain_63 (depth limit)": lambda: call_chain(63),
+}

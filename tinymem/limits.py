@@ -15,10 +15,11 @@ from __future__ import annotations
 
 # The whole file is read into memory; TFLM models are at most a few MB.
 MAX_FILE_BYTES = 256 << 20
-# Over all subgraphs. Reading one tensor costs ~50 us in the pure-Python
-# flatbuffer runtime, so this also bounds reading time (~0.5 s).
-MAX_TENSORS = 10_000
-MAX_OPERATORS = 5_000
+# Over all subgraphs. Reading, planning and writing cost about 0.1-0.3 ms per
+# tensor or operator in pure Python, so these also bound every stage to about
+# a second; the first fit is quadratic in the tensors alive at once.
+MAX_TENSORS = 5_000
+MAX_OPERATORS = 2_500
 MAX_SUBGRAPHS = 256
 # Dimensions of one tensor shape (TFLite kernels handle at most 6).
 MAX_RANK = 16
@@ -26,7 +27,7 @@ MAX_RANK = 16
 MAX_CALL_DEPTH = 64
 # Operator executions once every called subgraph is inlined at its call:
 # the planner's scope count. Without control flow it equals the op count.
-MAX_INLINED_STEPS = 20_000
+MAX_INLINED_STEPS = 10_000
 
 
 def data_budget(file_bytes: int) -> int:
