@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from ..ir import Operator, Subgraph
+from .tflm import Tflm
 
 MacsFn = Callable[[Operator, Subgraph], Optional[int]]
 ScratchFn = Callable[[Operator, Subgraph], list[int]]
@@ -78,6 +79,9 @@ class OpRule:
     data_inputs: tuple[int, ...] = (0,)
     notes: str = ""
     tags: frozenset[str] = field(default_factory=frozenset)
+    # What TFLite Micro registers for the op (its MicroMutableOpResolver method) and
+    # what each kernel set's kernel accepts (tinymem/ops/tflm.py); None: no kernel.
+    tflm: Tflm | None = None
 
 
 NO_MACS = _no_macs

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..ir import Operator, Subgraph
 from .base import OpRule, Window
+from .tflm import input_rank, kernel, tflm
 from .shapes import dim, elements, inp, out
 
 
@@ -78,11 +79,28 @@ def transpose_conv_scratch(op: Operator, sg: Subgraph) -> list[int]:
     return []
 
 
+# conv_common.cc / depthwise_conv_common.cc Prepare: output in the input's type, and
+# float weights for float input, int8 for int16, int8 or int4 for int8 ("Hybrid models
+# are not supported"). CMSIS-NN's Prepare also requires 4-D tensors.
+_CONV_TYPES = ("float32/float32->float32", "int16/int8->int16", "int8/int8->int8",
+               "int8/int4->int8")
+_CONV = kernel(*_CONV_TYPES, weights=1)
+_CONV_CMSIS = kernel(*_CONV_TYPES, weights=1, checks=(input_rank("4-D", 4, 4),))
+# transpose_conv.cc: weights in the input's type, or int8 weights for int16 input.
+_TRANSPOSE_CONV = kernel("float32/float32->float32", "int8/int8->int8", "int16/int8->int16",
+                         data=2, weights=1)
+
 RULES = [
     OpRule("CONV_2D", macs=conv2d_macs, scratch=int4_filter_scratch, window=conv_window,
-           channels="split_out"),
+           channels="split_out",
+           tflm=tflm("AddConv2D", _CONV, _CONV_CMSIS),
+           ),
     OpRule("DEPTHWISE_CONV_2D", macs=depthwise_macs, scratch=int4_filter_scratch,
-           window=conv_window, channels="channelwise"),
+           window=conv_window, channels="channelwise",
+           tflm=tflm("AddDepthwiseConv2D", _CONV, _CONV_CMSIS),
+           ),
     OpRule("TRANSPOSE_CONV", macs=transpose_conv_macs, scratch=transpose_conv_scratch,
-           data_inputs=(2,)),
+           data_inputs=(2,),
+           tflm=tflm("AddTransposeConv", _TRANSPOSE_CONV),
+           ),
 ]

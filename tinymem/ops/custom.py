@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..ir import Operator, Subgraph
 from .base import OpRule
 from .shapes import dim, inp
+from .tflm import Tflm, kernel, tflm
 
 
 def custom_options(op: Operator) -> dict:
@@ -42,7 +43,36 @@ def detection_postprocess_scratch(op: Operator, sg: Subgraph) -> list[int]:
             md * nb * 4, nb * 4, md * nb * 4, max(nc, md) * nb * 4, min(nb, md) * nb * 4]
 
 
+# Custom ops the firmware's resolver (as the tflite-micro wheel's) registers by name:
+# the signal library and TFLM's own. Their types are not checked.
+_SIGNAL = {
+    "SignalDelay": "AddDelay", "SignalEnergy": "AddEnergy",
+    "SignalFftAutoScale": "AddFftAutoScale", "SignalFilterBank": "AddFilterBank",
+    "SignalFilterBankLog": "AddFilterBankLog",
+    "SignalFilterBankSquareRoot": "AddFilterBankSquareRoot",
+    "SignalFilterBankSpectralSubtraction": "AddFilterBankSpectralSubtraction",
+    "SignalFramer": "AddFramer", "SignalIrfft": "AddIrfft", "SignalOverlapAdd": "AddOverlapAdd",
+    "SignalPCAN": "AddPCAN", "SignalStacker": "AddStacker", "SignalWindow": "AddWindow",
+    "CIRCULAR_BUFFER": "AddCircularBuffer", "TFLM_DECODE": "AddDecode",
+}
+_ANY = kernel("*->*")
+
 RULES = [
-    OpRule("CUSTOM:SignalRfft", scratch=rfft_scratch),
-    OpRule("CUSTOM:TFLite_Detection_PostProcess", scratch=detection_postprocess_scratch),
+    OpRule("CUSTOM:SignalRfft", scratch=rfft_scratch,
+           tflm=tflm("AddRfft", _ANY),
+           ),
+    # detection_postprocess.cc: float32 box encodings and class scores only.
+    OpRule("CUSTOM:TFLite_Detection_PostProcess", scratch=detection_postprocess_scratch,
+           tflm=tflm("AddDetectionPostprocess", kernel("float32->float32")),
+           ),
+    # Vela's output: an Ethos-U command stream. ethosu.cc outside an Ethos-U build is a
+    # stub whose registration is null, so AddEthosU registers nothing.
+    OpRule("CUSTOM:ethos-u",
+           tflm=Tflm("AddEthosU", needs="an Ethos-U NPU build of TFLM (Vela output)"),
+           ),
+] + [
+    OpRule(f"CUSTOM:{name}",
+           tflm=tflm(method, _ANY),
+           )
+    for name, method in _SIGNAL.items()
 ]

@@ -6,6 +6,7 @@ from ..ir import Operator, Subgraph
 from .base import OpRule, Window
 from .conv import same_pad_before
 from .shapes import dim, elements, inp, out
+from .tflm import input_rank, same_types
 
 
 def pool_window(op: Operator, sg: Subgraph) -> tuple[Window, Window] | None:
@@ -28,7 +29,17 @@ def pool_macs(op: Operator, sg: Subgraph) -> int | None:
     return elements(out(sg, op, 0)) * (o.get("filter_height", 1) or 1) * (o.get("filter_width", 1) or 1)
 
 
+# pooling_common.cc / cmsis_nn/pooling.cc: float32, int8, int16 ("Type not supported"
+# otherwise); l2_pool_2d.cc: float32 only, 4-D.
+_POOL_TFLM = {
+    "AVERAGE_POOL_2D": same_types("AddAveragePool2D", "float32", "int8", "int16"),
+    "MAX_POOL_2D": same_types("AddMaxPool2D", "float32", "int8", "int16"),
+    "L2_POOL_2D": same_types("AddL2Pool2D", "float32", checks=(input_rank("4-D", 4, 4),)),
+}
+
 RULES = [
-    OpRule(name, macs=pool_macs, window=pool_window, channels="channelwise")
+    OpRule(name, macs=pool_macs, window=pool_window, channels="channelwise",
+           tflm=_POOL_TFLM[name],
+           )
     for name in ("AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D")
 ]

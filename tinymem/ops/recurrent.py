@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..ir import Operator, Subgraph
 from .base import OpRule
 from .shapes import dim, elements, inp, out
+from .tflm import input_rank, kernel, tflm
 
 
 def svdf_macs(op: Operator, sg: Subgraph) -> int | None:
@@ -49,7 +50,18 @@ def lstm_scratch(op: Operator, sg: Subgraph) -> list[int]:
     return [size] * 4
 
 
+# svdf.cc: float32, or int8 input with int8 feature weights (int16/int8 time weights,
+# 2-D input); unidirectional_sequence_lstm.cc: float32, int8 or int16 input with int8
+# weights (weights are input 2, input-to-forget).
+_SVDF = kernel("float32/float32->float32", "int8/int8->int8", weights=1,
+               checks=(input_rank("2-D", 2, 2),))
+_LSTM = kernel("float32/float32->float32", "int8/int8->int8", "int16/int8->int16", weights=2)
+
 RULES = [
-    OpRule("SVDF", macs=svdf_macs, scratch=svdf_scratch),
-    OpRule("UNIDIRECTIONAL_SEQUENCE_LSTM", macs=lstm_macs, scratch=lstm_scratch),
+    OpRule("SVDF", macs=svdf_macs, scratch=svdf_scratch,
+           tflm=tflm("AddSvdf", _SVDF),
+           ),
+    OpRule("UNIDIRECTIONAL_SEQUENCE_LSTM", macs=lstm_macs, scratch=lstm_scratch,
+           tflm=tflm("AddUnidirectionalSequenceLSTM", _LSTM),
+           ),
 ]
