@@ -171,6 +171,10 @@ def explore(model_path: str | None, sram: str | None, max_overhead: str | None, 
         if console.width < 120:
             console.print(schedule_legend(ex))
         console.print(summary_line(ex))
+        if ex.notes:
+            from .report.explore_view import notes_text
+
+            console.print(notes_text(ex))
     # Written before the no-fit exit: the pictures matter most when nothing fits.
     if plot_path:
         from .report.plots import pareto_plot

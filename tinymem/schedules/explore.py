@@ -27,6 +27,8 @@ from ..memory.liveness import live_bytes_per_scope
 from ..memory.planner import ArenaPlan, plan_model
 from ..memory.requests import Requests, build_requests
 from ..ops import rule_for
+from ..ops.support import check_ops
+from ..targets import DEFAULT_TARGET, Target
 from .reorder import reorder
 from .fdt import fdt_steps
 from .tiling_steps import Step, spatial_steps
@@ -127,8 +129,12 @@ class _Evaluator:
     only when the bound says the candidate could still win.
     """
 
-    def __init__(self, base: Model, progress: Callable[[int, int], None] | None):
+    def __init__(self, base: Model, progress: Callable[[int, int], None] | None,
+                 target: Target = DEFAULT_TARGET):
         self.base = base
+        self.target = target
+        # Candidates whose new ops the target's kernels cannot run: key -> why.
+        self.unsupported: dict[tuple, str] = {}
         self.base_macs = model_macs(base)
         self.cache: dict[tuple, tuple[Model, Requests, int, int]] = {}
         self.plans: dict[tuple, ArenaPlan] = {}
@@ -147,6 +153,15 @@ class _Evaluator:
                 m = build()
             except (ValueError, IndexError, KeyError, ZeroDivisionError, TinymemError):
                 self.cache[key] = None
+                return None
+            # Only the ops a step created (they carry a tag) can be new to the
+            # target: checking them is cheap, and a schedule TFLM cannot run is
+            # never offered.
+            problems = check_ops([op for op in m.main.operators if op.tag is not None],
+                                 m.main, self.target)
+            if problems:
+                self.cache[key] = None
+                self.unsupported[key] = problems[0].text()
                 return None
             req = build_requests(m)
             live = live_bytes_per_scope(req.buffers, req.last_scope)
@@ -171,11 +186,13 @@ class _Evaluator:
 
 def explore(model: Model, budget: int | None = None, max_overhead: float | None = None,
             progress: Callable[[int, int], None] | None = None,
-            sources: list[StepSource] | None = None) -> Exploration:
-    """All schedules found for `model`, measured as TFLite Micro would plan them."""
+            sources: list[StepSource] | None = None,
+            target: Target = DEFAULT_TARGET) -> Exploration:
+    """All schedules found for `model`, measured as TFLite Micro would plan them;
+    only schedules whose ops `target`'s kernels run are offered."""
     t0 = time.perf_counter()
     sources = sources if sources is not None else STEP_SOURCES
-    ev = _Evaluator(model, progress)
+    ev = _Evaluator(model, progress, target)
     base_ops = sum(len(sg.operators) for sg in model.subgraphs)
     base_plan = plan_model(model)
 
@@ -255,7 +272,16 @@ def explore(model: Model, budget: int | None = None, max_overhead: float | None 
     _mark(options, budget, max_overhead)
     return Exploration(model=model, baseline=baseline, options=options, budget=budget,
                        max_overhead=max_overhead, seconds=time.perf_counter() - t0,
-                       evaluated=ev.count)
+                       evaluated=ev.count, notes=_skipped_notes(ev.unsupported))
+
+
+def _skipped_notes(unsupported: dict[tuple, str]) -> list[str]:
+    """One note per split skipped for an op the target lacks (all its grids at once)."""
+    notes: dict[str, None] = {}
+    for key, why in unsupported.items():
+        what = " ".join(key[-1].label.split(" ")[:3])  # "patch ops 0-6": all its grids
+        notes[f"skipped {what} (not offered): {why}"] = None
+    return list(notes)
 
 
 def _peak_op(plan: ArenaPlan) -> int | None:
