@@ -39,27 +39,38 @@ def cli() -> None:
 @click.option("--sram", "sram", metavar="SIZE", help="SRAM budget to draw on --plot/--html: 256k, 256KiB, 262144.")
 @click.option("--plot", "plot_path", metavar="FILE.svg|FILE.png", help="Draw live memory per op (needs tinymem[plots]).")
 @click.option("--html", "html_path", metavar="REPORT.html", help="Write a self-contained HTML report (needs tinymem[plots]).")
+@click.option("--target", "target_name", metavar="CORE", help="The CPU to deploy on (default cortex-m4).")
+@click.option("--kernels", "kernels", metavar="SET", help="TFLM kernel set: reference, cmsis-nn, cmsis-nn-size.")
 def profile(model_path: str, as_json: bool, no_layout: bool, rows: int | None, sram: str | None,
-            plot_path: str | None, html_path: str | None) -> None:
+            plot_path: str | None, html_path: str | None, target_name: str | None,
+            kernels: str | None) -> None:
     """Profile the activation memory of MODEL.tflite."""
     from .analysis import profile_model
+    from .ops.support import check_support, deploy_snippet
     from .reader import load_model
+    from .targets import resolve_target
     from .units import parse_size
+
+    target = resolve_target(target_name, kernels)
 
     budget = parse_size(sram) if sram is not None else None
     if plot_path or html_path:
         from .report.plots import require
 
         require(plot_path)  # fail before the work: no matplotlib, or not .svg/.png
-    prof = profile_model(load_model(model_path), search_layout=not no_layout)
+    model = load_model(model_path)
+    prof = profile_model(model, search_layout=not no_layout)
+    support = check_support(model, target)
+    required = _required_bytes(prof)
     if as_json:
         from .report.profile_json import profile_document
 
-        _print_json(profile_document(prof))
+        _print_json(profile_document(prof, support, required))
     else:
         from .report.profile_view import profile_view
 
-        Console().print(profile_view(prof, max_rows=rows))
+        Console().print(profile_view(prof, max_rows=rows, support=support,
+                                     deploy=deploy_snippet(model, support, required)))
     if plot_path:
         from .report.plots import memory_plot
 
@@ -70,6 +81,12 @@ def profile(model_path: str, as_json: bool, no_layout: bool, rows: int | None, s
 
         profile_html(prof, html_path, budget=budget)
         click.echo(f"wrote {html_path}", err=True)
+
+
+def _required_bytes(prof) -> int:
+    """The smallest arena TFLM needs: the planner's head + tail figure where it has one
+    (profile/2), else the head alone."""
+    return getattr(prof.plan, "required_bytes", prof.arena_bytes)
 
 
 def _model_path_from_stdin() -> str:
@@ -129,16 +146,21 @@ class _LazyProgress:
 @click.option("--option", "option_id", metavar="ID", help="The option to write with -o (default: the recommended one).")
 @click.option("--plot", "plot_path", metavar="FILE.svg|FILE.png", help="Draw every option: TFLM arena vs MAC overhead, the Pareto front (needs tinymem[plots]).")
 @click.option("--html", "html_path", metavar="REPORT.html", help="Write a self-contained HTML report: profile, options, plots (needs tinymem[plots]).")
+@click.option("--target", "target_name", metavar="CORE", help="The CPU to deploy on (default cortex-m4).")
+@click.option("--kernels", "kernels", metavar="SET", help="TFLM kernel set: reference, cmsis-nn, cmsis-nn-size.")
 def explore(model_path: str | None, sram: str | None, max_overhead: str | None, as_json: bool,
             output: str | None, option_id: str | None, plot_path: str | None,
-            html_path: str | None) -> None:
+            html_path: str | None, target_name: str | None, kernels: str | None) -> None:
     """List the schedules that lower MODEL's peak SRAM, and what each costs.
 
     With no MODEL, reads the JSON `tinymem profile MODEL --json` printed from stdin.
     """
     from .reader import load_model
     from .schedules.explore import explore as run_explore
+    from .targets import resolve_target
     from .units import parse_fraction, parse_size
+
+    target = resolve_target(target_name, kernels)
 
     budget = parse_size(sram) if sram is not None else None
     limit = parse_fraction(max_overhead) if max_overhead is not None else None
@@ -150,7 +172,8 @@ def explore(model_path: str | None, sram: str | None, max_overhead: str | None, 
     model = load_model(path)
     progress = _LazyProgress(enabled=sys.stderr.isatty() or bool(os.environ.get("TINYMEM_PROGRESS")))
     try:
-        ex = run_explore(model, budget=budget, max_overhead=limit, progress=progress)
+        ex = run_explore(model, budget=budget, max_overhead=limit, progress=progress,
+                         target=target)
     finally:
         progress.close()
     chosen = None
@@ -207,11 +230,24 @@ def explore(model_path: str | None, sram: str | None, max_overhead: str | None, 
         chosen = chosen or ex.recommended
         if chosen is None:
             raise TinymemError("no option to write: pass --option ID")
+        from .ops.support import check_support, resolver_calls
         from .rewrite import write_option
 
+        # A file the target cannot run is never written (not even the baseline).
+        support = check_support(chosen.model, target)
+        if not support.runs:
+            raise TinymemError(f"option {chosen.id} would not run on {target.label()} ("
+                               + "; ".join(p.text() for p in support.problems[:3])
+                               + (f"; and {len(support.problems) - 3} more" if
+                                  len(support.problems) > 3 else "")
+                               + f"): {output} not written")
         size = write_option(chosen, output)
         click.echo(f"wrote {output} ({size:,} bytes): option {chosen.id}, predicted TFLM arena "
                    f"{chosen.arena_bytes:,} B", err=True)
+        added = [c for c in resolver_calls(chosen.model) if c not in resolver_calls(model)]
+        if added:
+            click.echo(f"the rewritten model also needs {', '.join(added)} in its "
+                       f"MicroMutableOpResolver<{len(resolver_calls(chosen.model))}>", err=True)
 
 
 @cli.command()
