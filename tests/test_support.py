@@ -136,12 +136,24 @@ def wheel_runs(path: Path) -> bool:
 SHARED = [pytest.param(p, id=p.stem) for p in shared_paths()]
 
 
+def _small(path: Path) -> bool:
+    # Reference kernels in QEMU take 1-2 minutes on the >50 M-MAC models; the wheel
+    # runs the reference kernels on every model (below), CMSIS-NN runs them all here.
+    # A model the table refuses fails in Prepare, within a second, however large.
+    from tinymem.schedules.explore import model_macs
+
+    m = load_model(str(path))
+    return model_macs(m) < 50_000_000 or not check_support(m, M4["reference"]).runs
+
+
+FIRMWARE_CASES = ([pytest.param(p, "cmsis-nn", id=f"cmsis-nn:{p.stem}") for p in shared_paths()]
+                  + [pytest.param(p, "reference", id=f"reference:{p.stem}")
+                     for p in shared_paths() if _small(p)])
+
+
 @need_qemu
-@pytest.mark.parametrize("kernels", ["cmsis-nn", "reference"])
-@pytest.mark.parametrize("path", SHARED)
+@pytest.mark.parametrize("path,kernels", FIRMWARE_CASES)
 def test_checker_agrees_with_the_m4_firmware_on_shared_models(path, kernels):
-    if kernels == "reference" and path.stat().st_size > 1_000_000:
-        pytest.skip("reference kernels on a large model take minutes in QEMU (cmsis-nn covers it)")
     support = check_support(load_model(str(path)), M4[kernels])
     assert support.runs == firmware_runs(firmware(path, kernels)), support.problems
 
@@ -328,3 +340,76 @@ def test_explore_never_writes_a_file_that_would_not_run(tmp_path):
     assert "op 0 TILE" in proc.stderr
     assert not out.exists()
     assert list(tmp_path.iterdir()) == [tmp_path / "m.tflite"]
+
+
+# --------------------------------------------------------------------------- explore on a uint8 input
+
+@pytest.fixture(scope="module")
+def uint8_exploration():
+    from tinymem.schedules.explore import explore
+
+    return explore(load_model(str(UINT8_IN)), max_overhead=0.10, target=M4["cmsis-nn"])
+
+
+def test_uint8_input_model_is_a_quantize_first_model_tflm_runs():
+    m = load_model(str(UINT8_IN))
+    assert m.main.tensors[m.main.inputs[0]].dtype == "uint8"
+    assert m.main.operators[0].opcode == "QUANTIZE"
+    assert check_support(m, M4["cmsis-nn"]).runs
+
+
+def test_uint8_input_patch_stage_starts_after_the_quantize(uint8_exploration):
+    patches = [o for o in uint8_exploration.options if "patch" in o.kind]
+    assert patches
+    assert all(o.steps[0].segment.first == 1 for o in patches)
+    assert any("skipped patch ops 0-" in n and "STRIDED_SLICE: uint8 input has no kernel" in n
+               for n in uint8_exploration.notes)
+
+
+def test_no_option_offered_on_a_uint8_input_is_refused_by_the_table(uint8_exploration):
+    for o in uint8_exploration.options:
+        assert check_support(o.model, M4["cmsis-nn"]).runs, o.id
+
+
+def _written(uint8_exploration, tmp_path_factory):
+    """The patch options and the best within 10% MACs, written as the CLI writes them."""
+    from tinymem.rewrite import write_option
+
+    ex = uint8_exploration
+    chosen = {id(o): o for o in ex.options if "patch" in o.kind}
+    best = ex.best_within(0.10)
+    chosen[id(best)] = best
+    out = tmp_path_factory.mktemp("uint8_options")
+    paths = []
+    for o in chosen.values():
+        p = out / f"{o.id}.tflite"
+        write_option(o, p)
+        paths.append(p)
+    return paths
+
+
+@need_tflm
+def test_uint8_input_options_run_in_the_wheel_bit_exact(uint8_exploration, tmp_path_factory):
+    rng = np.random.default_rng(15)
+    x = [rng.integers(0, 255, size=(1, 144, 144, 3), endpoint=True).astype(np.uint8)]
+    _, (want,) = tflm_run(str(UINT8_IN), [x])
+    for path in _written(uint8_exploration, tmp_path_factory):
+        _, (got,) = tflm_run(str(path), [x])
+        assert all(np.array_equal(a, b) for a, b in zip(want, got)), path.name
+
+
+@need_qemu
+def test_uint8_input_options_give_identical_outputs_on_m4_cmsis_nn(uint8_exploration,
+                                                                    tmp_path_factory):
+    inputs = tmp_path_factory.mktemp("inputs")
+    rng = np.random.default_rng(16)
+    (inputs / "input_0.bin").write_bytes(rng.integers(0, 256, size=144 * 144 * 3).astype(np.uint8).tobytes())
+
+    def outputs_of(path):
+        out = tmp_path_factory.mktemp("out")
+        assert firmware_runs(firmware(path, "cmsis-nn", inputs, out)), path.name
+        return (out / "output_0.bin").read_bytes()
+
+    want = outputs_of(UINT8_IN)
+    for path in _written(uint8_exploration, tmp_path_factory):
+        assert outputs_of(path) == want, path.name
