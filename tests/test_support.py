@@ -413,3 +413,28 @@ def test_uint8_input_options_give_identical_outputs_on_m4_cmsis_nn(uint8_explora
     want = outputs_of(UINT8_IN)
     for path in _written(uint8_exploration, tmp_path_factory):
         assert outputs_of(path) == want, path.name
+
+
+def _too_big_for_the_firmware() -> ModelBuilder:
+    # A float FULLY_CONNECTED whose weights make the file just over 6 MiB.
+    g = ModelBuilder()
+    n_in, n_out = 1024, 1560
+    x, y = g.tensor([1, n_in]), g.tensor([1, n_out])
+    g.op(BO.FULLY_CONNECTED, [x, g.const([n_out, n_in]), -1], [y], _opts("FullyConnected"))
+    g.io([x], [y])
+    return g
+
+
+def test_a_model_the_firmware_cannot_load_is_a_model_wide_problem(tmp_path):
+    path = _too_big_for_the_firmware().save(tmp_path / "big.tflite")
+    assert path.stat().st_size >= 6 * 1024 * 1024
+    m = load_model(str(path))
+    s = check_support(m, M4["cmsis-nn"])
+    assert not s.runs
+    assert [(p.index, p.op) for p in s.problems] == [(None, None)]
+    assert "firmware loads models under 6,291,456 B" in s.problems[0].reason
+    assert check_support(m, resolve_target("host")).runs  # the wheel has no such buffer
+    if shutil.which("qemu-system-arm") and TARGETS.is_dir():
+        assert "cannot read model.tflite" in firmware(path, "cmsis-nn").get("error", "")
+    if have_tflm():
+        assert wheel_runs(path)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..ir import Model, Operator, Subgraph
-from ..targets import Target
+from ..targets import FIRMWARE_MODEL_MAX_BYTES, Target
 from . import REGISTRY
 
 
@@ -51,8 +51,11 @@ class Support:
     def headline(self) -> str:
         """The first line a summary prints when the model cannot run."""
         n = len(self.problems)
-        return (f"does not run on {self.target.label()}: {n} op{'s' if n != 1 else ''} "
-                "TFLM cannot run")
+        ops = sum(1 for p in self.problems if p.index is not None)
+        what = [f"{ops} op{'s' if ops != 1 else ''} TFLM cannot run"] if ops else []
+        if ops < n:
+            what.insert(0, "the model cannot be loaded")
+        return f"does not run on {self.target.label()}: {', '.join(what)}"
 
 
 def op_problem(op: Operator, sg: Subgraph, target: Target) -> str | None:
@@ -75,6 +78,10 @@ def op_problem(op: Operator, sg: Subgraph, target: Target) -> str | None:
 def check_support(model: Model, target: Target) -> Support:
     """Every op of every subgraph that `target`'s kernels cannot run, and why."""
     problems = []
+    if target.core.firmware and model.file_size >= FIRMWARE_MODEL_MAX_BYTES:
+        problems.append(Problem(None, None, f"the model file is {model.file_size:,} B: the "
+                                f"{target.core.name} firmware loads models under "
+                                f"{FIRMWARE_MODEL_MAX_BYTES:,} B"))
     for sg in model.subgraphs:
         for op in sg.operators:
             reason = op_problem(op, sg, target)

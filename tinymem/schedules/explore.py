@@ -27,7 +27,7 @@ from ..memory.liveness import live_bytes_per_scope
 from ..memory.planner import ArenaPlan, plan_model
 from ..memory.requests import Requests, build_requests
 from ..ops import rule_for
-from ..ops.support import check_ops
+from ..ops.support import check_ops, check_support
 from ..targets import DEFAULT_TARGET, Target
 from .reorder import reorder
 from .fdt import fdt_steps
@@ -272,7 +272,17 @@ def explore(model: Model, budget: int | None = None, max_overhead: float | None 
     _mark(options, budget, max_overhead)
     return Exploration(model=model, baseline=baseline, options=options, budget=budget,
                        max_overhead=max_overhead, seconds=time.perf_counter() - t0,
-                       evaluated=ev.count, notes=_skipped_notes(ev.unsupported))
+                       evaluated=ev.count, notes=_base_note(model, ev.target)
+                       + _skipped_notes(ev.unsupported))
+
+
+def _base_note(model: Model, target: Target) -> list[str]:
+    """The model itself cannot run on the target: no option of it can be written."""
+    support = check_support(model, target)
+    if support.runs:
+        return []
+    return [f"{support.headline()} (first: {support.problems[0].text()}); no option can be "
+            "written for it"]
 
 
 def _skipped_notes(unsupported: dict[tuple, str]) -> list[str]:
