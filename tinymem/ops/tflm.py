@@ -63,11 +63,13 @@ class Kernel:
         w = _dtype(sg, op.inputs, self.weights) if self.weights is not None else None
         o = _dtype(sg, op.outputs, self.output)
         if not any(s.matches(d or "none", w, o or "none") for s in self.signatures):
-            if self.weights is not None and any(s.data in (ANY, d) for s in self.signatures):
+            takes_input = [s for s in self.signatures if s.data in (ANY, d)]
+            if not takes_input:
+                return f"{d} input has no kernel"
+            if self.weights is not None and not any(s.weights in (None, ANY, w)
+                                                    for s in takes_input):
                 return f"{d} input with {w} weights (hybrid) has no kernel"
-            if any(s.data in (ANY, d) for s in self.signatures):
-                return f"{d} input to {o} output has no kernel"
-            return f"{d} input has no kernel"
+            return f"{d} input to {o} output has no kernel"
         for check in self.checks:
             reason = check(op, sg)
             if reason:
