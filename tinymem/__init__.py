@@ -9,6 +9,8 @@ Library use, no CLI needed:
     prof = tinymem.profile(model, target=resolve_target("cortex-m4", "cmsis-nn"))
     prof.required_bytes, prof.head_bytes, prof.tail_bytes   # the arena a board sets
     tinymem.profile_json(prof)   # the same document `tinymem profile --json` prints
+    s = tinymem.check_support(model, tinymem.resolve_target("cortex-m4", "cmsis-nn"))
+    s.runs, [p.text() for p in s.problems]   # "op 0 CONV_2D: uint8 input has no kernel in cmsis-nn"
 """
 
 __version__ = "0.1.0"
@@ -33,5 +35,21 @@ def profile_json(prof) -> dict:
     return profile_document(prof)
 
 
+def check_support(model, target=None):
+    """Whether `target`'s TFLM build (default: Cortex-M4, CMSIS-NN) runs the model, and why not."""
+    from .ops.support import check_support as check
+    from .targets import DEFAULT_TARGET
+
+    if not hasattr(model, "subgraphs"):
+        model = load_model(model)
+    return check(model, target or DEFAULT_TARGET)
+
+
+def resolve_target(core=None, kernels=None):
+    from .targets import resolve_target as resolve
+
+    return resolve(core, kernels)
+
+
 __all__ = ["__version__", "load_model", "parse_model", "profile", "profile_json",
-           "TinymemError", "ModelError"]
+           "check_support", "resolve_target", "TinymemError", "ModelError"]

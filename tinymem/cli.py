@@ -57,7 +57,9 @@ def profile(model_path: str, as_json: bool, no_layout: bool, rows: int | None, s
             kernels: str | None) -> None:
     """Profile the activation memory of MODEL.tflite: the arena to set on the target."""
     from .analysis import profile_model
+    from .ops.support import check_support, deploy_snippet
     from .reader import load_model
+    from .targets import resolve_target
     from .units import parse_size
 
     budget = parse_size(sram) if sram is not None else None
@@ -66,15 +68,19 @@ def profile(model_path: str, as_json: bool, no_layout: bool, rows: int | None, s
         from .report.plots import require
 
         require(plot_path)  # fail before the work: no matplotlib, or not .svg/.png
-    prof = profile_model(load_model(model_path), search_layout=not no_layout, target=tgt)
+    model = load_model(model_path)
+    prof = profile_model(model, search_layout=not no_layout, target=tgt)
+    support = check_support(model, tgt)
+    required = prof.required_bytes
     if as_json:
         from .report.profile_json import profile_document
 
-        _print_json(profile_document(prof))
+        _print_json(profile_document(prof, support, required))
     else:
         from .report.profile_view import profile_view
 
-        Console().print(profile_view(prof, max_rows=rows))
+        Console().print(profile_view(prof, max_rows=rows, support=support,
+                                     deploy=deploy_snippet(model, support, required)))
     if plot_path:
         from .report.plots import memory_plot
 
@@ -155,6 +161,7 @@ def explore(model_path: str | None, sram: str | None, max_overhead: str | None, 
     """
     from .reader import load_model
     from .schedules.explore import explore as run_explore
+    from .targets import resolve_target
     from .units import parse_fraction, parse_size
 
     budget = parse_size(sram) if sram is not None else None
@@ -189,6 +196,10 @@ def explore(model_path: str | None, sram: str | None, max_overhead: str | None, 
         if console.width < 120:
             console.print(schedule_legend(ex))
         console.print(summary_line(ex))
+        if ex.notes:
+            from .report.explore_view import notes_text
+
+            console.print(notes_text(ex))
     # Written before the no-fit exit: the pictures matter most when nothing fits.
     if plot_path:
         from .report.plots import pareto_plot
@@ -222,11 +233,24 @@ def explore(model_path: str | None, sram: str | None, max_overhead: str | None, 
         chosen = chosen or ex.recommended
         if chosen is None:
             raise TinymemError("no option to write: pass --option ID")
+        from .ops.support import check_support, resolver_calls
         from .rewrite import write_option
 
+        # A file the target cannot run is never written (not even the baseline).
+        support = check_support(chosen.model, tgt)
+        if not support.runs:
+            raise TinymemError(f"option {chosen.id} would not run on {tgt.label()} ("
+                               + "; ".join(p.text() for p in support.problems[:3])
+                               + (f"; and {len(support.problems) - 3} more" if
+                                  len(support.problems) > 3 else "")
+                               + f"): {output} not written")
         size = write_option(chosen, output)
         click.echo(f"wrote {output} ({size:,} bytes): option {chosen.id}, arena to set "
                    f"{chosen.required_bytes:,} B on {tgt.label()}", err=True)
+        added = [c for c in resolver_calls(chosen.model) if c not in resolver_calls(model)]
+        if added:
+            click.echo(f"the rewritten model also needs {', '.join(added)} in its "
+                       f"MicroMutableOpResolver<{len(resolver_calls(chosen.model))}>", err=True)
 
 
 @cli.command()

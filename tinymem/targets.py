@@ -63,6 +63,11 @@ FIRMWARE_KERNELS = {Kernels.REFERENCE: "ref", Kernels.CMSIS_NN: "cmsis_nn",
                     Kernels.CMSIS_NN_SIZE: "cmsis_nn_size"}
 
 
+# The measured firmware reads the model into a 6 MiB buffer (app/main.cc
+# MODEL_MAX_BYTES) and refuses a file that fills it, before TFLM sees the model.
+FIRMWARE_MODEL_MAX_BYTES = 6 * 1024 * 1024
+
+
 @dataclass(frozen=True)
 class Target:
     core: Core

@@ -13,6 +13,7 @@ from typing import Callable, Optional
 
 from ..ir import Operator, Subgraph
 from ..targets import Target
+from .tflm import Tflm
 
 MacsFn = Callable[[Operator, Subgraph], Optional[int]]
 # Scratch and persistent rules get the target: the kernel set picks the code
@@ -112,6 +113,9 @@ class OpRule:
     persistent: PersistentFn = _no_scratch
     # The builtin-options struct the parser allocates (ops/params.py), or None.
     params: str | None = None
+    # What TFLite Micro registers for the op (its MicroMutableOpResolver method) and
+    # what each kernel set's kernel accepts (tinymem/ops/tflm.py); None: no kernel.
+    tflm: Tflm | None = None
 
 
 NO_MACS = _no_macs

@@ -6,6 +6,7 @@ from ..ir import Operator, Subgraph, Tensor
 from ..targets import Target
 from . import cmsis_nn as cm
 from .base import OpData, OpRule, Window
+from .tflm import input_rank, kernel, tflm
 from .shapes import dim, elements, inp, out
 
 
@@ -165,17 +166,34 @@ def _cmsis_transpose_conv_int8(op: Operator, sg: Subgraph, target: Target) -> li
     return [((dim(x, 2) - 1) * sw + max(kw, sh)) * c_out * max(kh, sh) * 4, 0]
 
 
+# conv_common.cc / depthwise_conv_common.cc Prepare: output in the input's type, and
+# float weights for float input, int8 for int16, int8 or int4 for int8 ("Hybrid models
+# are not supported"). CMSIS-NN's Prepare also requires 4-D tensors.
+_CONV_TYPES = ("float32/float32->float32", "int16/int8->int16", "int8/int8->int8",
+               "int8/int4->int8")
+_CONV = kernel(*_CONV_TYPES, weights=1)
+_CONV_CMSIS = kernel(*_CONV_TYPES, weights=1, checks=(input_rank("4-D", 4, 4),))
+# transpose_conv.cc: weights in the input's type, or int8 weights for int16 input.
+_TRANSPOSE_CONV = kernel("float32/float32->float32", "int8/int8->int8", "int16/int8->int16",
+                         data=2, weights=1)
+
 RULES = [
     OpRule("CONV_2D", macs=conv2d_macs, scratch=conv2d_scratch, window=conv_window,
            channels="split_out",
            opdata=OpData(56, cmsis_nn=60, host=80),
-           persistent=per_channel_arrays),
+           persistent=per_channel_arrays,
+           tflm=tflm("AddConv2D", _CONV, _CONV_CMSIS),
+           ),
     OpRule("DEPTHWISE_CONV_2D", macs=depthwise_macs, scratch=depthwise_scratch,
            window=conv_window, channels="channelwise",
            opdata=OpData(56, cmsis_nn=60, host=80),
-           persistent=per_channel_arrays),
+           persistent=per_channel_arrays,
+           tflm=tflm("AddDepthwiseConv2D", _CONV, _CONV_CMSIS),
+           ),
     OpRule("TRANSPOSE_CONV", macs=transpose_conv_macs, scratch=transpose_conv_scratch,
            data_inputs=(2,),
            opdata=OpData(64),
-           persistent=transpose_conv_arrays),
+           persistent=transpose_conv_arrays,
+           tflm=tflm("AddTransposeConv", _TRANSPOSE_CONV),
+           ),
 ]

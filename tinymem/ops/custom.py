@@ -6,6 +6,7 @@ from ..ir import Operator, Subgraph
 from ..targets import Target
 from .base import OpData, OpRule
 from .shapes import dim, inp
+from .tflm import Tflm, kernel, tflm
 
 
 def custom_options(op: Operator) -> dict:
@@ -43,14 +44,44 @@ def detection_postprocess_scratch(op: Operator, sg: Subgraph, target: Target | N
             md * nb * 4, nb * 4, md * nb * 4, max(nc, md) * nb * 4, min(nb, md) * nb * 4]
 
 
+# Custom ops the firmware's resolver (as the tflite-micro wheel's) registers by name:
+# the signal library and TFLM's own. Their types are not checked.
+_SIGNAL = {
+    "SignalDelay": "AddDelay", "SignalEnergy": "AddEnergy",
+    "SignalFftAutoScale": "AddFftAutoScale", "SignalFilterBank": "AddFilterBank",
+    "SignalFilterBankLog": "AddFilterBankLog",
+    "SignalFilterBankSquareRoot": "AddFilterBankSquareRoot",
+    "SignalFilterBankSpectralSubtraction": "AddFilterBankSpectralSubtraction",
+    "SignalFramer": "AddFramer", "SignalIrfft": "AddIrfft", "SignalOverlapAdd": "AddOverlapAdd",
+    "SignalPCAN": "AddPCAN", "SignalStacker": "AddStacker", "SignalWindow": "AddWindow",
+    "CIRCULAR_BUFFER": "AddCircularBuffer", "TFLM_DECODE": "AddDecode",
+}
+_ANY = kernel("*->*")
+
+# OpData bytes of the Signal ops, measured per node on the Cortex-M firmware.
+_SIGNAL_OPDATA = {"SignalWindow": 8, "SignalEnergy": 16, "SignalFilterBank": 384,
+                  "SignalFilterBankLog": 16, "SignalFilterBankSpectralSubtraction": 208,
+                  "SignalPCAN": 16, "SignalFftAutoScale": 0, "SignalFilterBankSquareRoot": 0}
+
 RULES = [
     OpRule("CUSTOM:SignalRfft", scratch=rfft_scratch,
-           opdata=OpData(2880)),
-    OpRule("CUSTOM:TFLite_Detection_PostProcess", scratch=detection_postprocess_scratch),
+           opdata=OpData(2880),
+           tflm=tflm("AddRfft", _ANY),
+           ),
+    # detection_postprocess.cc: float32 box encodings and class scores only.
+    OpRule("CUSTOM:TFLite_Detection_PostProcess", scratch=detection_postprocess_scratch,
+           tflm=tflm("AddDetectionPostprocess", kernel("float32->float32")),
+           ),
+    # Vela's output: an Ethos-U command stream. ethosu.cc outside an Ethos-U build is a
+    # stub whose registration is null, so AddEthosU registers nothing.
+    OpRule("CUSTOM:ethos-u",
+           tflm=Tflm("AddEthosU", needs="an Ethos-U NPU build of TFLM (Vela output)"),
+           ),
 ] + [
     # Signal front-end ops: their state lives in OpData (measured on the firmware).
-    OpRule(f"CUSTOM:{name}", opdata=OpData(n))
-    for name, n in (("SignalWindow", 8), ("SignalEnergy", 16), ("SignalFilterBank", 384), ("SignalFilterBankLog", 16),
-                    ("SignalFilterBankSpectralSubtraction", 208), ("SignalPCAN", 16),
-                    ("SignalFftAutoScale", 0), ("SignalFilterBankSquareRoot", 0))
+    OpRule(f"CUSTOM:{name}",
+           opdata=OpData(_SIGNAL_OPDATA.get(name, 0)),
+           tflm=tflm(method, _ANY),
+           )
+    for name, method in _SIGNAL.items()
 ]

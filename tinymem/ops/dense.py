@@ -8,6 +8,7 @@ from . import cmsis_nn as cm
 from .base import OpData, OpRule
 from .conv import int4_filter_scratch
 from .shapes import dim, elements, inp, out
+from .tflm import kernel, tflm
 
 
 def fc_macs(op: Operator, sg: Subgraph) -> int | None:
@@ -83,11 +84,23 @@ def batch_matmul_scratch(op: Operator, sg: Subgraph, target: Target | None = Non
     return []
 
 
+# fully_connected.cc Prepare: output in the input's type; float weights for float,
+# int8/int4 for int8, int8 for int16 (CMSIS-NN's Prepare says the same).
+_FC = kernel("float32/float32->float32", "int8/int8->int8", "int8/int4->int8",
+             "int16/int8->int16", weights=1)
+# batch_matmul.cc: both operands and the output in one type (no hybrid, no int32 out).
+_BATCH_MATMUL = kernel("float32/float32->float32", "int8/int8->int8", "int16/int16->int16",
+                       weights=1)
+
 RULES = [
     OpRule("FULLY_CONNECTED", macs=fc_macs, scratch=fc_scratch, channels="split_out",
            opdata=OpData(48, cmsis_nn=72, host=72),
-           persistent=fc_persistent),
+           persistent=fc_persistent,
+           tflm=tflm("AddFullyConnected", _FC),
+           ),
     OpRule("BATCH_MATMUL", macs=batch_matmul_macs, data_inputs=(0, 1),
            scratch=batch_matmul_scratch,
-           opdata=OpData(64)),
+           opdata=OpData(64),
+           tflm=tflm("AddBatchMatMul", _BATCH_MATMUL),
+           ),
 ]

@@ -10,6 +10,7 @@ from ..ir import Operator, Subgraph
 from ..targets import Target
 from .base import NO_MACS, OpData, OpRule, Window
 from .shapes import elements, inp, out
+from .tflm import Tflm, kernel, same_input_types, same_types, tflm
 
 
 def pointwise_window(op: Operator, sg: Subgraph) -> tuple[Window, Window] | None:
@@ -75,19 +76,99 @@ _OPDATA = {
     "PRELU": OpData(48), "SQUARED_DIFFERENCE": OpData(64),
 }
 
+_F, _Q = ("float32",), ("float32", "int8", "int16")  # float only; float and quantized
+_COMPARED = ("float32", "int8", "int16", "int32", "int64")
+_CAST_TYPES = ("int8", "int16", "int32", "uint32", "float32")
+
+
+def _binary(resolver: str, *dtypes: str) -> Tflm:
+    return same_types(resolver, *dtypes, checks=(same_input_types,))
+
+
+def _compare(resolver: str, *dtypes: str) -> Tflm:
+    return tflm(resolver, kernel(*(f"{d}->bool" for d in dtypes), checks=(same_input_types,)))
+
+
+# What TFLM registers for each op and the input types its kernel switches on
+# (activations.cc, elementwise.cc, quantize_common.cc, cast.cc, comparisons.cc, ...).
+# Ops absent here (RELU_N1_TO_1, RELU_0_TO_1, GELU, SIGN, POW, BITWISE_XOR,
+# RIGHT_SHIFT, ATAN2, SELECT) have no TFLM kernel.
+TFLM = {
+    "RELU": same_types("AddRelu", *_Q),
+    "RELU6": same_types("AddRelu6", *_Q),
+    "LOGISTIC": same_types("AddLogistic", *_Q),
+    "TANH": same_types("AddTanh", *_Q),
+    "LEAKY_RELU": same_types("AddLeakyRelu", *_Q),
+    "HARD_SWISH": same_types("AddHardSwish", "float32", "int8"),
+    "ELU": same_types("AddElu", "float32", "int8"),
+    "PRELU": same_types("AddPrelu", *_Q),
+    # quantize_common.cc Prepare: the (input, output) pairs it requantizes.
+    "QUANTIZE": tflm("AddQuantize", kernel(
+        "float32->int8", "float32->int16", "int32->int8", "int32->int16", "int16->int8",
+        "int16->int16", "int16->int32", "int8->int8", "int8->uint8", "int8->int16",
+        "int8->int32", "uint8->int8")),
+    "DEQUANTIZE": tflm("AddDequantize", kernel("int8->float32", "int16->float32",
+                                               "uint8->float32")),
+    "CAST": tflm("AddCast", kernel(*(f"{a}->{b}" for a in _CAST_TYPES + ("bool",)
+                                     for b in _CAST_TYPES))),
+    "ABS": same_types("AddAbs", *_Q),
+    "NEG": same_types("AddNeg", *_F),
+    "EXP": same_types("AddExp", *_F),
+    "LOG": same_types("AddLog", *_F),
+    "SQRT": same_types("AddSqrt", *_F),
+    "RSQRT": same_types("AddRsqrt", "float32", "int8"),
+    "SQUARE": same_types("AddSquare", *_F),
+    "SIN": same_types("AddSin", *_F),
+    "COS": same_types("AddCos", *_F),
+    "FLOOR": same_types("AddFloor", *_F),
+    "CEIL": same_types("AddCeil", *_F),
+    "ROUND": same_types("AddRound", *_F),
+    "LOGICAL_NOT": same_types("AddLogicalNot", "bool"),
+    "ZEROS_LIKE": same_types("AddZerosLike", "float32", "int32", "int64", "int8"),
+    "ADD": _binary("AddAdd", "float32", "int32", "int8", "int16"),
+    "SUB": _binary("AddSub", "float32", "int32", "int8", "int16"),
+    "MUL": _binary("AddMul", "float32", "int32", "int8", "int16"),
+    "DIV": _binary("AddDiv", "float32", "int32", "int8"),
+    "MAXIMUM": _binary("AddMaximum", *_COMPARED),
+    "MINIMUM": _binary("AddMinimum", *_COMPARED),
+    "SQUARED_DIFFERENCE": _binary("AddSquaredDifference", "float32", "int32", "int8", "int16"),
+    "FLOOR_DIV": _binary("AddFloorDiv", *_F),
+    "FLOOR_MOD": _binary("AddFloorMod", *_F),
+    "LESS": _compare("AddLess", *_COMPARED),
+    "LESS_EQUAL": _compare("AddLessEqual", *_COMPARED),
+    "GREATER": _compare("AddGreater", *_COMPARED),
+    "GREATER_EQUAL": _compare("AddGreaterEqual", *_COMPARED),
+    "EQUAL": _compare("AddEqual", *_COMPARED, "bool"),
+    "NOT_EQUAL": _compare("AddNotEqual", *_COMPARED, "bool"),
+    "LOGICAL_AND": _binary("AddLogicalAnd", "bool"),
+    "LOGICAL_OR": _binary("AddLogicalOr", "bool"),
+    "ADD_N": same_types("AddAddN", "float32", "int8"),
+    # select.cc: the condition is input 0; the values (1, 2) pick the kernel.
+    "SELECT_V2": tflm("AddSelectV2", kernel("float32->float32", "int8->int8", "int16->int16",
+                                            data=1)),
+}
+
 RULES = [
     OpRule(name, macs=NO_MACS if name in _MOVES else per_output_element,
            window=pointwise_window, channels="channelwise",
-           opdata=_OPDATA.get(name, OpData()))
+           opdata=_OPDATA.get(name, OpData()),
+           tflm=TFLM.get(name),
+           )
     for name in UNARY
 ] + [
     OpRule(name, macs=per_output_element, window=binary_window, channels="channelwise",
            data_inputs=(0, 1),
-           opdata=_OPDATA.get(name, OpData()))
+           opdata=_OPDATA.get(name, OpData()),
+           tflm=TFLM.get(name),
+           )
     for name in BINARY
 ] + [
     OpRule("ADD_N", macs=per_output_element, window=binary_window, channels="channelwise",
-           scratch=add_n_scratch, data_inputs=tuple(range(8))),
+           scratch=add_n_scratch, data_inputs=tuple(range(8)),
+           tflm=TFLM["ADD_N"],
+           ),
     OpRule("SELECT", macs=NO_MACS, data_inputs=(0, 1, 2)),
-    OpRule("SELECT_V2", macs=NO_MACS, data_inputs=(0, 1, 2)),
+    OpRule("SELECT_V2", macs=NO_MACS, data_inputs=(0, 1, 2),
+           tflm=TFLM["SELECT_V2"],
+           ),
 ]

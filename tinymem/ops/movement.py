@@ -6,6 +6,7 @@ from ..ir import Operator, Subgraph
 from ..targets import Target
 from .base import NO_MACS, OpData, OpRule, Window
 from .shapes import inp, out
+from .tflm import constant_input, input_rank, kernel, same_types, tflm
 
 
 def constant_values(sg: Subgraph, t: int):
@@ -43,24 +44,99 @@ def mirror_pad_scratch(op: Operator, sg: Subgraph, target: Target | None = None)
     return [len(x.shape) * 4] * 2 if x is not None else []
 
 
+_IDX = ("float32", "int8", "int16", "int32")
+_4D = input_rank("4-D", 4, 4)
+
+# What TFLM registers for each op: the data types its kernel switches on and the
+# Prepare checks a model can fail (pad_common.cc, strided_slice_common.cc, fill.cc,
+# split.cc, resize_*.cc, expand_dims.cc, broadcast_to.cc: "Non-constant >x< tensor is
+# not supported"). TILE, RANK, ONE_HOT, RANGE and SCATTER_ND have no TFLM kernel;
+# RESHAPE, SQUEEZE, the variable and control-flow ops copy or route any type.
+TFLM = {
+    "MIRROR_PAD": same_types("AddMirrorPad", "float32", "int8", "int32", "int64"),
+    "PAD": same_types("AddPad", *_IDX, checks=(constant_input(1, "paddings"),
+                                               input_rank("at most 5-D", 0, 5))),
+    "PADV2": same_types("AddPadV2", *_IDX, checks=(constant_input(1, "paddings"),
+                                                   input_rank("at most 5-D", 0, 5))),
+    "RESHAPE": tflm("AddReshape", kernel("*->*")),
+    "SQUEEZE": tflm("AddSqueeze", kernel("*->*")),
+    "EXPAND_DIMS": same_types("AddExpandDims", "float32", "int8", "int16",
+                              checks=(constant_input(1, "axis"),)),
+    "CONCATENATION": same_types("AddConcatenation", *_IDX, "int64", "bool"),
+    "SPLIT": tflm("AddSplit", kernel(*(f"{d}->{d}" for d in _IDX), data=1,
+                                     checks=(constant_input(0, "axis"),))),
+    "SPLIT_V": same_types("AddSplitV", *_IDX, checks=(constant_input(2, "axis"),)),
+    "SLICE": same_types("AddSlice", *_IDX, "bool", checks=(input_rank("at most 5-D", 0, 5),)),
+    "STRIDED_SLICE": same_types("AddStridedSlice", *_IDX, "bool", checks=(
+        constant_input(1, "begin"), constant_input(2, "end"), constant_input(3, "strides"),
+        input_rank("at most 4-D", 0, 4))),
+    "TRANSPOSE": same_types("AddTranspose", "float32", "int8", "int16",
+                            checks=(input_rank("at most 5-D", 0, 5),)),
+    "GATHER": same_types("AddGather", "float32", "int8"),
+    "GATHER_ND": same_types("AddGatherNd", "float32", "int8", "int32"),
+    "PACK": same_types("AddPack", *_IDX, "int64"),
+    "UNPACK": same_types("AddUnpack", *_IDX),
+    "BROADCAST_TO": tflm("AddBroadcastTo", kernel("*->*", checks=(constant_input(1, "shape"),))),
+    "SPACE_TO_DEPTH": same_types("AddSpaceToDepth", "float32", "int8", checks=(_4D,)),
+    "DEPTH_TO_SPACE": same_types("AddDepthToSpace", "float32", "int8", checks=(_4D,)),
+    "SPACE_TO_BATCH_ND": same_types("AddSpaceToBatchNd", "float32", "int8",
+                                    checks=(input_rank("3-D or 4-D", 3, 4),)),
+    "BATCH_TO_SPACE_ND": same_types("AddBatchToSpaceNd", "float32", "int8",
+                                    checks=(input_rank("3-D or 4-D", 3, 4),)),
+    "RESIZE_NEAREST_NEIGHBOR": same_types("AddResizeNearestNeighbor", "float32", "int8", "int16",
+                                          checks=(_4D, constant_input(1, "size"))),
+    "RESIZE_BILINEAR": same_types("AddResizeBilinear", "float32", "int8",
+                                  checks=(_4D, constant_input(1, "size"))),
+    # fill.cc: the value (input 1) gives the type; the dims must be a constant.
+    "FILL": tflm("AddFill", kernel(*(f"{d}->{d}" for d in _IDX + ("int64",)), data=1,
+                                   checks=(constant_input(0, "dims"),))),
+    "SHAPE": tflm("AddShape", kernel("*->int32")),
+    "REVERSE_V2": same_types("AddReverseV2", *_IDX, "int64", "bool", "uint8"),
+    "DYNAMIC_UPDATE_SLICE": same_types("AddDynamicUpdateSlice", *_IDX),
+    "BROADCAST_ARGS": same_types("AddBroadcastArgs", "int32", "int64"),
+    "VAR_HANDLE": tflm("AddVarHandle", kernel("*->*")),
+    "READ_VARIABLE": tflm("AddReadVariable", kernel("*->*")),
+    "ASSIGN_VARIABLE": tflm("AddAssignVariable", kernel("*->*")),
+    # embedding_lookup.cc: float32 or int8 values (input 1); int8 values may dequantize.
+    "EMBEDDING_LOOKUP": tflm("AddEmbeddingLookup", kernel(
+        "float32->float32", "int8->int8", "int8->float32", data=1)),
+    "IF": tflm("AddIf", kernel("*->*")),
+    "WHILE": tflm("AddWhile", kernel("*->*")),
+    "CALL_ONCE": tflm("AddCallOnce", kernel("*->*")),
+}
+
 RULES = [
-    OpRule("MIRROR_PAD", macs=NO_MACS, scratch=mirror_pad_scratch),
+    OpRule("MIRROR_PAD", macs=NO_MACS, scratch=mirror_pad_scratch,
+           tflm=TFLM["MIRROR_PAD"],
+           ),
     OpRule("PAD", macs=NO_MACS, window=pad_window, channels="channelwise",
-           opdata=OpData(56)),
+           opdata=OpData(56),
+           tflm=TFLM["PAD"],
+           ),
     OpRule("PADV2", macs=NO_MACS, window=pad_window, channels="channelwise",
-           opdata=OpData(56)),
+           opdata=OpData(56),
+           tflm=TFLM["PADV2"],
+           ),
 ] + [
     # Channel-wise when the channel axis stays last (the splitter checks).
     OpRule(name, macs=NO_MACS, channels="channelwise",
-           notes="channel-wise when the last axis is kept")
+           notes="channel-wise when the last axis is kept",
+           tflm=TFLM[name],
+           )
     for name in ("RESHAPE", "SQUEEZE")
 ] + [
     OpRule("CONCATENATION", macs=NO_MACS,
-           opdata=OpData(32)),
+           opdata=OpData(32),
+           tflm=TFLM.get("CONCATENATION"),
+           ),
     OpRule("STRIDED_SLICE", macs=NO_MACS,
-           opdata=OpData(96)),
+           opdata=OpData(96),
+           tflm=TFLM.get("STRIDED_SLICE"),
+           ),
 ] + [
-    OpRule(name, macs=NO_MACS)
+    OpRule(name, macs=NO_MACS,
+           tflm=TFLM.get(name),
+           )
     for name in (
         "EXPAND_DIMS",
         "SPLIT", "SPLIT_V", "SLICE", "TRANSPOSE", "GATHER", "GATHER_ND",

@@ -8,6 +8,7 @@ from . import cmsis_nn as cm
 from .base import OpData, OpRule, Window
 from .conv import same_pad_before
 from .shapes import dim, elements, inp, out
+from .tflm import input_rank, same_types
 
 
 def pool_window(op: Operator, sg: Subgraph) -> tuple[Window, Window] | None:
@@ -38,12 +39,26 @@ def avgpool_scratch(op: Operator, sg: Subgraph, target: Target | None = None) ->
     return []
 
 
+# pooling_common.cc / cmsis_nn/pooling.cc: float32, int8, int16 ("Type not supported"
+# otherwise); l2_pool_2d.cc: float32 only, 4-D.
+_POOL_TFLM = {
+    "AVERAGE_POOL_2D": same_types("AddAveragePool2D", "float32", "int8", "int16"),
+    "MAX_POOL_2D": same_types("AddMaxPool2D", "float32", "int8", "int16"),
+    "L2_POOL_2D": same_types("AddL2Pool2D", "float32", checks=(input_rank("4-D", 4, 4),)),
+}
+
 RULES = [
     OpRule("AVERAGE_POOL_2D", macs=pool_macs, window=pool_window, channels="channelwise",
            scratch=avgpool_scratch,
-           opdata=OpData(32, cmsis_nn=36)),
+           opdata=OpData(32, cmsis_nn=36),
+           tflm=_POOL_TFLM["AVERAGE_POOL_2D"],
+           ),
     OpRule("MAX_POOL_2D", macs=pool_macs, window=pool_window, channels="channelwise",
-           opdata=OpData(32, cmsis_nn=36)),
+           opdata=OpData(32, cmsis_nn=36),
+           tflm=_POOL_TFLM["MAX_POOL_2D"],
+           ),
     OpRule("L2_POOL_2D", macs=pool_macs, window=pool_window, channels="channelwise",
-           opdata=OpData(32)),
+           opdata=OpData(32),
+           tflm=_POOL_TFLM["L2_POOL_2D"],
+           ),
 ]

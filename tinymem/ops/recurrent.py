@@ -7,6 +7,7 @@ from ..targets import Kernels, Target
 from . import cmsis_nn as cm
 from .base import OpData, OpRule
 from .shapes import dim, elements, inp, out
+from .tflm import input_rank, kernel, tflm
 
 
 def svdf_macs(op: Operator, sg: Subgraph) -> int | None:
@@ -81,11 +82,22 @@ def lstm_persistent(op: Operator, sg: Subgraph, target: Target | None = None) ->
     return [dim(state, -1) * (8 if x.dtype == "int16" else 4)] * 8
 
 
+# svdf.cc: float32, or int8 input with int8 feature weights (int16/int8 time weights,
+# 2-D input); unidirectional_sequence_lstm.cc: float32, int8 or int16 input with int8
+# weights (weights are input 2, input-to-forget).
+_SVDF = kernel("float32/float32->float32", "int8/int8->int8", weights=1,
+               checks=(input_rank("2-D", 2, 2),))
+_LSTM = kernel("float32/float32->float32", "int8/int8->int8", "int16/int8->int16", weights=2)
+
 RULES = [
     OpRule("SVDF", macs=svdf_macs, scratch=svdf_scratch,
            opdata=OpData(36, cmsis_nn=40),
-           persistent=svdf_persistent),
+           persistent=svdf_persistent,
+           tflm=tflm("AddSvdf", _SVDF),
+           ),
     OpRule("UNIDIRECTIONAL_SEQUENCE_LSTM", macs=lstm_macs, scratch=lstm_scratch,
            opdata=OpData(688, cmsis_nn=912),
-           persistent=lstm_persistent),
+           persistent=lstm_persistent,
+           tflm=tflm("AddUnidirectionalSequenceLSTM", _LSTM),
+           ),
 ]

@@ -6,6 +6,7 @@ from ..ir import Operator, Subgraph
 from ..targets import Target
 from .base import OpData, OpRule
 from .shapes import elements, inp, out  # noqa: F401
+from .tflm import kernel, same_types, tflm
 
 
 def per_input_element(op: Operator, sg: Subgraph) -> int | None:
@@ -24,23 +25,53 @@ def reduce_scratch(op: Operator, sg: Subgraph, target: Target | None = None) -> 
     return sizes
 
 
+# reduce_common.cc: MEAN and SUM take float32/int8/int16, REDUCE_MAX/MIN float32/int8,
+# REDUCE_ALL bool; arg_min_max.cc float32/int8 to an int32 or int64 index; softmax.cc
+# (and CMSIS-NN's) int8 may widen to int16. REDUCE_PROD, REDUCE_ANY and
+# LOCAL_RESPONSE_NORMALIZATION have no TFLM kernel.
+_ARG = kernel("float32->int32", "int8->int32", "float32->int64", "int8->int64")
+TFLM = {
+    "MEAN": same_types("AddMean", "float32", "int8", "int16"),
+    "SUM": same_types("AddSum", "float32", "int8", "int16"),
+    "REDUCE_MAX": same_types("AddReduceMax", "float32", "int8"),
+    "REDUCE_MIN": same_types("AddReduceMin", "float32", "int8"),
+    "REDUCE_ALL": same_types("AddReduceAll", "bool"),
+    "ARG_MAX": tflm("AddArgMax", _ARG),
+    "ARG_MIN": tflm("AddArgMin", _ARG),
+    "CUMSUM": same_types("AddCumSum", "float32", "int8"),
+    "SOFTMAX": tflm("AddSoftmax", kernel("float32->float32", "int8->int8", "int8->int16",
+                                         "int16->int16")),
+    "LOG_SOFTMAX": same_types("AddLogSoftmax", "float32", "int8"),
+    "L2_NORMALIZATION": same_types("AddL2Normalization", "float32", "int8"),
+}
+
 # Reductions over axes other than the channel (last) axis compute each
 # channel on its own; the channel splitter checks the axes.
 RULES = [
     OpRule(name, macs=per_input_element, scratch=reduce_scratch, channels="channelwise",
            notes="channel-wise when the reduced axes exclude the last one",
-           opdata=OpData(44))
+           opdata=OpData(44),
+           tflm=TFLM.get(name),
+           )
     for name in ("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN")
 ] + [
     OpRule("REDUCE_ALL", macs=per_input_element, scratch=reduce_scratch,
-           opdata=OpData(44))
+           opdata=OpData(44),
+           tflm=TFLM.get("REDUCE_ALL"),
+           )
 ] + [
-    OpRule(name, macs=per_input_element)
+    OpRule(name, macs=per_input_element,
+           tflm=TFLM.get(name),
+           )
     for name in ("REDUCE_PROD", "REDUCE_ANY", "ARG_MAX", "ARG_MIN", "CUMSUM")
 ] + [
     OpRule("SOFTMAX", macs=per_input_element,
-           opdata=OpData(56, cmsis_nn=64, host=80)),
+           opdata=OpData(56, cmsis_nn=64, host=80),
+           tflm=TFLM.get("SOFTMAX"),
+           ),
 ] + [
-    OpRule(name, macs=per_input_element)
+    OpRule(name, macs=per_input_element,
+           tflm=TFLM.get(name),
+           )
     for name in ("LOG_SOFTMAX", "L2_NORMALIZATION", "LOCAL_RESPONSE_NORMALIZATION")
 ]

@@ -51,4 +51,5 @@ def explore_document(ex: Exploration) -> dict:
         "recommended": rec.id if rec else None,
         "options": [option_record(o) for o in ex.options],
         "search": {"seconds": round(ex.seconds, 3), "candidates_evaluated": ex.evaluated},
+        "notes": list(ex.notes),
     }

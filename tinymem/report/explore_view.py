@@ -77,6 +77,14 @@ def no_fit_message(ex: Exploration) -> str:
             f"({best.id}, {best.mac_overhead:+.1%} MACs)")
 
 
+def notes_text(ex: Exploration) -> Text:
+    """The search's notes (splits skipped because the target cannot run them)."""
+    text = Text()
+    for n in ex.notes:
+        text.append(f"note: {n}\n", style="yellow")
+    return text
+
+
 def summary_line(ex: Exploration) -> Text:
     rec = ex.recommended
     if rec is None:

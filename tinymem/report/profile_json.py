@@ -6,11 +6,13 @@ import os
 
 from .. import __version__
 from ..analysis import Profile
+from ..ops.support import Support, deploy_document
 
 SCHEMA = "tinymem.profile/2"
 
 
-def profile_document(p: Profile) -> dict:
+def profile_document(p: Profile, support: Support | None = None,
+                     required_bytes: int | None = None) -> dict:
     m = p.model
     main = m.main
     peak = None
@@ -27,7 +29,7 @@ def profile_document(p: Profile) -> dict:
         layout = {"arena_bytes": p.layout.plan.arena_bytes,
                   "saving_bytes": p.arena_bytes - p.layout.plan.arena_bytes,
                   "delivery": "OfflineMemoryAllocation metadata"}
-    return {
+    doc = {
         "schema": SCHEMA,
         "tinymem_version": __version__,
         "model": {
@@ -54,6 +56,14 @@ def profile_document(p: Profile) -> dict:
         "layers": [l.to_json() for l in p.layers],
         "notes": p.notes,
     }
+    if support is not None:
+        doc["target"] = support.target.to_json()
+        doc["support"] = support.to_json()
+        # deploy.arena_size is the arena to set: null when the model does not run
+        # (profile/2's arena.required_bytes goes through arena_to_set the same way).
+        doc["deploy"] = deploy_document(m, support, required_bytes)
+        doc["arena"]["required_bytes"] = arena_to_set(support, doc["arena"]["required_bytes"])
+    return doc
 
 
 def _io(sg, t: int) -> dict:

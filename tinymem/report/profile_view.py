@@ -8,13 +8,15 @@ from rich.table import Table
 from rich.text import Text
 
 from ..analysis import Profile
+from ..ops.support import Support
 from ..units import human_bytes, human_count, short_bytes, short_name
 from .charts import bar, sparkline
 
 
-def profile_view(p: Profile, max_rows: int | None = None, width: int | None = None) -> Group:
+def profile_view(p: Profile, max_rows: int | None = None, width: int | None = None,
+                 support: Support | None = None, deploy: str | None = None) -> Group:
     width = width or Console().width
-    return Group(layer_table(p, max_rows, wide=width >= 110), summary_panel(p))
+    return Group(layer_table(p, max_rows, wide=width >= 110), summary_panel(p, support, deploy))
 
 
 def layer_table(p: Profile, max_rows: int | None = None, wide: bool = True) -> Table:
@@ -54,15 +56,30 @@ def layer_table(p: Profile, max_rows: int | None = None, wide: bool = True) -> T
     return t
 
 
-def summary_panel(p: Profile) -> Panel:
+# At most this many failing ops are listed (a uint8 model fails on most of its ops).
+MAX_PROBLEMS = 8
+
+
+def summary_panel(p: Profile, support: Support | None = None, deploy: str | None = None) -> Panel:
     lines = Text()
 
     def row(label: str, value: str, style: str = "") -> None:
         lines.append(f"{label:<22}", style="bold")
         lines.append(value + "\n", style=style)
 
-    row("arena to set", f"{p.required_bytes:,} B  ({human_bytes(p.required_bytes)}) "
-        f"kTensorArenaSize on {p.target.label()}", "bold")
+    runs = support is None or support.runs
+    if not runs:
+        # First line: the model cannot run, so no figure below is an arena to set.
+        lines.append(support.headline() + "\n", style="bold red")
+        for prob in support.problems[:MAX_PROBLEMS]:
+            lines.append(f"  {prob.text()}\n", style="red")
+        if len(support.problems) > MAX_PROBLEMS:
+            lines.append(f"  ... and {len(support.problems) - MAX_PROBLEMS} more ops\n", style="red")
+        row("arena if it ran", f"{p.required_bytes:,} B  (not an arena to set: the model "
+            f"does not run on {p.target.label()})", "dim")
+    else:
+        row("arena to set", f"{p.required_bytes:,} B  ({human_bytes(p.required_bytes)}) "
+            f"kTensorArenaSize on {p.target.label()}", "bold")
     row("  head", f"{p.head_bytes:,} B  (tensors and kernel scratch, planned)")
     row("  tail", f"{p.tail_bytes:,} B  (persistent: kernel data, tensor and node structs)")
     row("live-set peak", f"{p.peak_bytes:,} B  (no layout of this op order needs less)")
@@ -96,6 +113,10 @@ def summary_panel(p: Profile) -> Panel:
             f" vs {human_bytes(imb['tail_peak_bytes'])} for the rest ({imb['ratio']}x)")
     lines.append(f"{'memory over time':<22}", style="bold")
     lines.append(sparkline([l.live_bytes for l in p.layers]), style="cyan")
+    if deploy:
+        lines.append(f"\n{'paste into your app':<22}", style="bold")
+        for k, code in enumerate(deploy.splitlines()):
+            lines.append(("\n" + " " * 22 if k else "") + code, style="green")
     for n in p.notes:
         lines.append(f"\nnote: {n}", style="yellow")
     return Panel(lines, title="summary", title_align="left")

@@ -24,9 +24,10 @@ from ..ir import Model, Subgraph
 from ..memory.layout import best_layout
 from ..memory.greedy import arena_size, greedy_offsets
 from ..memory.liveness import live_bytes_per_scope
-from ..memory.planner import ArenaPlan, plan_model, with_tail
+from ..memory.planner import HOST_TARGET, ArenaPlan, plan_model, with_tail
 from ..memory.requests import Requests, build_requests
 from ..ops import rule_for
+from ..ops.support import check_ops, check_support
 from ..targets import Target
 from .reorder import reorder
 from .fdt import fdt_steps
@@ -149,7 +150,9 @@ class _Evaluator:
     def __init__(self, base: Model, progress: Callable[[int, int], None] | None,
                  target: Target | None = None):
         self.base = base
-        self.target = target
+        self.target = target or HOST_TARGET
+        # Candidates whose new ops the target's kernels cannot run: key -> why.
+        self.unsupported: dict[tuple, str] = {}
         self.base_macs = model_macs(base)
         self.cache: dict[tuple, tuple[Model, Requests, int, int]] = {}
         self.plans: dict[tuple, ArenaPlan] = {}
@@ -168,6 +171,15 @@ class _Evaluator:
                 m = build()
             except (ValueError, IndexError, KeyError, ZeroDivisionError, TinymemError):
                 self.cache[key] = None
+                return None
+            # Only the ops a step created (they carry a tag) can be new to the
+            # target: checking them is cheap, and a schedule TFLM cannot run is
+            # never offered.
+            problems = check_ops([op for op in m.main.operators if op.tag is not None],
+                                 m.main, self.target)
+            if problems:
+                self.cache[key] = None
+                self.unsupported[key] = problems[0].text()
                 return None
             req = build_requests(m, None, self.target)
             live = live_bytes_per_scope(req.buffers, req.last_scope)
@@ -195,7 +207,8 @@ def explore(model: Model, budget: int | None = None, max_overhead: float | None 
             sources: list[StepSource] | None = None,
             target: Target | None = None) -> Exploration:
     """All schedules found for `model`, measured as TFLite Micro would plan them on
-    `target` (None: the host wheel); options are judged by the arena to set."""
+    `target` (None: the host wheel); options are judged by the arena to set, and
+    only schedules whose ops the target's kernels run are offered."""
     t0 = time.perf_counter()
     sources = sources if sources is not None else STEP_SOURCES
     ev = _Evaluator(model, progress, target)
@@ -280,7 +293,26 @@ def explore(model: Model, budget: int | None = None, max_overhead: float | None 
     _mark(options, budget, max_overhead)
     return Exploration(model=model, baseline=baseline, options=options, budget=budget,
                        max_overhead=max_overhead, seconds=time.perf_counter() - t0,
-                       evaluated=ev.count)
+                       evaluated=ev.count, notes=_base_note(model, ev.target)
+                       + _skipped_notes(ev.unsupported))
+
+
+def _base_note(model: Model, target: Target) -> list[str]:
+    """The model itself cannot run on the target: no option of it can be written."""
+    support = check_support(model, target)
+    if support.runs:
+        return []
+    return [f"{support.headline()} (first: {support.problems[0].text()}); no option can be "
+            "written for it"]
+
+
+def _skipped_notes(unsupported: dict[tuple, str]) -> list[str]:
+    """One note per split skipped for an op the target lacks (all its grids at once)."""
+    notes: dict[str, None] = {}
+    for key, why in unsupported.items():
+        what = " ".join(key[-1].label.split(" ")[:3])  # "patch ops 0-6": all its grids
+        notes[f"skipped {what} (not offered): {why}"] = None
+    return list(notes)
 
 
 def _peak_op(plan: ArenaPlan) -> int | None:

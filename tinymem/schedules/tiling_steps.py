@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
-from ..ir import Model
+from ..ir import Model, Subgraph
+from ..ops import rule_for
 from ..graph_cuts import narrow_points
 from .segments import Segment, SegmentFinder
 from .spatial import Grid, balanced_grid, tile_segment, tileable, uniform_grid
@@ -51,6 +52,24 @@ def source_span(sg, seg: Segment) -> tuple[int, int]:
     return (min(origins), max(origins)) if origins else (seg.first, seg.last)
 
 
+def input_prologue(sg: Subgraph) -> int:
+    """How many leading ops only convert the model input element by element (a
+    uint8 input's QUANTIZE to int8): the patch stage may start after them, so its
+    slices read the converted tensor, which the target has kernels for."""
+    fed = set(sg.inputs)
+    n = 0
+    for op in sg.operators:
+        rule = rule_for(op)
+        if (op.inputs and op.inputs[0] in fed and rule.window is not None
+                and rule.macs(op, sg) == 0 and len(op.outputs) == 1
+                and sg.tensors[op.outputs[0]].shape == sg.tensors[op.inputs[0]].shape):
+            fed.add(op.outputs[0])
+            n += 1
+        else:
+            break
+    return n
+
+
 def spatial_steps(model: Model, peak_op: int, arena: int) -> Iterator[Step]:
     """Tiling steps over segments of the main subgraph that contain `peak_op`.
 
@@ -65,7 +84,8 @@ def spatial_steps(model: Model, peak_op: int, arena: int) -> Iterator[Step]:
     cuts = narrow_points(sg)
     # Segments start at the input or after a narrow point, and end at one
     # (or right after the peak op, the shortest segment that can help).
-    starts = [0] + [p + 1 for p in cuts if peak_op - MAX_SEGMENT_OPS <= p < peak_op]
+    prologue = input_prologue(sg)
+    starts = [0, prologue] + [p + 1 for p in cuts if peak_op - MAX_SEGMENT_OPS <= p < peak_op]
     ends = sorted({p for p in cuts if peak_op <= p < peak_op + MAX_SEGMENT_OPS}
                   | {min(peak_op + 1, n - 1)})
     for first in sorted(set(starts)):
@@ -79,7 +99,8 @@ def spatial_steps(model: Model, peak_op: int, arena: int) -> Iterator[Step]:
             x = sg.tensors[seg.entry]
             if 2 * y.nbytes >= arena or x.nbytes + y.nbytes >= arena:
                 continue
-            kind = "patch" if seg.entry in inputs and first == 0 else "spatial"
+            kind = "patch" if (first == 0 and seg.entry in inputs) or 0 < first == prologue \
+                else "spatial"
             seen = set()
             for ph, pw in GRID_SHAPES:
                 if ph > y.shape[1] or pw > y.shape[2]:
