@@ -6,7 +6,7 @@ import os
 
 from .. import __version__
 from ..analysis import Profile
-from ..ops.support import Support, deploy_document
+from ..ops.support import Support, arena_to_set, deploy_document
 
 SCHEMA = "tinymem.profile/2"
 
