@@ -7,6 +7,7 @@ from rich.text import Text
 
 from ..schedules.explore import Exploration
 from ..units import human_bytes, human_count
+from .safe_text import plain, visible
 
 
 def explore_table(ex: Exploration, width: int | None = None) -> Table:
@@ -18,7 +19,7 @@ def explore_table(ex: Exploration, width: int | None = None) -> Table:
     title = f"Schedules for {ex.model.path or 'model'}"
     if ex.budget is not None:
         title += f"  (budget {ex.budget:,} B = {human_bytes(ex.budget)})"
-    t = Table(title=title, title_justify="left", header_style="bold", box=None, pad_edge=False)
+    t = Table(title=plain(title), title_justify="left", header_style="bold", box=None, pad_edge=False)
     cols = [("", "left"), ("id", "left"), ("TFLM arena", "right"), ("vs base", "right")]
     if wide:
         cols += [("live bound", "right"), ("MACs", "right")]
@@ -39,7 +40,7 @@ def explore_table(ex: Exploration, width: int | None = None) -> Table:
         stage = o.stage_overhead()
         style = "bold green" if o.recommended else ("" if o.pareto else "dim")
         fits = "" if o.fits is None else ("yes" if o.fits else "no")
-        cells = [mark, o.id, f"{o.arena_bytes:,}",
+        cells = [mark, plain(o.id), f"{o.arena_bytes:,}",
                  f"{o.arena_bytes / base - 1:+.0%}" if base else ""]
         if wide:
             cells += [f"{o.peak_bytes:,}", human_count(o.macs)]
@@ -48,7 +49,7 @@ def explore_table(ex: Exploration, width: int | None = None) -> Table:
             cells += ["" if stage is None else f"{stage:+.0%}"]
         cells += [str(o.ops_added) if o.ops_added else "", fits]
         if wide:
-            cells.append(o.description)
+            cells.append(plain(o.description))
         t.add_row(*cells, style=style)
     t.caption = ("★ Pareto front (arena vs MAC overhead)   → recommended: the lowest overhead "
                  "that fits" if ex.budget is not None else
@@ -61,8 +62,8 @@ def schedule_legend(ex: Exploration) -> Text:
     """What each option does, one line each (for terminals too narrow for the column)."""
     text = Text()
     for o in sorted(ex.options, key=lambda o: (o.mac_overhead, o.arena_bytes)):
-        text.append(f"{o.id}: ", style="bold")
-        text.append(o.description + "\n", style="dim")
+        text.append(f"{visible(o.id)}: ", style="bold")
+        text.append(visible(o.description) + "\n", style="dim")
     return text
 
 
@@ -79,6 +80,6 @@ def summary_line(ex: Exploration) -> Text:
     rec = ex.recommended
     if rec is None:
         return Text("")
-    return Text(f"recommended {rec.id}: {rec.arena_bytes:,} B TFLM arena "
+    return Text(f"recommended {visible(rec.id)}: {rec.arena_bytes:,} B TFLM arena "
                 f"({rec.arena_bytes / ex.baseline.arena_bytes - 1:+.0%} vs baseline "
                 f"{ex.baseline.arena_bytes:,} B), {rec.mac_overhead:+.1%} MACs", style="bold green")
