@@ -78,11 +78,11 @@ def profile(model_path: str, as_json: bool, no_layout: bool, rows: int | None, s
     if budget is not None and not (plot_path or html_path):
         raise click.UsageError("--sram on profile only draws the budget on --plot or --html; "
                                "give one of them, or use `tinymem explore --sram`")
+    _check_outputs([("--plot", plot_path), ("--html", html_path)], [model_path])
     if plot_path or html_path:
         from .report.plots import require
 
         require(plot_path)  # fail before the work: no matplotlib, or not .svg/.png
-    _check_outputs([("--plot", plot_path), ("--html", html_path)], [model_path])
     prof = profile_model(load_model(model_path), search_layout=not no_layout)
     if as_json:
         from .report.profile_json import profile_document
@@ -202,14 +202,14 @@ def explore(model_path: str | None, sram: str | None, max_overhead: str | None, 
     if option_id is not None and output is None and plot_path is None:
         raise click.UsageError("--option picks the schedule -o writes (and --plot compares); "
                                "give -o OUT.tflite")
-    if plot_path or html_path:
-        from .report.plots import require
-
-        require(plot_path)  # fail before the search: no matplotlib, or not .svg/.png
     path = model_path or _model_path_from_stdin()
     _check_outputs([("-o", output), ("--plot", plot_path),
                     ("--plot's curve companion", _curve_path(plot_path) if plot_path else None),
                     ("--html", html_path)], [path])
+    if plot_path or html_path:
+        from .report.plots import require
+
+        require(plot_path)  # fail before the search: no matplotlib, or not .svg/.png
     model = load_model(path)
     progress = _LazyProgress(enabled=sys.stderr.isatty() or bool(os.environ.get("TINYMEM_PROGRESS")))
     try:
