@@ -124,7 +124,8 @@ def _model_path_from_stdin() -> str:
     if sys.stdin is None or sys.stdin.isatty():
         raise TinymemError("no model given: pass MODEL.tflite, or pipe `tinymem profile "
                            "MODEL.tflite --json` into `tinymem explore`")
-    not_a_profile = "stdin is not a tinymem.profile/1 document (pipe `tinymem profile MODEL --json`)"
+    not_a_profile = ("stdin is not a tinymem profile JSON document (tinymem.profile/1, as "
+                     "`tinymem profile MODEL --json` prints)")
     text = sys.stdin.buffer.read(_STDIN_LIMIT + 1)
     if len(text) > _STDIN_LIMIT:
         raise TinymemError(f"{not_a_profile}: more than {_STDIN_LIMIT >> 20} MiB")
