@@ -193,6 +193,11 @@ def test_dev_null_is_written_through_and_stays_a_device(model, args):
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
 
 
+def test_dev_stdout_is_written_through_into_the_pipe(model):
+    out, _ = assert_clean(run("profile", model, "--html", "/dev/stdout"), (0,))
+    assert "<!DOCTYPE html>" in out
+
+
 def test_a_read_fifo_is_written_through_and_stays_a_fifo(tmp_path, model):
     fifo, got = _fifo(tmp_path), []
     t = _reader(fifo, got)

@@ -17,7 +17,8 @@ The rules, one per kind of path:
   or replaced. A FIFO no process reads is refused rather than waited for.
 - a symbolic link is followed: its target is replaced, the link stays. A
   link to nothing is refused (writing through a dangling link is how /tmp
-  attacks work).
+  attacks work). /dev/stdout, /dev/stderr and /dev/fd/N are streams the
+  caller opened: written through (appended to a regular file), never renamed.
 - a directory, a block device or a socket is refused.
 
 Temporary files: where the kernel offers O_TMPFILE (Linux on ext4, xfs,
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import secrets
 import signal
 import stat
@@ -58,10 +60,13 @@ USE_O_TMPFILE = hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd")
 _SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
 
 
+_FD_LINK = re.compile(r"^/(dev/(stdout|stderr|fd/\d+)|proc/(self|\d+)/fd/\d+)$")
+
+
 class OutputKind(Enum):
     NEW = "new"            # a regular file to create
     REPLACE = "replace"    # an existing regular file, replaced atomically
-    THROUGH = "through"    # a character device or FIFO, written through in place
+    THROUGH = "through"    # a device, FIFO or /dev/std* stream, written through in place
 
 
 @dataclass(frozen=True)
@@ -87,17 +92,24 @@ def check_output(path: str | os.PathLike, inputs: Iterable[str | os.PathLike | N
         raise TinymemError("cannot write an empty path")
     real = os.path.abspath(given)
     try:
-        if stat.S_ISLNK(os.lstat(given).st_mode):
-            real = os.path.realpath(given)
-            if not os.path.lexists(real) or stat.S_ISLNK(os.lstat(real).st_mode):
-                raise _refuse(given, "it is a symbolic link to nothing; refusing to follow it")
-        st = os.stat(real)
+        link = stat.S_ISLNK(os.lstat(given).st_mode)
     except FileNotFoundError:
         return OutputTarget(given, real, _check_new(given, real))
     except NotADirectoryError:
         raise _refuse(given, "a part of the path is not a directory") from None
     except OSError as e:
         raise _refuse(given, e.strerror or str(e)) from None
+    try:
+        st = os.stat(given)  # follows links, /proc's too (/dev/stdout -> pipe:[...])
+    except FileNotFoundError:
+        raise _refuse(given, "it is a symbolic link to nothing; refusing to follow it") from None
+    except OSError as e:
+        raise _refuse(given, e.strerror or str(e)) from None
+    # /dev/stdout, /dev/fd/3: a stream the caller opened (a pipe, a log file
+    # from `2>log`); written through, appended, never renamed over.
+    stream = link and bool(_FD_LINK.match(real))
+    if link and stat.S_ISREG(st.st_mode) and not stream:
+        real = os.path.realpath(given)  # replace the target; the link stays
     mode = st.st_mode
     if stat.S_ISDIR(mode):
         raise _refuse(given, "it is a directory")
@@ -110,8 +122,8 @@ def check_output(path: str | os.PathLike, inputs: Iterable[str | os.PathLike | N
                           "the input, write to another file")
     if not os.access(real, os.W_OK):
         raise _refuse(given, "permission denied")
-    if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
-        return OutputTarget(given, real, OutputKind.THROUGH)
+    if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode) or stream:
+        return OutputTarget(given, given, OutputKind.THROUGH)  # opened by its own name
     _check_new(given, real)  # replacing needs a writable directory too
     return OutputTarget(given, real, OutputKind.REPLACE)
 
@@ -192,7 +204,10 @@ def _write_through(target: OutputTarget, data: Data, check) -> int:
     if check is not None:
         check(payload)
     flags = os.O_WRONLY | getattr(os, "O_NOCTTY", 0)
-    fifo = stat.S_ISFIFO(os.stat(target.real).st_mode)
+    st = os.stat(target.real)
+    fifo = stat.S_ISFIFO(st.st_mode)
+    if stat.S_ISREG(st.st_mode):  # /dev/stderr redirected to a file: add to it
+        flags |= os.O_APPEND
     try:
         # A FIFO with no reader would block forever; O_NONBLOCK says so at once.
         fd = os.open(target.real, flags | (os.O_NONBLOCK if fifo else 0))
