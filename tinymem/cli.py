@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
@@ -18,12 +19,39 @@ EXIT_USAGE = 2
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> None:
-    click.echo(f"tinymem: error: {message}", err=True)
+    from .report.safe_text import visible
+
+    click.echo(f"tinymem: error: {visible(message)}", err=True)  # always one line
     sys.exit(code)
 
 
+def _say(message: str) -> None:
+    """A status line on stderr ("wrote ..."), untrusted parts made visible."""
+    from .report.safe_text import visible
+
+    click.echo(visible(message), err=True)
+
+
+def _finite(value):
+    """JSON has no NaN or Infinity: a figure that is not finite is written as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
 def _print_json(doc: dict) -> None:
-    click.echo(json.dumps(doc, indent=2))
+    click.echo(json.dumps(_finite(doc), indent=2, allow_nan=False))
+
+
+def _check_outputs(outputs: list[tuple[str, str | None]], inputs: list[str | None]) -> None:
+    """Fail before any work when an output could not be written (see tinymem.fileio)."""
+    from .fileio import check_outputs
+
+    check_outputs(outputs, inputs)
 
 
 def _target_options(f):
@@ -47,7 +75,7 @@ def cli() -> None:
 @click.argument("model_path", metavar="MODEL.tflite")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (tinymem.profile/1).")
 @click.option("--no-layout", is_flag=True, help="Skip the search for a better memory layout.")
-@click.option("--rows", type=int, default=None, help="Show at most this many layer rows.")
+@click.option("--rows", type=click.IntRange(min=0), default=None, help="Show at most this many layer rows.")
 @click.option("--sram", "sram", metavar="SIZE", help="SRAM budget to draw on --plot/--html: 256k, 256KiB, 262144.")
 @click.option("--plot", "plot_path", metavar="FILE.svg|FILE.png", help="Draw live memory per op (needs tinymem[plots]).")
 @click.option("--html", "html_path", metavar="REPORT.html", help="Write a self-contained HTML report (needs tinymem[plots]).")
@@ -64,6 +92,10 @@ def profile(model_path: str, as_json: bool, no_layout: bool, rows: int | None, s
 
     budget = parse_size(sram) if sram is not None else None
     tgt = resolve_target(target, kernels)
+    if budget is not None and not (plot_path or html_path):
+        raise click.UsageError("--sram on profile only draws the budget on --plot or --html; "
+                               "give one of them, or use `tinymem explore --sram`")
+    _check_outputs([("--plot", plot_path), ("--html", html_path)], [model_path])
     if plot_path or html_path:
         from .report.plots import require
 
@@ -85,30 +117,55 @@ def profile(model_path: str, as_json: bool, no_layout: bool, rows: int | None, s
         from .report.plots import memory_plot
 
         memory_plot(prof, plot_path, budget=budget)
-        click.echo(f"wrote {plot_path}", err=True)
+        _say(f"wrote {plot_path}")
     if html_path:
         from .report.html import profile_html
 
         profile_html(prof, html_path, budget=budget)
-        click.echo(f"wrote {html_path}", err=True)
+        _say(f"wrote {html_path}")
+
+
+def _curve_path(plot_path: str) -> str:
+    """Where explore --plot draws the chosen option's memory curve beside the Pareto plot."""
+    root, ext = os.path.splitext(plot_path)
+    return f"{root}.curve{ext}"
+
+
+_STDIN_LIMIT = 64 * 1024 * 1024  # a profile document of a 10,000-op model is a few MB
 
 
 def _model_path_from_stdin() -> str:
-    """The model a `profile --json` document on stdin names (for pipes)."""
+    """The model a `profile --json` document on stdin names (for pipes).
+
+    The document is untrusted like any input: its shape is checked, the file
+    it names must be a regular file, and of the size the document recorded.
+    """
+    from .fileio import check_input
+
     if sys.stdin is None or sys.stdin.isatty():
         raise TinymemError("no model given: pass MODEL.tflite, or pipe `tinymem profile "
                            "MODEL.tflite --json` into `tinymem explore`")
-    text = sys.stdin.read()
+    not_a_profile = ("stdin is not a tinymem profile JSON document (tinymem.profile/1, as "
+                     "`tinymem profile MODEL --json` prints)")
+    text = sys.stdin.buffer.read(_STDIN_LIMIT + 1)
+    if len(text) > _STDIN_LIMIT:
+        raise TinymemError(f"{not_a_profile}: more than {_STDIN_LIMIT >> 20} MiB")
     try:
         doc = json.loads(text)
-    except ValueError:
-        raise TinymemError("stdin is not a tinymem profile JSON document") from None
-    if not isinstance(doc, dict) or doc.get("schema") not in ("tinymem.profile/1",
-                                                               "tinymem.profile/2"):
-        raise TinymemError("stdin is not a tinymem.profile document")
-    path = (doc.get("model") or {}).get("path")
-    if not path:
-        raise TinymemError("the profile document on stdin does not name its model file")
+    except (ValueError, RecursionError):  # RecursionError: brackets nested too deep
+        raise TinymemError(not_a_profile) from None
+    if not isinstance(doc, dict) or doc.get("schema") not in ("tinymem.profile/1", "tinymem.profile/2"):
+        raise TinymemError(not_a_profile)
+    model = doc.get("model")
+    path = model.get("path") if isinstance(model, dict) else None
+    if not isinstance(path, str) or not path:
+        raise TinymemError("the profile document on stdin does not name its model file "
+                           "(model.path must be a string)")
+    size = check_input(path).st_size
+    recorded = model.get("file_bytes")
+    if recorded is not None and (type(recorded) is not int or recorded != size):
+        raise TinymemError(f"{path}: the profile document on stdin describes a file of "
+                           f"{recorded} bytes, but it now has {size:,}; profile it again")
     return path
 
 
@@ -167,11 +224,17 @@ def explore(model_path: str | None, sram: str | None, max_overhead: str | None, 
     budget = parse_size(sram) if sram is not None else None
     limit = parse_fraction(max_overhead) if max_overhead is not None else None
     tgt = resolve_target(target, kernels)
+    if option_id is not None and output is None and plot_path is None:
+        raise click.UsageError("--option picks the schedule -o writes (and --plot compares); "
+                               "give -o OUT.tflite")
+    path = model_path or _model_path_from_stdin()
+    _check_outputs([("-o", output), ("--plot", plot_path),
+                    ("--plot's curve companion", _curve_path(plot_path) if plot_path else None),
+                    ("--html", html_path)], [path])
     if plot_path or html_path:
         from .report.plots import require
 
         require(plot_path)  # fail before the search: no matplotlib, or not .svg/.png
-    path = model_path or _model_path_from_stdin()
     model = load_model(path)
     progress = _LazyProgress(enabled=sys.stderr.isatty() or bool(os.environ.get("TINYMEM_PROGRESS")))
     try:
@@ -205,26 +268,24 @@ def explore(model_path: str | None, sram: str | None, max_overhead: str | None, 
         from .report.plots import pareto_plot
 
         pareto_plot(ex, plot_path)
-        click.echo(f"wrote {plot_path}", err=True)
+        _say(f"wrote {plot_path}")
         chosen_plot = chosen or ex.recommended
         if chosen_plot is not None and chosen_plot is not ex.baseline:
             from .analysis import profile_model
             from .report.plots import curve_comparison_plot
 
-            root, ext = os.path.splitext(plot_path)
-            curve_path = f"{root}.curve{ext}"
+            curve_path = _curve_path(plot_path)
             curve_comparison_plot(profile_model(model, search_layout=False, target=tgt),
                                   profile_model(chosen_plot.model, search_layout=False,
                                                 target=tgt),
                                   curve_path, budget=budget)
-            click.echo(f"wrote {curve_path} (memory over time: {chosen_plot.id} vs baseline)",
-                       err=True)
+            _say(f"wrote {curve_path} (memory over time: {chosen_plot.id} vs baseline)")
     if html_path:
         from .analysis import profile_model
         from .report.html import profile_html
 
         profile_html(profile_model(model, target=tgt), html_path, budget=budget, exploration=ex)
-        click.echo(f"wrote {html_path}", err=True)
+        _say(f"wrote {html_path}")
     if budget is not None and ex.recommended is None:
         from .report.explore_view import no_fit_message
 
@@ -245,25 +306,29 @@ def explore(model_path: str | None, sram: str | None, max_overhead: str | None, 
                                   len(support.problems) > 3 else "")
                                + f"): {output} not written")
         size = write_option(chosen, output)
-        click.echo(f"wrote {output} ({size:,} bytes): option {chosen.id}, arena to set "
-                   f"{chosen.required_bytes:,} B on {tgt.label()}", err=True)
+        _say(f"wrote {output} ({size:,} bytes): option {chosen.id}, arena to set "
+             f"{chosen.required_bytes:,} B on {tgt.label()}")
         added = [c for c in resolver_calls(chosen.model) if c not in resolver_calls(model)]
         if added:
-            click.echo(f"the rewritten model also needs {', '.join(added)} in its "
-                       f"MicroMutableOpResolver<{len(resolver_calls(chosen.model))}>", err=True)
+            _say(f"the rewritten model also needs {', '.join(added)} in its "
+                 f"MicroMutableOpResolver<{len(resolver_calls(chosen.model))}>")
 
 
 @cli.command()
 @click.argument("original", metavar="ORIGINAL.tflite")
 @click.argument("rewritten", metavar="REWRITTEN.tflite")
-@click.option("--runs", default=3, show_default=True, help="Seeded random inputs to run.")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--runs", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Seeded random inputs to run.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=120.0,
+              show_default=True, metavar="SECONDS",
+              help="Time budget for all the runtimes together.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (tinymem.verify/1).")
 @click.option("--firmware", "firmware_dir", metavar="DIR", default=None,
               help="A TFLM firmware runner (../shared/targets layout): run both files on "
                    "--target in QEMU instead of the host runtimes.")
 @_target_options
-def verify(original: str, rewritten: str, runs: int, seed: int, as_json: bool,
+def verify(original: str, rewritten: str, runs: int, seed: int, timeout: float, as_json: bool,
            firmware_dir: str | None, target: str, kernels: str | None) -> None:
     """Run ORIGINAL and REWRITTEN in LiteRT and TFLite Micro and compare them.
 
@@ -294,13 +359,16 @@ def verify(original: str, rewritten: str, runs: int, seed: int, as_json: bool,
             sys.exit(1)
         return
 
-    report = verify_models(original, rewritten, runs=runs, seed=seed)
+    report = verify_models(original, rewritten, runs=runs, seed=seed, timeout=timeout)
     if as_json:
         _print_json(report.to_json())
     else:
         from .report.verify_view import verify_view
 
         Console().print(verify_view(report))
+    if report.not_run:
+        _fail("not verified: " + "; ".join(f"{r.runtime} did not run ({r.error})"
+                                           for r in report.not_run), 1)
     if not report.ok:
         sys.exit(1)
 

@@ -192,13 +192,14 @@ def litert_run(path: str, inputs_per_run: list[list], named: bool = False):
     return [tensors if named else outputs for outputs, tensors in runs]
 
 
-def litert_run_full(path: str, inputs_per_run: list[list], named: bool = True):
+def litert_run_full(path: str, inputs_per_run: list[list], named: bool = True,
+                    timeout: float = 600):
     """Per run, (outputs in order, every tensor by name or None): one child, one pass."""
-    return _litert_child(path, inputs_per_run, named, details_only=False)
+    return _litert_child(path, inputs_per_run, named, details_only=False, timeout=timeout)
 
 
-def litert_input_details(path: str) -> list[dict]:
-    return _litert_child(path, None, False, details_only=True)
+def litert_input_details(path: str, timeout: float = 600) -> list[dict]:
+    return _litert_child(path, None, False, details_only=True, timeout=timeout)
 
 
 def tflm_run(path: str, inputs_per_run: list[list], arena_size: int = 64 * 1024 * 1024,

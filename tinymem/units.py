@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from .errors import BudgetError
@@ -20,20 +21,32 @@ def parse_size(text: str) -> int:
     if not m:
         raise BudgetError(f"cannot read '{text}' as a memory size (try 256k, 256KiB or 262144)")
     value = float(m.group(1)) * _FACTOR[m.group(2).lower()]
-    if value <= 0:
-        raise BudgetError(f"memory size must be positive, got '{text}'")
+    if value <= 0 or not math.isfinite(value):
+        raise BudgetError(f"memory size must be a positive finite number, got '{text}'")
+    if round(value) < 1:
+        raise BudgetError(f"memory size '{text}' is less than one byte")
     return int(round(value))
 
 
 def parse_fraction(text: str) -> float:
-    """A fraction from '10%', '0.1' or '10 %'."""
+    """A fraction from '10%', '0.1' or '10 %'.
+
+    A bare number above 1 is refused rather than read as a fraction: '10'
+    would mean 1000%, and the user almost certainly meant 10%.
+    """
     s = str(text).strip()
+    percent = s.endswith("%")
     try:
-        value = float(s[:-1]) / 100 if s.endswith("%") else float(s)
+        value = float(s[:-1]) / 100 if percent else float(s)
     except ValueError:
         raise BudgetError(f"cannot read '{text}' as an overhead (try 10% or 0.1)") from None
+    if not math.isfinite(value):
+        raise BudgetError(f"overhead must be a finite number, got '{text}' (try 10% or 0.1)")
     if value < 0:
         raise BudgetError(f"overhead must not be negative, got '{text}'")
+    if value > 1 and not percent:
+        raise BudgetError(f"overhead '{text}' is a fraction above 1 ({value:.0%}); "
+                          f"write '{s}%' if you meant {s} percent, or '{value:.0%}' if you meant that")
     return value
 
 

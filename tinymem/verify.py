@@ -9,6 +9,9 @@ is read for both files.
 
 from __future__ import annotations
 
+import math
+import subprocess
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,6 +20,10 @@ from . import runtimes
 from .errors import TinymemError
 
 FLOAT_RTOL = 1e-5
+# Random inputs for all runs together are allocated here and copied to each
+# child: a model declaring a [1, 40000, 40000] input is refused, not fed 1.6 GB.
+INPUT_BYTES_LIMIT = 64 * 1024 * 1024
+DEFAULT_TIMEOUT_S = 120.0  # for all the runtimes' child processes together
 
 
 @dataclass
@@ -41,9 +48,14 @@ class VerifyReport:
     notes: list[str] = field(default_factory=list)
 
     @property
+    def not_run(self) -> list[RuntimeResult]:
+        """The installed runtimes that could not run the models: nothing verified there."""
+        return [r for r in self.results if r.ok is None]
+
+    @property
     def ok(self) -> bool:
-        ran = [r for r in self.results if r.ok is not None]
-        return bool(ran) and all(r.ok for r in ran)
+        """Every installed runtime ran both models and found them the same."""
+        return bool(self.results) and all(r.ok for r in self.results)
 
     def to_json(self) -> dict:
         return {
@@ -71,31 +83,97 @@ def _equal_enough(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.array_equal(a, b))
 
 
-def verify_models(original: str, rewritten: str, runs: int = 3, seed: int = 0) -> VerifyReport:
+class _Budget:
+    """One time budget for every child process verify starts."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.end = time.monotonic() + seconds
+
+    def left(self) -> float:
+        left = self.end - time.monotonic()
+        if left <= 0:
+            raise subprocess.TimeoutExpired("runtime", self.seconds)
+        return left
+
+
+def _why(e: BaseException, budget: _Budget) -> str:
+    """One line saying why a runtime did not give results."""
+    if isinstance(e, subprocess.TimeoutExpired):
+        return (f"did not finish within the {budget.seconds:g} s budget (--timeout); "
+                "a model that never ends, such as a WHILE whose condition stays true?")
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def verify_models(original: str, rewritten: str, runs: int = 3, seed: int = 0,
+                  timeout: float = DEFAULT_TIMEOUT_S) -> VerifyReport:
+    """Run both files on every installed runtime with `runs` seeded random inputs.
+
+    `timeout` bounds all the runtimes' child processes together (seconds); a
+    runtime that runs out of it is reported as not run.
+    """
     from .reader import load_model
 
+    if runs < 1:
+        raise TinymemError(f"verify needs at least one run, got {runs}")
+    if seed < 0:
+        raise TinymemError(f"the seed must not be negative, got {seed}")
+    if not (timeout > 0 and math.isfinite(timeout)):
+        raise TinymemError(f"the time budget must be a positive number of seconds, got {timeout}")
     load_model(original)  # clear errors for bad files before any runtime sees them
     load_model(rewritten)
     report = VerifyReport(original=original, rewritten=rewritten, runs=runs, results=[])
     if not runtimes.have_litert() and not runtimes.have_tflm():
         raise TinymemError("verify needs a runtime: pip install 'tinymem[runtimes]'")
+    budget = _Budget(timeout)
+    details = _details_from_ir(original)
+    _check_input_size(details, runs)  # before LiteRT allocates anything either
     try:
-        details = runtimes.litert_input_details(original) if runtimes.have_litert() else None
+        if runtimes.have_litert():
+            details = runtimes.litert_input_details(original, timeout=budget.left())
     except Exception:
-        details = None
-    if details is None:
-        details = _details_from_ir(original)
+        pass  # the file's own declarations then
+    details = _known_shapes(details, report)
+    _check_input_size(details, runs)
     inputs = [runtimes.random_inputs(details, seed + k) for k in range(runs)]
 
     if runtimes.have_litert():
-        report.results.append(_compare_litert(original, rewritten, inputs))
+        report.results.append(_compare_litert(original, rewritten, inputs, budget))
     else:
         report.notes.append("ai-edge-litert not installed: LiteRT not checked")
     if runtimes.have_tflm():
-        report.results.append(_compare_tflm(original, rewritten, inputs, report))
+        report.results.append(_compare_tflm(original, rewritten, inputs, report, budget))
     else:
         report.notes.append("tflite-micro not installed: TFLite Micro not checked")
     return report
+
+
+def _known_shapes(details: list[dict], report: VerifyReport) -> list[dict]:
+    """Input details with every unknown (-1) dimension run as 1, and a note saying so."""
+    out = []
+    for i, d in enumerate(details):
+        shape = [int(s) for s in d["shape"]]
+        if any(s < 0 for s in shape):
+            report.notes.append(f"input {i} has unknown dimensions {shape}: run with 1 there")
+            shape = [1 if s < 0 else s for s in shape]
+        out.append({"dtype": d["dtype"], "shape": shape})
+    return out
+
+
+def _check_input_size(details: list[dict], runs: int) -> None:
+    per_run = 0
+    for d in details:
+        try:
+            item = np.dtype(d["dtype"]).itemsize
+        except TypeError:
+            raise TinymemError(f"verify cannot make random inputs of type {d['dtype']}") from None
+        per_run += math.prod(max(int(s), 1) for s in d["shape"]) * item
+    if per_run * runs > INPUT_BYTES_LIMIT:
+        raise TinymemError(f"the model's inputs take {per_run:,} bytes per run ({runs} runs): "
+                           f"more than the {INPUT_BYTES_LIMIT >> 20} MiB verify allocates for "
+                           "random inputs" + ("; try fewer --runs" if per_run <= INPUT_BYTES_LIMIT
+                                              else ""))
 
 
 def _details_from_ir(path: str) -> list[dict]:
@@ -106,15 +184,18 @@ def _details_from_ir(path: str) -> list[dict]:
             for t in sg.inputs]
 
 
-def _compare_litert(original: str, rewritten: str, inputs) -> RuntimeResult:
+def _compare_litert(original: str, rewritten: str, inputs, budget: _Budget) -> RuntimeResult:
     res = RuntimeResult(runtime="litert", ok=None)
     try:
-        runs_a = runtimes.litert_run_full(original, inputs)
-        runs_b = runtimes.litert_run_full(rewritten, inputs)
+        runs_a = runtimes.litert_run_full(original, inputs, timeout=budget.left())
+        runs_b = runtimes.litert_run_full(rewritten, inputs, timeout=budget.left())
     except Exception as e:  # the runtime's own refusal, reported not raised
-        res.error = str(e).splitlines()[0] if str(e) else type(e).__name__
+        res.error = _why(e, budget)
         return res
-    ok, max_abs, max_rel = _compare_outputs([o for o, _ in runs_a], [o for o, _ in runs_b])
+    ok, max_abs, max_rel, why = _compare_outputs([o for o, _ in runs_a], [o for o, _ in runs_b])
+    if why:
+        res.ok, res.error = False, why
+        return res
     differing = set()
     compared = 0
     names_a = runtimes.unique_tensor_names(original)
@@ -137,45 +218,57 @@ def _compare_litert(original: str, rewritten: str, inputs) -> RuntimeResult:
     return res
 
 
-def _compare_tflm(original: str, rewritten: str, inputs, report: VerifyReport) -> RuntimeResult:
+def _compare_tflm(original: str, rewritten: str, inputs, report: VerifyReport,
+                  budget: _Budget) -> RuntimeResult:
     res = RuntimeResult(runtime="tflite-micro", ok=None)
     try:
-        arena_a, out_a = runtimes.tflm_run(original, inputs)
+        arena_a, out_a = runtimes.tflm_run(original, inputs, timeout=budget.left())
         report.arena_original = arena_a.head
     except Exception as e:
         # Some kernels abort on odd (e.g. random-weight) models at invoke; the
         # arenas can still be read from a plain set-up.
-        res.error = f"original: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+        res.error = f"original: {_why(e, budget)}"
         for attr, path in (("arena_original", original), ("arena_rewritten", rewritten)):
             try:
-                setattr(report, attr, runtimes.tflm_arena(path).head)
+                setattr(report, attr, runtimes.tflm_arena(path, timeout=budget.left()).head)
             except Exception:
                 pass
         return res
     try:
-        arena_b, out_b = runtimes.tflm_run(rewritten, inputs)
+        arena_b, out_b = runtimes.tflm_run(rewritten, inputs, timeout=budget.left())
         report.arena_rewritten = arena_b.head
     except Exception as e:
-        res.error = f"rewritten: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+        res.error = f"rewritten: {_why(e, budget)}"
         res.ok = False
         return res
-    res.ok, res.max_abs_diff, res.max_rel_diff = _compare_outputs(out_a, out_b)
+    res.ok, res.max_abs_diff, res.max_rel_diff, why = _compare_outputs(out_a, out_b)
+    res.error = why
     return res
 
 
-def _compare_outputs(out_a, out_b) -> tuple[bool, float, float]:
-    """(all equal enough, max abs diff, max rel diff) over runs and outputs."""
+def _finite_or_none(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+def _compare_outputs(out_a, out_b) -> tuple[bool, float | None, float | None, str | None]:
+    """(all equal enough, max abs diff, max rel diff, why not comparable) over runs and outputs.
+
+    Outputs of different counts or shapes have no difference to measure: the
+    diffs are None and the reason says so (never an infinite diff, which JSON
+    cannot carry).
+    """
     ok, max_abs, max_rel = True, 0.0, 0.0
     for ra, rb in zip(out_a, out_b):
         if len(ra) != len(rb):
-            return False, float("inf"), float("inf")
-        for x, y in zip(ra, rb):
+            return False, None, None, f"output counts differ: {len(ra)} vs {len(rb)}"
+        for j, (x, y) in enumerate(zip(ra, rb)):
             if x.shape != y.shape:
-                return False, float("inf"), float("inf")
+                return (False, None, None, f"output shapes differ: output {j} is "
+                        f"{list(x.shape)} vs {list(y.shape)}")
             d_abs, d_rel = _diff(x, y)
             max_abs, max_rel = max(max_abs, d_abs), max(max_rel, d_rel)
             ok &= _equal_enough(x, y)
-    return ok, max_abs, max_rel
+    return ok, _finite_or_none(max_abs), _finite_or_none(max_rel), None
 
 
 @dataclass

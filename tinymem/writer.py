@@ -21,7 +21,6 @@ reader reads builtin options.
 from __future__ import annotations
 
 import os
-import tempfile
 
 import flatbuffers
 import numpy as np
@@ -30,6 +29,7 @@ from tflite.utils import BUILTIN_OPCODE2NAME
 
 from . import dtypes
 from .errors import TinymemError
+from .fileio import atomic_write, check_output
 from .ir import Model, Operator, Quantization, Subgraph, Tensor
 from .memory.planner import OFFLINE_PLAN_KEY
 from .memory.planner import offline_plan as _stored_offline_plan
@@ -65,80 +65,25 @@ def serialize_model(model: Model, offline_plan: list[int] | None = None,
 
 def write_model(model: Model, path: str | os.PathLike, offline_plan: list[int] | None = None,
                 keep_unused: bool = False) -> int:
-    """Write a model to `path` atomically; returns the bytes written.
+    """Write a model to `path` atomically (see `fileio.atomic_write`); returns the bytes written.
 
-    Refuses to overwrite the model's own input file. The bytes are written to
-    a temporary file in the same directory, synced, read back and parsed,
-    and only then renamed over `path`: a failure leaves no file behind.
+    Refuses to overwrite the model's own input file. The bytes are read back
+    from the temporary file and parsed before they replace anything: a
+    failure leaves no file behind.
     """
-    path = os.fspath(path)
-    if model.path and os.path.exists(path) and os.path.exists(model.path):
-        if os.path.samefile(path, model.path):
-            raise TinymemError(f"{path}: refusing to overwrite the input model; "
-                               "write the rewritten model to another file")
-    if os.path.isdir(path):
-        raise TinymemError(f"{path}: is a directory")
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise TinymemError(f"{path}: directory {directory} does not exist")
+    check_output(path, [model.path])  # before serialising: fail fast on a bad path
     data = serialize_model(model, offline_plan, keep_unused)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.",
-                                   suffix=".tmp")
-    except OSError as e:
-        raise TinymemError(f"{path}: cannot write ({e.strerror or e})") from None
-    try:
+
+    def reads_back(stored: bytes) -> None:
+        if stored != data:
+            raise TinymemError(f"{os.fspath(path)}: the written file differs from the model bytes")
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, _file_mode(path))
-            with open(tmp, "rb") as f:
-                back = f.read()
-        except OSError as e:
-            raise TinymemError(f"{path}: cannot write ({e.strerror or e})") from None
-        if back != data:
-            raise TinymemError(f"{path}: the written file differs from the model bytes")
-        try:
-            parse_model(back, path)
+            parse_model(stored, os.fspath(path))
         except TinymemError as e:
-            raise TinymemError(f"{path}: not written, the rewritten model does not read back: {e}") \
-                from None
-        try:
-            os.replace(tmp, path)
-        except OSError as e:
-            raise TinymemError(f"{path}: cannot write ({e.strerror or e})") from None
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(directory)
-    return len(data)
+            raise TinymemError(f"{os.fspath(path)}: not written, the rewritten model does not "
+                               f"read back: {e}") from None
 
-
-def _file_mode(path: str) -> int:
-    try:
-        return os.stat(path).st_mode & 0o777
-    except OSError:
-        mask = os.umask(0)
-        os.umask(mask)
-        return 0o666 & ~mask
-
-
-def _fsync_dir(directory: str) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    return atomic_write(path, data, inputs=[model.path], check=reads_back)
 
 
 class _Writer:

@@ -7,6 +7,7 @@ from rich.text import Text
 
 from ..schedules.explore import Exploration
 from ..units import human_bytes, human_count
+from .safe_text import plain, visible
 
 
 def explore_table(ex: Exploration, width: int | None = None) -> Table:
@@ -18,7 +19,7 @@ def explore_table(ex: Exploration, width: int | None = None) -> Table:
     title = f"Schedules for {ex.model.path or 'model'} ({ex.target.label()})"
     if ex.budget is not None:
         title += f"  (budget {ex.budget:,} B = {human_bytes(ex.budget)})"
-    t = Table(title=title, title_justify="left", header_style="bold", box=None, pad_edge=False)
+    t = Table(title=plain(title), title_justify="left", header_style="bold", box=None, pad_edge=False)
     cols = [("", "left"), ("id", "left"), ("arena", "right"), ("vs base", "right")]
     if wide:
         cols += [("head", "right"), ("tail", "right"), ("live bound", "right"), ("MACs", "right")]
@@ -39,7 +40,7 @@ def explore_table(ex: Exploration, width: int | None = None) -> Table:
         stage = o.stage_overhead()
         style = "bold green" if o.recommended else ("" if o.pareto else "dim")
         fits = "" if o.fits is None else ("yes" if o.fits else "no")
-        cells = [mark, o.id, f"{o.required_bytes:,}",
+        cells = [mark, plain(o.id), f"{o.required_bytes:,}",
                  f"{o.required_bytes / base - 1:+.0%}" if base else ""]
         if wide:
             cells += [f"{o.head_bytes:,}", f"{o.tail_bytes:,}", f"{o.peak_bytes:,}",
@@ -49,7 +50,7 @@ def explore_table(ex: Exploration, width: int | None = None) -> Table:
             cells += ["" if stage is None else f"{stage:+.0%}"]
         cells += [str(o.ops_added) if o.ops_added else "", fits]
         if wide:
-            cells.append(o.description)
+            cells.append(plain(o.description))
         t.add_row(*cells, style=style)
     t.caption = ("arena = the kTensorArenaSize to set (head + tail + alignment)\n"
                  "★ Pareto front (arena vs MAC overhead)   → recommended: the lowest overhead "
@@ -63,8 +64,8 @@ def schedule_legend(ex: Exploration) -> Text:
     """What each option does, one line each (for terminals too narrow for the column)."""
     text = Text()
     for o in sorted(ex.options, key=lambda o: (o.mac_overhead, o.required_bytes)):
-        text.append(f"{o.id}: ", style="bold")
-        text.append(o.description + "\n", style="dim")
+        text.append(f"{visible(o.id)}: ", style="bold")
+        text.append(visible(o.description) + "\n", style="dim")
     return text
 
 
@@ -90,7 +91,7 @@ def summary_line(ex: Exploration) -> Text:
     if rec is None:
         return Text("")
     base = ex.baseline.required_bytes
-    return Text(f"recommended {rec.id}: arena to set {rec.required_bytes:,} B on "
+    return Text(f"recommended {visible(rec.id)}: arena to set {rec.required_bytes:,} B on "
                 f"{ex.target.label()} (head {rec.head_bytes:,} + tail {rec.tail_bytes:,}; "
                 f"{rec.required_bytes / base - 1:+.0%} vs baseline {base:,} B), "
                 f"{rec.mac_overhead:+.1%} MACs", style="bold green")

@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING
 
 from .. import __version__
 from ..errors import TinymemError
+from ..fileio import atomic_write
 from ..units import human_bytes, human_count, short_bytes, short_name
 from . import plots as _plots
+from .safe_text import visible
 
 if TYPE_CHECKING:
     from ..analysis import Profile
@@ -91,8 +93,8 @@ footer { margin-top: 40px; color: var(--muted); font-size: 0.82rem; border-top: 
 
 
 def e(value) -> str:
-    """HTML-escape anything for text and attribute values."""
-    return html.escape(str(value), quote=True)
+    """HTML-escape anything for text and attribute values, controls made visible."""
+    return html.escape(visible(value), quote=True)
 
 
 def profile_html(profile: "Profile", path: str | os.PathLike, budget: int | None = None,
@@ -104,7 +106,8 @@ def profile_html(profile: "Profile", path: str | os.PathLike, budget: int | None
     Written atomically: a temporary file in the same directory, then renamed.
     """
     text = profile_html_text(profile, budget, exploration, with_plots=plots)
-    _plots.atomic_write(path, text.encode("utf-8"))
+    sources = [profile.model.path, exploration.model.path if exploration else None]
+    atomic_write(path, text.encode("utf-8"), inputs=sources)
 
 
 def profile_html_text(profile: "Profile", budget: int | None = None,

@@ -16,14 +16,15 @@ from __future__ import annotations
 import io
 import os
 import re
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Sequence
 
 from .. import __version__
 from ..errors import TinymemError
+from ..fileio import atomic_write
 from ..units import human_bytes
+from .safe_text import visible
 
 if TYPE_CHECKING:
     from ..analysis import Profile
@@ -137,6 +138,12 @@ def _format_for(path: str | os.PathLike) -> str:
 
 
 def _render(fig, fmt: str) -> bytes:
+    from matplotlib.text import Text
+
+    # Model strings reach many artists (titles, labels, legends): make every
+    # one printable and valid XML 1.0 here, whichever way it came in.
+    for artist in fig.findobj(Text):
+        artist.set_text(visible(artist.get_text()))
     buf = io.BytesIO()
     if fmt == "svg":
         # No Date, no dc:type URI, no Creator URL: the same input gives the same bytes.
@@ -145,27 +152,6 @@ def _render(fig, fmt: str) -> bytes:
     else:
         fig.savefig(buf, format="png", dpi=PNG_DPI, metadata={"Software": f"tinymem {__version__}"})
     return buf.getvalue()
-
-
-def atomic_write(path: str | os.PathLike, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same directory."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".tinymem-", suffix=".tmp", dir=directory)
-    except OSError as e:
-        raise TinymemError(f"cannot write {path}: {e.strerror or e}") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except OSError as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise TinymemError(f"cannot write {path}: {e.strerror or e}") from None
 
 
 class _Unit:
@@ -185,12 +171,13 @@ class _Unit:
 
 def _model_label(profile: "Profile") -> str:
     path = profile.model.path
-    return os.path.basename(path) if path else "model"
+    return visible(os.path.basename(path)) if path else "model"
 
 
 def _text(ax, *args, **kw):
     """Text from model-provided strings: never parsed as mathtext ($...$)."""
-    return ax.text(*args, parse_math=False, **kw)
+    *where, text = args
+    return ax.text(*where, visible(text), parse_math=False, **kw)
 
 
 def _budget_line(ax, budget: int | None, u: _Unit):
@@ -202,8 +189,8 @@ def _budget_line(ax, budget: int | None, u: _Unit):
 
 def _titles(fig, ax, title: str, subtitle: str) -> None:
     """A bold title over a grey line of key numbers, both flush left."""
-    fig.suptitle(title, x=0.008, ha="left", fontsize=11.5, fontweight="bold", parse_math=False)
-    ax.set_title(subtitle, loc="left", fontsize=8.5, color="#555555", fontweight="normal",
+    fig.suptitle(visible(title), x=0.008, ha="left", fontsize=11.5, fontweight="bold", parse_math=False)
+    ax.set_title(visible(subtitle), loc="left", fontsize=8.5, color="#555555", fontweight="normal",
                  pad=6, parse_math=False)
 
 
@@ -267,6 +254,7 @@ class _Labeller:
     def place(self, x: float, y: float, text: str, *, essential: bool = True,
               offsets=None, arrow: str | None = None, **kw):
         offsets = offsets or (_NEAR + _FAR)
+        text = visible(text)
         best = None
         for dx, dy in offsets:
             ann = self.ax.annotate(
@@ -317,7 +305,7 @@ def _text_extent(ann, renderer):
 def memory_plot(profile: "Profile", path: str | os.PathLike, budget: int | None = None) -> None:
     """Live memory per op as stacked bars, SVG or PNG by the suffix of `path`."""
     fmt = _format_for(path)
-    atomic_write(path, memory_plot_bytes(profile, fmt, budget))
+    atomic_write(path, memory_plot_bytes(profile, fmt, budget), inputs=[profile.model.path])
 
 
 def memory_plot_bytes(profile: "Profile", fmt: str = "svg", budget: int | None = None) -> bytes:
@@ -419,7 +407,7 @@ def _memory_figure(p: "Profile", budget: int | None):
 def pareto_plot(exploration: "Exploration", path: str | os.PathLike) -> None:
     """Every option's arena to set against its MAC overhead, with the Pareto front."""
     fmt = _format_for(path)
-    atomic_write(path, pareto_plot_bytes(exploration, fmt))
+    atomic_write(path, pareto_plot_bytes(exploration, fmt), inputs=[exploration.model.path])
 
 
 def pareto_plot_bytes(exploration: "Exploration", fmt: str = "svg") -> bytes:
@@ -524,7 +512,7 @@ def curve_comparison_plot(base_profile: "Profile", option_profile: "Profile",
     """
     fmt = _format_for(path)
     atomic_write(path, curve_comparison_bytes(base_profile, option_profile, fmt, budget,
-                                              labels=labels))
+                                              labels=labels), inputs=[base_profile.model.path])
 
 
 def curve_comparison_bytes(base_profile: "Profile", option_profile: "Profile",
@@ -559,7 +547,7 @@ def _curves_figure(base: "Profile", opt: "Profile", budget: int | None, labels: 
 
     fig = _new_figure(9.0, 4.8)
     ax = fig.add_subplot()
-    base_label, opt_label = (list(labels) + ["baseline", "option"])[:2]
+    base_label, opt_label = [visible(s) for s in (list(labels) + ["baseline", "option"])[:2]]
     n_base = len(base.layers)
     u = _Unit(max([l.live_bytes for l in base.layers + opt.layers] + [budget or 0]))
     series = [(base, base_label, C_BASE, "baseline"), (opt, opt_label, C_OPTION, "option")]
@@ -644,6 +632,6 @@ def inline_svg(svg: bytes | str, prefix: str, label: str) -> str:
     head_end = text.find(">")
     head = text[:head_end]
     head = re.sub(r'\s(width|height|id)="[^"]*"', "", head)
-    head += (f' id="{prefix}-plot" role="img" aria-label="{html.escape(label)}" class="plot"'
+    head += (f' id="{prefix}-plot" role="img" aria-label="{html.escape(visible(label))}" class="plot"'
              ' preserveAspectRatio="xMidYMid meet"')
     return head + text[head_end:]

@@ -11,6 +11,7 @@ from ..analysis import Profile
 from ..ops.support import Support
 from ..units import human_bytes, human_count, short_bytes, short_name
 from .charts import bar, sparkline
+from .safe_text import plain, visible
 
 
 def profile_view(p: Profile, max_rows: int | None = None, width: int | None = None,
@@ -21,7 +22,7 @@ def profile_view(p: Profile, max_rows: int | None = None, width: int | None = No
 
 def layer_table(p: Profile, max_rows: int | None = None, wide: bool = True) -> Table:
     """Per-layer rows; `wide` adds bars and exact live bytes (narrow terminals get kB)."""
-    t = Table(title=f"Activation memory per layer: {p.model.path or ''} ({p.target.label()})",
+    t = Table(title=plain(f"Activation memory per layer: {p.model.path or ''} ({p.target.label()})"),
               title_justify="left",
               header_style="bold", box=None, pad_edge=False)
     cols = [("#", "right"), ("op", "left"), ("output", "left"), ("in", "right"),
@@ -40,7 +41,7 @@ def layer_table(p: Profile, max_rows: int | None = None, wide: bool = True) -> T
         is_peak = peak is not None and l is peak
         style = "bold red" if is_peak else ("dim" if l.live_bytes < top * 0.25 else "")
         idx = f"{l.subgraph}:{l.index}" if l.subgraph else str(l.index)
-        cells = [idx, ("▶ " if is_peak else "") + l.op,
+        cells = [idx, plain(("▶ " if is_peak else "") + l.op),
                  "x".join(str(d) for d in l.output_shape),
                  short_bytes(l.input_bytes), short_bytes(l.output_bytes),
                  short_bytes(l.scratch_bytes) if l.scratch_bytes else "",
@@ -65,7 +66,7 @@ def summary_panel(p: Profile, support: Support | None = None, deploy: str | None
 
     def row(label: str, value: str, style: str = "") -> None:
         lines.append(f"{label:<22}", style="bold")
-        lines.append(value + "\n", style=style)
+        lines.append(visible(value) + "\n", style=style)
 
     runs = support is None or support.runs
     if not runs:
@@ -118,5 +119,5 @@ def summary_panel(p: Profile, support: Support | None = None, deploy: str | None
         for k, code in enumerate(deploy.splitlines()):
             lines.append(("\n" + " " * 22 if k else "") + code, style="green")
     for n in p.notes:
-        lines.append(f"\nnote: {n}", style="yellow")
+        lines.append(f"\nnote: {visible(n)}", style="yellow")
     return Panel(lines, title="summary", title_align="left")
