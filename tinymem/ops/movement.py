@@ -42,10 +42,16 @@ def mirror_pad_scratch(op: Operator, sg: Subgraph) -> list[int]:
     return [len(x.shape) * 4] * 2 if x is not None else []
 
 
+# Ops that write their whole output as a copy of input bytes (what a
+# schedule's added slices, joins and pads cost per inference).
+COPIES = frozenset({"copies"})
+
 RULES = [
     OpRule("MIRROR_PAD", macs=NO_MACS, scratch=mirror_pad_scratch),
-    OpRule("PAD", macs=NO_MACS, window=pad_window, channels="channelwise"),
-    OpRule("PADV2", macs=NO_MACS, window=pad_window, channels="channelwise"),
+    OpRule("PAD", macs=NO_MACS, window=pad_window, channels="channelwise", tags=COPIES),
+    OpRule("PADV2", macs=NO_MACS, window=pad_window, channels="channelwise", tags=COPIES),
+    OpRule("CONCATENATION", macs=NO_MACS, tags=COPIES),
+    OpRule("STRIDED_SLICE", macs=NO_MACS, tags=COPIES),
 ] + [
     # Channel-wise when the channel axis stays last (the splitter checks).
     OpRule(name, macs=NO_MACS, channels="channelwise",
@@ -54,8 +60,8 @@ RULES = [
 ] + [
     OpRule(name, macs=NO_MACS)
     for name in (
-        "EXPAND_DIMS", "CONCATENATION",
-        "SPLIT", "SPLIT_V", "SLICE", "STRIDED_SLICE", "TRANSPOSE", "GATHER", "GATHER_ND",
+        "EXPAND_DIMS",
+        "SPLIT", "SPLIT_V", "SLICE", "TRANSPOSE", "GATHER", "GATHER_ND",
         "PACK", "UNPACK", "TILE", "BROADCAST_TO", "SPACE_TO_DEPTH", "DEPTH_TO_SPACE",
         "SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND", "RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR",
         "FILL", "SHAPE", "RANK", "REVERSE_V2", "ONE_HOT", "RANGE", "SCATTER_ND",
