@@ -40,8 +40,6 @@ MAX_CONCAT_INPUTS = 10
 # Types TFLite Micro's STRIDED_SLICE, CONCATENATION and PAD all run.
 CACHEABLE_DTYPES = frozenset({"float32", "int8", "int16", "int32"})
 
-Rows = tuple[int, int]
-
 
 @dataclass(frozen=True)
 class Read:
@@ -170,20 +168,20 @@ class _Strips:
         self.padded_keep: set[int] = set()
         for (i, p) in plan.reads:
             t = sg.operators[i].inputs[p]
-            if t != seg.entry and count[t] == 1 and any(self._col_pads(i, t)):
+            # (A model's own PADV2 pads with its value, not the zero point.)
+            if (t != seg.entry and count[t] == 1 and sg.operators[i].opcode != "PADV2"
+                    and any(self._col_pads(i, t))):
                 self.padded_keep.add(t)
 
     def _col_pads(self, i: int, t: int) -> tuple[int, int]:
-        qlo, qhi = self._col_window(i, t)
+        """The columns op i pads t with, left and right, for its full output width."""
+        width = self.sg.tensors[self.sg.operators[i].outputs[0]].shape[2]
+        qlo, qhi = self.windows[i][1].padded_range(0, width)
         return max(-qlo, 0), max(qhi - self.sg.tensors[t].shape[2], 0)
-
-    def _col_window(self, i: int, t: int) -> tuple[int, int]:
-        """The (unclipped) input columns op i reads of t for its full output width."""
-        return self.windows[i][1].padded_range(0, self.sg.tensors[self.sg.operators[i].outputs[0]].shape[2])
 
     def run(self) -> list[int]:
         """Emits every strip; returns the exit's strip tensors in order."""
-        sg, seg, plan = self.sg, self.seg, self.plan
+        seg, plan = self.seg, self.plan
         parts = []
         for k in range(plan.strips):
             self.new, self.memo = {}, {}
@@ -245,7 +243,7 @@ class _Strips:
         ed, ten = self.ed, self.sg.tensors[t]
         qlo, qhi = padded_cols
         width = qhi - qlo
-        kept, new = self.kept.get(t), self.new.get(t)
+        kept = self.kept.get(t)
         parts = []
         if kept is not None and r.lo < kept[2]:
             kt, k0, k1 = kept
