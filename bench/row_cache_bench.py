@@ -26,7 +26,7 @@ from tests.firmware import have_firmware, run_firmware  # noqa: E402
 from tinymem.memory.planner import plan_model  # noqa: E402
 from tinymem.schedules.copies import bytes_copied  # noqa: E402
 from tinymem.schedules.explore import explore, model_macs  # noqa: E402
-from tinymem.schedules.row_cache import CachedStep  # noqa: E402
+from tinymem.schedules.row_cache import CachedStep, balanced_cuts  # noqa: E402
 from tinymem.schedules.spatial import Grid, even_splits  # noqa: E402
 from tinymem.writer import write_model  # noqa: E402
 
@@ -51,21 +51,30 @@ def rows_for(model_path: Path):
     if cached:
         best = min(cached, key=lambda o: o.arena_bytes)
         rows.append((f"{best.id}: {best.description}", best.model, best.offline))
-        shown = {len(s.grid.rows) for s in best.steps if isinstance(s, CachedStep)}
+        # The same stages at other strip counts, uniform and balanced.
+        shown = {s.grid.rows for s in best.steps if isinstance(s, CachedStep)}
         for n in SWEEP:
-            if n in shown:
-                continue
-            cur, ok = model, True
-            for s in best.steps:
-                if isinstance(s, CachedStep):
-                    h = s.grid.rows[-1][1]
-                    if n > h:
-                        ok = False
-                        break
-                    s = dataclasses.replace(s, grid=Grid(rows=even_splits(h, n), cols=s.grid.cols))
-                cur = s.apply(cur)
-            if ok:
-                rows.append((f"cached, {n} row strips", cur, None))
+            for balanced in (False, True):
+                cur, label = model, None
+                for s in best.steps:
+                    if isinstance(s, CachedStep):
+                        h = s.grid.rows[-1][1]
+                        if n > h:
+                            break
+                        if balanced:
+                            cuts = balanced_cuts(cur.main, s.segment, n)
+                            strips = tuple(zip(cuts, cuts[1:]))
+                        else:
+                            strips = even_splits(h, n)
+                        if strips in shown:
+                            break
+                        shown.add(strips)
+                        s = dataclasses.replace(s, grid=Grid(rows=strips, cols=s.grid.cols))
+                        label = s.label
+                    cur = s.apply(cur)
+                else:
+                    if label:
+                        rows.append((label, cur, None))
     return ex, seconds, rows
 
 

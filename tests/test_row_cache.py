@@ -18,8 +18,8 @@ from tinymem.memory.planner import plan_model
 from tinymem.rewrite import write_option
 from tinymem.schedules.copies import bytes_copied
 from tinymem.schedules.explore import explore, model_macs
-from tinymem.schedules.row_cache import (MAX_CONCAT_INPUTS, cache_segment, cacheable,
-                                         row_plan)
+from tinymem.schedules.row_cache import (MAX_CONCAT_INPUTS, balanced_cuts, cache_segment,
+                                         cacheable, row_plan)
 from tinymem.schedules.segments import SegmentFinder
 from tinymem.schedules.spatial import even_splits, segment_windows
 from tinymem.verify import verify_models
@@ -140,12 +140,26 @@ def test_cached_strips_compute_every_row_once(chain, strips):
                for op in out.main.operators)
 
 
+def test_balanced_strips_cover_the_exit_and_lighten_the_first(chain):
+    model = tinymem.load_model(chain)
+    sg, seg = model.main, whole_graph(model)
+    h = sg.tensors[seg.exit].shape[1]
+    for parts in (2, 3, 5):
+        c = balanced_cuts(sg, seg, parts)
+        assert c[0] == 0 and c[-1] == h and all(a < b for a, b in zip(c, c[1:]))
+        assert len(c) - 1 <= parts
+        # The first strip also makes the halo above: it gets no more exit rows.
+        assert c[1] - c[0] <= min(b - a for a, b in zip(c[1:], c[2:]))
+
+
 @needs_runtimes
-@pytest.mark.parametrize("strips", [2, 3, 8])
-def test_cached_chain_is_exact_in_litert_and_tflm(chain, strips, tmp_path):
+@pytest.mark.parametrize("strips,balanced", [(2, False), (3, False), (8, False), (3, True)])
+def test_cached_chain_is_exact_in_litert_and_tflm(chain, strips, balanced, tmp_path):
     model = tinymem.load_model(chain)
     seg = whole_graph(model)
-    out = cache_segment(model, seg, cuts(model.main.tensors[seg.exit].shape[1], strips))
+    h = model.main.tensors[seg.exit].shape[1]
+    out = cache_segment(model, seg, balanced_cuts(model.main, seg, strips) if balanced
+                        else cuts(h, strips))
     path = tmp_path / f"chain_{strips}.tflite"
     write_model(out, path)
     report = verify_models(chain, str(path), runs=3)
@@ -238,3 +252,20 @@ def test_cached_option_agrees_on_the_m4_firmware(explored, tmp_path):
     assert orig["invoke"] == "ok" and new["invoke"] == "ok", (orig.get("invoke"), new.get("invoke"))
     assert new_out == orig_out and all(new_out)
     assert new["head"] == best.arena_bytes
+
+
+def test_explore_reports_copies_and_modes_side_by_side(explored):
+    from tinymem.report.explore_json import explore_document
+    from tinymem.report.explore_view import explore_table
+
+    _, ex = explored
+    doc = explore_document(ex)
+    for o in doc["options"]:
+        if not o["steps"]:
+            assert o["bytes_copied"] == 0, o["id"]  # baseline, layout, reorder copy nothing
+        elif "cached" in o["kind"] or "patch" in o["kind"]:
+            assert o["bytes_copied"] > 0, o["id"]  # slices and joins at least
+    kinds = {o["kind"] for o in doc["options"]}
+    assert any("cached" in k for k in kinds) and any("patch" in k or "spatial" in k for k in kinds)
+    table = explore_table(ex, width=200)
+    assert "copied" in [c.header for c in table.columns]

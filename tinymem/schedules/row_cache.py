@@ -29,12 +29,12 @@ from typing import Iterator
 from ..ir import Model, Subgraph
 from .edit import GraphEditor
 from .segments import Segment
-from .spatial import Grid, _data_inputs, even_splits, segment_windows
+from .spatial import Grid, _axis_cost_tables, _data_inputs, even_splits, segment_windows
 from .tiling_steps import candidate_segments, source_span
 
 # Strip counts tried per segment (capped at the exit's height): fewer strips
 # mean fewer added ops (each a node in the arena tail), more mean less head.
-STRIP_COUNTS = (2, 3, 4, 6, 8, 9, 12, 16, 18, 24, 36)
+STRIP_COUNTS = (2, 3, 4, 6, 8, 12, 18, 24, 36)
 # TFLite Micro's CONCATENATION takes at most this many inputs (kMaxInputNum).
 MAX_CONCAT_INPUTS = 10
 # Types TFLite Micro's STRIDED_SLICE, CONCATENATION and PAD all run.
@@ -148,7 +148,8 @@ class _Strips:
 
     def __init__(self, ed: GraphEditor, sg: Subgraph, seg: Segment, plan: RowPlan,
                  windows: dict[int, tuple], tag: str):
-        self.ed, self.sg, self.seg, self.plan, self.windows, self.tag = ed, sg, seg, plan, windows, tag
+        self.ed, self.sg, self.seg, self.plan = ed, sg, seg, plan
+        self.windows, self.tag = windows, tag
         self.kept: dict[int, tuple[int, int, int]] = {}  # t -> (tensor, lo, hi) from earlier strips
         self.new: dict[int, tuple[int, int, int]] = {}  # t -> (tensor, lo, hi) of this strip
         self.memo: dict[tuple, int] = {}
@@ -320,8 +321,9 @@ class _Strips:
         if key not in self.memo:
             out = self.ed.new_tensor(ten if ten is not None else like,
                                      (1, hi - lo, cols[1] - cols[0], like.shape[3]), "rows")
-            self.ed.strided_slice(src, (0, lo - p0, cols[0], 0), (1, hi - p0, cols[1], like.shape[3]),
-                                  out, self.tag, origin=self.seg.first)
+            self.ed.strided_slice(src, (0, lo - p0, cols[0], 0),
+                                  (1, hi - p0, cols[1], like.shape[3]), out, self.tag,
+                                  origin=self.seg.first)
             self.memo[key] = out
         return self.memo[key]
 
@@ -360,6 +362,48 @@ def _join_rows(ed: GraphEditor, sg: Subgraph, parts: list[int], out: int, tag: s
     _join_rows(ed, sg, groups, out, tag, origin)
 
 
+def balanced_cuts(sg: Subgraph, seg: Segment, parts: int,
+                  windows: dict[int, tuple] | None = None) -> tuple[int, ...]:
+    """Exit row cuts (0 .. height) into at most `parts` strips whose new rows
+    weigh about the same.
+
+    A strip ending at exit row b makes every tensor up to the row it needs
+    for b, so strip [a, b) costs H[b] - H[a] (H: rows needed times row bytes,
+    summed over the segment's tensors), except the first, which also makes
+    the halo rows above: it costs H[b]. With uniform strips the first is the
+    heaviest; here the largest strip cost is found by binary search, cutting
+    greedily.
+    """
+    windows = windows or segment_windows(sg, seg)
+    n = sg.tensors[seg.exit].shape[1]
+    _, cost = _axis_cost_tables(sg, seg, windows, 0, n)
+    cost = [int(c) for c in cost]
+    cost[0] = 0
+
+    def cut(limit: int) -> list[int] | None:
+        ends, a = [], 0
+        while a < n:
+            b = a + 1
+            if cost[b] - cost[a] > limit:
+                return None
+            while b < n and cost[b + 1] - cost[a] <= limit:
+                b += 1
+            ends.append(b)
+            a = b
+            if len(ends) > parts:
+                return None
+        return ends
+
+    lo, hi = 1, cost[n]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if cut(mid) is not None:
+            hi = mid
+        else:
+            lo = mid + 1
+    return (0,) + tuple(cut(lo) or (n,))
+
+
 @dataclass(frozen=True)
 class CachedStep:
     """An explorer step: run `segment` in row strips `grid.rows`, keeping halos."""
@@ -373,7 +417,8 @@ class CachedStep:
     @property
     def label(self) -> str:
         first, last = self.source_ops or (self.segment.first, self.segment.last)
-        return f"{self.kind} ops {first}-{last} {len(self.grid.rows)} row strips"
+        ragged = " ragged" if len({b - a for a, b in self.grid.rows}) > 1 else ""
+        return f"{self.kind} ops {first}-{last} {len(self.grid.rows)} row strips{ragged}"
 
     def apply(self, model: Model) -> Model:
         cuts = tuple(a for a, _ in self.grid.rows) + (self.grid.rows[-1][1],)
@@ -388,8 +433,15 @@ def cached_steps(model: Model, peak_op: int, arena: int) -> Iterator[CachedStep]
             continue
         y = sg.tensors[seg.exit]
         span = source_span(sg, seg)
+        windows = segment_windows(sg, seg)
+        seen = set()
         for n in STRIP_COUNTS:
             if n > y.shape[1]:
                 break
-            grid = Grid(rows=even_splits(y.shape[1], n), cols=((0, y.shape[2]),))
-            yield CachedStep(segment=seg, grid=grid, source_ops=span)
+            cuts = balanced_cuts(sg, seg, n, windows)
+            for rows in (even_splits(y.shape[1], n), tuple(zip(cuts, cuts[1:]))):
+                if len(rows) < 2 or rows in seen:
+                    continue
+                seen.add(rows)
+                yield CachedStep(segment=seg, grid=Grid(rows=rows, cols=((0, y.shape[2]),)),
+                                 source_ops=span)
