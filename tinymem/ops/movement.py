@@ -105,15 +105,19 @@ TFLM = {
     "CALL_ONCE": tflm("AddCallOnce", kernel("*->*")),
 }
 
+# Ops that write their whole output as a copy of input bytes (what a
+# schedule's added slices, joins and pads cost per inference).
+COPIES = frozenset({"copies"})
+
 RULES = [
     OpRule("MIRROR_PAD", macs=NO_MACS, scratch=mirror_pad_scratch,
            tflm=TFLM["MIRROR_PAD"],
            ),
-    OpRule("PAD", macs=NO_MACS, window=pad_window, channels="channelwise",
+    OpRule("PAD", macs=NO_MACS, window=pad_window, channels="channelwise", tags=COPIES,
            opdata=OpData(56),
            tflm=TFLM["PAD"],
            ),
-    OpRule("PADV2", macs=NO_MACS, window=pad_window, channels="channelwise",
+    OpRule("PADV2", macs=NO_MACS, window=pad_window, channels="channelwise", tags=COPIES,
            opdata=OpData(56),
            tflm=TFLM["PADV2"],
            ),
@@ -125,11 +129,11 @@ RULES = [
            )
     for name in ("RESHAPE", "SQUEEZE")
 ] + [
-    OpRule("CONCATENATION", macs=NO_MACS,
+    OpRule("CONCATENATION", macs=NO_MACS, tags=COPIES,
            opdata=OpData(32),
            tflm=TFLM.get("CONCATENATION"),
            ),
-    OpRule("STRIDED_SLICE", macs=NO_MACS,
+    OpRule("STRIDED_SLICE", macs=NO_MACS, tags=COPIES,
            opdata=OpData(96),
            tflm=TFLM.get("STRIDED_SLICE"),
            ),

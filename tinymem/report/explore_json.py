@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from .. import __version__
+from ..schedules.copies import bytes_copied
 from ..schedules.explore import Exploration, Option
 
 SCHEMA = "tinymem.explore/2"
@@ -25,6 +26,7 @@ def option_record(o: Option) -> dict:
         "mac_overhead": round(o.mac_overhead, 6),
         "stage_mac_overhead": None if stage is None else round(stage, 6),
         "ops_added": o.ops_added,
+        "bytes_copied": bytes_copied(o.model),
         "fits": o.fits,
         "pareto": o.pareto,
         "recommended": o.recommended,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
+from ..schedules.copies import bytes_copied
 from ..schedules.explore import Exploration
 from ..units import human_bytes, human_count
 from .safe_text import plain, visible
@@ -26,6 +27,8 @@ def explore_table(ex: Exploration, width: int | None = None) -> Table:
     cols += [("overhead", "right")]
     if wide:
         cols += [("stage", "right")]
+    if wide:
+        cols += [("copied", "right")]
     cols += [("+ops", "right"), ("fits", "center")]
     if wide:
         cols += [("schedule", "left")]
@@ -48,6 +51,8 @@ def explore_table(ex: Exploration, width: int | None = None) -> Table:
         cells += [f"{o.mac_overhead:+.1%}"]
         if wide:
             cells += ["" if stage is None else f"{stage:+.0%}"]
+            copied = bytes_copied(o.model) if o.steps else 0
+            cells += [human_bytes(copied) if copied else ""]
         cells += [str(o.ops_added) if o.ops_added else "", fits]
         if wide:
             cells.append(plain(o.description))

@@ -15,6 +15,7 @@ recommended: the lowest overhead that fits the budget.
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
@@ -32,6 +33,7 @@ from ..targets import Target
 from .reorder import reorder
 from .fdt import fdt_steps
 from .tiling_steps import Step, spatial_steps
+from .row_cache import cached_steps
 
 OVERHEAD_CAPS = (0.0, 0.02, 0.05, 0.10, 0.15, 0.25, 0.5)
 MAX_CHAIN = 5
@@ -39,7 +41,9 @@ MAX_CHAIN = 5
 # (current model, op at its peak, its current arena) -> candidate steps.
 StepSource = Callable[[Model, int, int], Iterable[Step]]
 # Sources of candidate steps; the FDT splitter registers here too.
-STEP_SOURCES: list[StepSource] = [spatial_steps, fdt_steps]
+# Cached row strips come first: a recomputing grid over the cap must not rule
+# their (zero-overhead) segment out.
+STEP_SOURCES: list[StepSource] = [cached_steps, spatial_steps, fdt_steps]
 
 
 def model_macs(model: Model) -> int:
@@ -237,7 +241,11 @@ def explore(model: Model, budget: int | None = None, max_overhead: float | None 
     # Greedy chains of tiling steps, one per overhead cap; results are cached
     # so the caps share their common prefixes.
     chains: dict[tuple[Step, ...], tuple[Model, ArenaPlan, int]] = {}
-    for cap in OVERHEAD_CAPS:
+    # Recomputing tilings are also chained without cached strips, which would
+    # crowd them out, so both show side by side.
+    pools = [sources] + ([[s for s in sources if s is not cached_steps]]
+                         if cached_steps in sources else [])
+    for pool, cap in itertools.product(pools, OVERHEAD_CAPS):
         steps: tuple[Step, ...] = ()
         cur, cur_plan, cur_macs = model, base_plan, ev.base_macs
         for _ in range(MAX_CHAIN):
@@ -246,7 +254,7 @@ def explore(model: Model, budget: int | None = None, max_overhead: float | None 
                 break
             best = None
             too_costly: set = set()
-            for src in sources:
+            for src in pool:
                 for step in src(cur, peak_op, cur_plan.arena_bytes):
                     if step.segment in too_costly:
                         continue  # grids come fewest tiles first: the rest cost more
@@ -278,7 +286,7 @@ def explore(model: Model, budget: int | None = None, max_overhead: float | None 
             _, steps, cur, cur_plan, cur_macs = best
             chains[steps] = (cur, cur_plan, cur_macs)
     for steps, (m, plan, macs) in chains.items():
-        kinds = sorted({s.kind for s in steps}, key=["patch", "spatial", "fdt"].index)
+        kinds = sorted({s.kind for s in steps}, key=["patch", "spatial", "cached", "fdt"].index)
         options.append(option("+".join(kinds), "; then ".join(s.label for s in steps),
                               m, plan, macs, steps))
     # A better layout on top of the best tiled schedules, at no extra MACs.

@@ -70,8 +70,9 @@ def input_prologue(sg: Subgraph) -> int:
     return n
 
 
-def spatial_steps(model: Model, peak_op: int, arena: int) -> Iterator[Step]:
-    """Tiling steps over segments of the main subgraph that contain `peak_op`.
+def candidate_segments(model: Model, peak_op: int, arena: int) -> Iterator[tuple[str, Segment]]:
+    """(kind, segment) for the tileable segments of the main subgraph that
+    contain `peak_op` and could beat `arena`.
 
     Segments that cannot beat `arena` are skipped: while tiles run, the whole
     entry and exit tensors are alive, and at the final CONCATENATION the
@@ -101,13 +102,22 @@ def spatial_steps(model: Model, peak_op: int, arena: int) -> Iterator[Step]:
                 continue
             kind = "patch" if (first == 0 and seg.entry in inputs) or 0 < first == prologue \
                 else "spatial"
-            seen = set()
-            for ph, pw in GRID_SHAPES:
-                if ph > y.shape[1] or pw > y.shape[2]:
+            yield kind, seg
+
+
+
+def spatial_steps(model: Model, peak_op: int, arena: int) -> Iterator[Step]:
+    """Tiling steps over segments of the main subgraph that contain `peak_op`."""
+    sg = model.main
+    for kind, seg in candidate_segments(model, peak_op, arena):
+        y = sg.tensors[seg.exit]
+        seen = set()
+        for ph, pw in GRID_SHAPES:
+            if ph > y.shape[1] or pw > y.shape[2]:
+                continue
+            for grid in (uniform_grid(y.shape[1], y.shape[2], ph, pw),
+                         balanced_grid(sg, seg, ph, pw)):
+                if grid.tiles < 2 or grid in seen:
                     continue
-                for grid in (uniform_grid(y.shape[1], y.shape[2], ph, pw),
-                             balanced_grid(sg, seg, ph, pw)):
-                    if grid.tiles < 2 or grid in seen:
-                        continue
-                    seen.add(grid)
-                    yield Step(kind=kind, segment=seg, grid=grid, source_ops=source_span(sg, seg))
+                seen.add(grid)
+                yield Step(kind=kind, segment=seg, grid=grid, source_ops=source_span(sg, seg))

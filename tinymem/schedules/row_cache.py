@@ -1,0 +1,447 @@
+"""Row-strip tiling that keeps halos instead of recomputing them.
+
+A segment is cut into strips of its exit rows, and the strips run one after
+another. Every layer computes only its new output rows in each strip: the
+input rows it shares with the previous strip (a `dilation*(kernel-1) + 1 -
+stride` row halo for a conv) were kept from that strip as a small tensor
+(STRIDED_SLICE) and are joined to the new rows (CONCATENATION) before the
+layer runs. Nothing is recomputed; the price is the copies, the added ops,
+and the kept rows, which stay alive from one strip to the next.
+
+Strips span the whole width, so a SAME layer still gets its side columns
+(and the first and last strips their top and bottom rows) from a PAD with
+the zero point before a VALID copy of the layer, as in `spatial`. The entry
+tensor stays whole while the strips run, so each layer that reads it slices
+the rows it needs straight from it (no kept rows there).
+
+Per tensor and strip the rows are exact: walking the segment backwards, a
+layer's strip needs input rows `[a*stride - pad, (b-1)*stride - pad +
+dilation*(kernel-1) + 1)` for output rows `[a, b)`, a tensor is produced up
+to the furthest row any reader needs by then, and it keeps from the first
+row a reader will need in a later strip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+from ..ir import Model, Subgraph
+from .edit import GraphEditor
+from .segments import Segment
+from .spatial import Grid, _axis_cost_tables, _data_inputs, even_splits, segment_windows
+from .tiling_steps import candidate_segments, source_span
+
+# Strip counts tried per segment (capped at the exit's height): fewer strips
+# mean fewer added ops (each a node in the arena tail), more mean less head.
+STRIP_COUNTS = (2, 3, 4, 6, 8, 12, 18, 24, 36)
+# TFLite Micro's CONCATENATION takes at most this many inputs (kMaxInputNum).
+MAX_CONCAT_INPUTS = 10
+# Types TFLite Micro's STRIDED_SLICE, CONCATENATION and PAD all run.
+CACHEABLE_DTYPES = frozenset({"float32", "int8", "int16", "int32"})
+
+
+@dataclass(frozen=True)
+class Read:
+    """Rows one reader needs of one input in one strip: clipped, then as padded."""
+
+    lo: int
+    hi: int
+    pad_lo: int
+    pad_hi: int
+
+
+@dataclass
+class RowPlan:
+    """Which rows of each segment tensor every strip makes, reads and keeps.
+
+    `made[t][k]..made[t][k+1]` are the rows of tensor t strip k computes;
+    `reads[(op, pos)][k]` what reader `op` needs of its input `pos` in strip
+    k (None when it computes nothing there); `keep[t][k]` the first row of t
+    that some reader needs after strip k (rows from there to `made[t][k+1]`
+    are kept).
+    """
+
+    strips: int
+    made: dict[int, list[int]]
+    reads: dict[tuple[int, int], list[Read | None]]
+    keep: dict[int, list[int]]
+
+    def kept_rows(self, t: int, k: int) -> int:
+        return max(self.made[t][k + 1] - self.keep[t][k], 0)
+
+
+def row_plan(sg: Subgraph, seg: Segment, exit_cuts: tuple[int, ...],
+             windows: dict[int, tuple] | None = None) -> RowPlan:
+    windows = windows or segment_windows(sg, seg)
+    strips = len(exit_cuts) - 1
+    made: dict[int, list[int]] = {seg.exit: list(exit_cuts)}
+    need_hi: dict[int, list[int]] = {}
+    reads: dict[tuple[int, int], list[Read | None]] = {}
+    readers: dict[int, list[tuple[int, int]]] = {}
+    for i in reversed(seg.ops):
+        op = sg.operators[i]
+        o = op.outputs[0]
+        if o not in made:
+            # Every reader of o is later in the segment, so its needs are known.
+            made[o] = _running_max(need_hi.get(o, [0] * strips))
+        cuts = made[o]
+        wh = windows[i][0]
+        for p in _data_inputs(sg, op):
+            t = op.inputs[p]
+            size = sg.tensors[t].shape[1]
+            per_strip: list[Read | None] = []
+            hi = need_hi.setdefault(t, [0] * strips)
+            for k in range(strips):
+                a, b = cuts[k], cuts[k + 1]
+                if a >= b:
+                    per_strip.append(None)
+                    continue
+                plo, phi = wh.padded_range(a, b)
+                r = Read(lo=max(plo, 0), hi=min(phi, size), pad_lo=plo, pad_hi=phi)
+                per_strip.append(r)
+                hi[k] = max(hi[k], r.hi)
+            reads[(i, p)] = per_strip
+            readers.setdefault(t, []).append((i, p))
+    keep: dict[int, list[int]] = {}
+    for t, rs in readers.items():
+        if t == seg.entry:
+            continue
+        first_needed = [made[t][k + 1] for k in range(strips)]
+        for key in rs:
+            later = None  # the lowest row this reader needs in a later strip
+            for k in range(strips - 1, -1, -1):
+                if later is not None:
+                    first_needed[k] = min(first_needed[k], later)
+                r = reads[key][k]
+                if r is not None:
+                    later = r.lo if later is None else min(later, r.lo)
+        keep[t] = first_needed
+    return RowPlan(strips=strips, made=made, reads=reads, keep=keep)
+
+
+def _running_max(his: list[int]) -> list[int]:
+    cuts, cur = [0], 0
+    for h in his:
+        cur = max(cur, h)
+        cuts.append(cur)
+    return cuts
+
+
+def cacheable(sg: Subgraph, seg: Segment) -> bool:
+    """Every activation is of a type the copy ops run, and no op broadcasts
+    over rows (each input row range must follow from its output's)."""
+    for i in seg.ops:
+        op = sg.operators[i]
+        y = sg.tensors[op.outputs[0]]
+        if y.dtype not in CACHEABLE_DTYPES:
+            return False
+        for p in _data_inputs(sg, op):
+            x = sg.tensors[op.inputs[p]]
+            if x.dtype not in CACHEABLE_DTYPES or (x.shape[1] == 1 < y.shape[1]):
+                return False
+    return True
+
+
+class _Strips:
+    """Emits a segment strip by strip, keeping the halo rows between strips."""
+
+    def __init__(self, ed: GraphEditor, sg: Subgraph, seg: Segment, plan: RowPlan,
+                 windows: dict[int, tuple], tag: str):
+        self.ed, self.sg, self.seg, self.plan = ed, sg, seg, plan
+        self.windows, self.tag = windows, tag
+        self.kept: dict[int, tuple[int, int, int]] = {}  # t -> (tensor, lo, hi) from earlier strips
+        self.new: dict[int, tuple[int, int, int]] = {}  # t -> (tensor, lo, hi) of this strip
+        self.memo: dict[tuple, int] = {}
+        last: dict[int, int] = {}
+        for (i, p) in plan.reads:
+            t = sg.operators[i].inputs[p]
+            last[t] = max(last.get(t, -1), i)
+        self.last_reader = last
+        # A tensor whose one reader pads its sides (a SAME 3x3 after a 1x1,
+        # say) keeps its rows already padded: each strip pads only its new
+        # rows and joins them to the kept ones, so the strip never holds the
+        # unpadded join and its padded copy at once.
+        count: dict[int, int] = {}
+        for (i, p) in plan.reads:
+            t = sg.operators[i].inputs[p]
+            count[t] = count.get(t, 0) + 1
+        self.padded_keep: set[int] = set()
+        for (i, p) in plan.reads:
+            t = sg.operators[i].inputs[p]
+            # (A model's own PADV2 pads with its value, not the zero point.)
+            if (t != seg.entry and count[t] == 1 and sg.operators[i].opcode != "PADV2"
+                    and any(self._col_pads(i, t))):
+                self.padded_keep.add(t)
+
+    def _col_pads(self, i: int, t: int) -> tuple[int, int]:
+        """The columns op i pads t with, left and right, for its full output width."""
+        width = self.sg.tensors[self.sg.operators[i].outputs[0]].shape[2]
+        qlo, qhi = self.windows[i][1].padded_range(0, width)
+        return max(-qlo, 0), max(qhi - self.sg.tensors[t].shape[2], 0)
+
+    def run(self) -> list[int]:
+        """Emits every strip; returns the exit's strip tensors in order."""
+        seg, plan = self.seg, self.plan
+        parts = []
+        for k in range(plan.strips):
+            self.new, self.memo = {}, {}
+            for i in seg.ops:
+                self._emit_op(i, k)
+            if seg.exit in self.new:
+                parts.append(self.new[seg.exit][0])
+        return parts
+
+    def _emit_op(self, i: int, k: int) -> None:
+        sg, ed, plan = self.sg, self.ed, self.plan
+        op = sg.operators[i]
+        o = op.outputs[0]
+        a, b = plan.made[o][k], plan.made[o][k + 1]
+        data = _data_inputs(sg, op)
+        if a < b:
+            wh, ww = self.windows[i]
+            yt = sg.tensors[o]
+            inputs = list(op.inputs)
+            for p in data:
+                t = op.inputs[p]
+                ten = sg.tensors[t]
+                r = plan.reads[(i, p)][k]
+                qlo, qhi = ww.padded_range(0, yt.shape[2])
+                cols = (max(qlo, 0), min(qhi, ten.shape[2]))
+                if t in self.padded_keep:
+                    inputs[p] = self._padded_rows(t, i, k, r, cols, (qlo, qhi))
+                    continue
+                src = self._rows(t, r.lo, r.hi, cols)
+                pads = ((0, 0), (r.lo - r.pad_lo, r.pad_hi - r.hi), (cols[0] - qlo, qhi - cols[1]),
+                        (0, 0))
+                if any(x or y for x, y in pads):
+                    padded = ed.new_tensor(ten, (1, r.pad_hi - r.pad_lo, qhi - qlo, ten.shape[3]),
+                                           f"s{k}_pad{i}")
+                    # A model's own PADV2 keeps its pad value; SAME padding and PAD
+                    # pad with the zero point, which is what PAD does.
+                    value = op.inputs[2] if op.opcode == "PADV2" and len(op.inputs) > 2 else None
+                    ed.pad(src, pads, padded, self.tag, origin=i, value=value)
+                    src = padded
+                inputs[p] = src
+            if op.opcode in ("PAD", "PADV2"):
+                # The strip's own border padding (above) is all this op does here.
+                self.new[o] = (inputs[data[0]], a, b)
+            else:
+                out = ed.new_tensor(yt, (1, b - a, yt.shape[2], yt.shape[3]), f"s{k}")
+                changes = {"padding": "VALID"} if "padding" in op.options else {}
+                ed.copy_op(op, inputs, [out] + list(op.outputs[1:]), self.tag, **changes)
+                self.new[o] = (out, a, b)
+        # After the last reader of an input in this strip, keep what later strips need.
+        for p in data:
+            t = op.inputs[p]
+            if t != self.seg.entry and self.last_reader[t] == i:
+                self._keep(t, k)
+
+    def _padded_rows(self, t: int, i: int, k: int, r: Read, cols: tuple[int, int],
+                     padded_cols: tuple[int, int]) -> int:
+        """Rows r of t as op i reads them, padded: kept padded rows joined to
+        this strip's new rows, which are padded on their own."""
+        ed, ten = self.ed, self.sg.tensors[t]
+        qlo, qhi = padded_cols
+        width = qhi - qlo
+        kept = self.kept.get(t)
+        parts = []
+        if kept is not None and r.lo < kept[2]:
+            kt, k0, k1 = kept
+            parts.append(self._crop((kt, k0, k1), r.lo, k1, (0, width), ten, width))
+        n0 = kept[2] if parts else r.lo
+        assert not parts or r.pad_lo == r.lo, (t, k)  # top padding only before any kept rows
+        if n0 < r.hi:
+            src = self._rows(t, n0, r.hi, cols)
+            pads = ((0, 0), (n0 - (r.pad_lo if not parts else n0), r.pad_hi - r.hi),
+                    (cols[0] - qlo, qhi - cols[1]), (0, 0))
+            rows = (r.hi - n0) + pads[1][0] + pads[1][1]
+            padded = ed.new_tensor(ten, (1, rows, width, ten.shape[3]), f"s{k}_pad{i}")
+            ed.pad(src, pads, padded, self.tag, origin=i)
+            parts.append(padded)
+        elif r.pad_hi > r.hi:
+            # Every row was kept; only the bottom border is missing.
+            pads = ((0, 0), (0, r.pad_hi - r.hi), (0, 0), (0, 0))
+            padded = ed.new_tensor(ten, (1, r.pad_hi - r.lo, width, ten.shape[3]), f"s{k}_pad{i}")
+            ed.pad(parts[-1], pads, padded, self.tag, origin=i)
+            parts[-1] = padded
+        if len(parts) == 1:
+            window = parts[0]
+        else:
+            window = ed.new_tensor(ten, (1, r.pad_hi - r.pad_lo, width, ten.shape[3]), "join")
+            ed.concat(parts, 1, window, self.tag, origin=i)
+        self.memo[("padded", t)] = (window, r.pad_lo, width)
+        return window
+
+    def _keep(self, t: int, k: int) -> None:
+        lo, hi = self.plan.keep[t][k], self.plan.made[t][k + 1]
+        if lo >= hi:
+            self.kept.pop(t, None)
+            return
+        if t in self.padded_keep:
+            if ("padded", t) in self.memo:  # the reader ran in this strip
+                window, w0, width = self.memo[("padded", t)]
+                self.kept[t] = (self._crop((window, w0, w0 + self.ed.tensors[window].shape[1]),
+                                           lo, hi, (0, width), self.sg.tensors[t], width), lo, hi)
+            return
+        w = self.sg.tensors[t].shape[2]
+        self.kept[t] = (self._rows(t, lo, hi, (0, w)), lo, hi)
+
+    def _rows(self, t: int, lo: int, hi: int, cols: tuple[int, int]) -> int:
+        """A tensor holding rows [lo, hi) and columns `cols` of t in this strip."""
+        ten = self.sg.tensors[t]
+        if t == self.seg.entry:
+            return self._crop((t, 0, ten.shape[1]), lo, hi, cols, ten)
+        pieces = [p for p in (self.kept.get(t), self.new.get(t)) if p is not None]
+        for piece in pieces:
+            if piece[1] <= lo and hi <= piece[2]:
+                return self._crop(piece, lo, hi, cols, ten)
+        # The rows span the kept rows and the new ones: join them once per strip.
+        key = ("join", t)
+        if key not in self.memo:
+            (kt, k0, k1), (nt, n0, n1) = pieces
+            assert k1 == n0, (t, k1, n0)
+            joined = self.ed.new_tensor(ten, (1, n1 - k0, ten.shape[2], ten.shape[3]), "join")
+            self.ed.concat([kt, nt], 1, joined, self.tag, origin=self.seg.first)
+            self.memo[key] = joined
+            self.memo[("range", t)] = (k0, n1)
+        k0, n1 = self.memo[("range", t)]
+        return self._crop((self.memo[key], k0, n1), lo, hi, cols, ten)
+
+    def _crop(self, piece: tuple[int, int, int], lo: int, hi: int, cols: tuple[int, int],
+              ten, width: int | None = None) -> int:
+        """Rows [lo, hi) and columns `cols` of a piece holding rows [p0, p1)
+        (`width` columns wide; the tensor's own width unless given)."""
+        src, p0, p1 = piece
+        like = self.ed.tensors[src]
+        width = like.shape[2] if width is None else width
+        if (lo, hi) == (p0, p1) and cols == (0, width):
+            return src
+        key = ("crop", src, lo, hi, cols)
+        if key not in self.memo:
+            out = self.ed.new_tensor(ten if ten is not None else like,
+                                     (1, hi - lo, cols[1] - cols[0], like.shape[3]), "rows")
+            self.ed.strided_slice(src, (0, lo - p0, cols[0], 0),
+                                  (1, hi - p0, cols[1], like.shape[3]), out, self.tag,
+                                  origin=self.seg.first)
+            self.memo[key] = out
+        return self.memo[key]
+
+
+def cache_segment(model: Model, seg: Segment, exit_cuts: tuple[int, ...],
+                  tag: str = "cached") -> Model:
+    """The model with `seg` run in row strips of its exit (`exit_cuts`, from 0
+    to its height), each layer computing only its new rows."""
+    sg = model.subgraphs[seg.subgraph]
+    windows = segment_windows(sg, seg)
+    plan = row_plan(sg, seg, exit_cuts, windows)
+    ed = GraphEditor(model, seg.subgraph)
+    for op in sg.operators[: seg.first]:
+        ed.keep(op)
+    parts = _Strips(ed, sg, seg, plan, windows, tag).run()
+    _join_rows(ed, sg, parts, seg.exit, tag, seg.last)
+    for op in sg.operators[seg.last + 1:]:
+        ed.keep(op)
+    return ed.finish()
+
+
+def _join_rows(ed: GraphEditor, sg: Subgraph, parts: list[int], out: int, tag: str,
+               origin: int) -> None:
+    """CONCATENATION of row strips into `out`, in groups TFLite Micro accepts."""
+    if len(parts) <= MAX_CONCAT_INPUTS:
+        ed.concat(parts, 1, out, tag, origin=origin)
+        return
+    groups = []
+    y = sg.tensors[out]
+    n = -(-len(parts) // MAX_CONCAT_INPUTS)
+    for g0, g1 in even_splits(len(parts), n):
+        rows = sum(ed.tensors[p].shape[1] for p in parts[g0:g1])
+        g = ed.new_tensor(y, (1, rows, y.shape[2], y.shape[3]), "rowgroup")
+        _join_rows(ed, sg, parts[g0:g1], g, tag, origin)
+        groups.append(g)
+    _join_rows(ed, sg, groups, out, tag, origin)
+
+
+def balanced_cuts(sg: Subgraph, seg: Segment, parts: int,
+                  windows: dict[int, tuple] | None = None) -> tuple[int, ...]:
+    """Exit row cuts (0 .. height) into at most `parts` strips whose new rows
+    weigh about the same.
+
+    A strip ending at exit row b makes every tensor up to the row it needs
+    for b, so strip [a, b) costs H[b] - H[a] (H: rows needed times row bytes,
+    summed over the segment's tensors), except the first, which also makes
+    the halo rows above: it costs H[b]. With uniform strips the first is the
+    heaviest; here the largest strip cost is found by binary search, cutting
+    greedily.
+    """
+    windows = windows or segment_windows(sg, seg)
+    n = sg.tensors[seg.exit].shape[1]
+    _, cost = _axis_cost_tables(sg, seg, windows, 0, n)
+    cost = [int(c) for c in cost]
+    cost[0] = 0
+
+    def cut(limit: int) -> list[int] | None:
+        ends, a = [], 0
+        while a < n:
+            b = a + 1
+            if cost[b] - cost[a] > limit:
+                return None
+            while b < n and cost[b + 1] - cost[a] <= limit:
+                b += 1
+            ends.append(b)
+            a = b
+            if len(ends) > parts:
+                return None
+        return ends
+
+    lo, hi = 1, cost[n]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if cut(mid) is not None:
+            hi = mid
+        else:
+            lo = mid + 1
+    return (0,) + tuple(cut(lo) or (n,))
+
+
+@dataclass(frozen=True)
+class CachedStep:
+    """An explorer step: run `segment` in row strips `grid.rows`, keeping halos."""
+
+    segment: Segment
+    grid: Grid
+    source_ops: tuple[int, int] | None = None
+    kind: str = "cached"
+    parts: int = 0
+
+    @property
+    def label(self) -> str:
+        first, last = self.source_ops or (self.segment.first, self.segment.last)
+        ragged = " ragged" if len({b - a for a, b in self.grid.rows}) > 1 else ""
+        return f"{self.kind} ops {first}-{last} {len(self.grid.rows)} row strips{ragged}"
+
+    def apply(self, model: Model) -> Model:
+        cuts = tuple(a for a, _ in self.grid.rows) + (self.grid.rows[-1][1],)
+        return cache_segment(model, self.segment, cuts)
+
+
+def cached_steps(model: Model, peak_op: int, arena: int) -> Iterator[CachedStep]:
+    """Row-strip caching steps over the segments the spatial tiler would try."""
+    sg = model.main
+    for _, seg in candidate_segments(model, peak_op, arena):
+        if not cacheable(sg, seg):
+            continue
+        y = sg.tensors[seg.exit]
+        span = source_span(sg, seg)
+        windows = segment_windows(sg, seg)
+        seen = set()
+        for n in STRIP_COUNTS:
+            if n > y.shape[1]:
+                break
+            cuts = balanced_cuts(sg, seg, n, windows)
+            for rows in (even_splits(y.shape[1], n), tuple(zip(cuts, cuts[1:]))):
+                if len(rows) < 2 or rows in seen:
+                    continue
+                seen.add(rows)
+                yield CachedStep(segment=seg, grid=Grid(rows=rows, cols=((0, y.shape[2]),)),
+                                 source_ops=span)
