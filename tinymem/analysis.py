@@ -16,6 +16,11 @@ from .memory.requests import BufferRequest
 from .ops import is_known, rule_for
 
 
+# When the blocks after the peak one are too few to compare with (see Profile.imbalance).
+MIN_TAIL_OPS = 3
+MIN_TAIL_SHARE = 0.25
+
+
 @dataclass
 class TensorInfo:
     subgraph: int
@@ -47,6 +52,8 @@ class Layer:
     weights_bytes: int
     block: int = 0
     known: bool = True
+    # The tensors alive while this op runs, as (subgraph, tensor index), in plan order.
+    alive: tuple[tuple[int, int], ...] = ()
 
     def to_json(self) -> dict:
         return {
@@ -89,25 +96,39 @@ class Profile:
         return self.plan.peak_bytes
 
     def imbalance(self) -> dict | None:
-        """Peak of the blocks up to the peak block against the peak of all later ones."""
-        if self.peak_layer is None or not self.blocks:
+        """Peak of the blocks up to the peak block against the peak of all later ones.
+
+        None where that says nothing: when the later blocks hold fewer than
+        MIN_TAIL_OPS ops or under MIN_TAIL_SHARE of the main subgraph's ops
+        (one block spanning nearly the whole net, as on a ResNet without
+        narrow points, would give a ratio of the peak to a softmax).
+        """
+        if self.peak_layer is None or not self.blocks or self.peak_layer.subgraph != 0:
             return None
         pb = self.peak_layer.block
+        rest = self.blocks[pb + 1:]
+        tail_ops = sum(b.last_op - b.first_op + 1 for b in rest)
+        n_ops = self.blocks[-1].last_op + 1
+        if tail_ops < MIN_TAIL_OPS or tail_ops < MIN_TAIL_SHARE * n_ops:
+            return None
         head = max(b.peak_bytes for b in self.blocks[: pb + 1])
-        rest = [b.peak_bytes for b in self.blocks[pb + 1:]]
-        tail = max(rest) if rest else 0
+        tail = max(b.peak_bytes for b in rest)
         return {"head_blocks": pb + 1, "head_peak_bytes": head, "tail_peak_bytes": tail,
                 "ratio": round(head / tail, 2) if tail else None}
 
 
-def profile_model(model: Model, search_layout: bool = True) -> Profile:
-    plan = plan_model(model)
+def profile_model(model: Model, search_layout: bool = True,
+                  plan: ArenaPlan | None = None) -> Profile:
+    """The profile of `model`, planned as TFLM would (or with `plan`, e.g. an
+    explored option's, so its figures are the option's own)."""
+    plan = plan or plan_model(model)
     layers = _layers(model, plan)
     blocks = _assign_blocks(model.main, layers)
     peak_layer = None
     peak_tensors: list[TensorInfo] = []
-    if layers:
-        peak_layer = max(layers, key=lambda l: l.live_bytes)
+    step = plan.peak_step()
+    if step is not None:
+        peak_layer = next(l for l in layers if l.scope == step.scope)
         peak_tensors = [_tensor_info(model, b) for b in plan.buffers
                         if b.first <= peak_layer.scope <= b.last and b.tensor is not None]
     layout = best_layout(model, plan) if search_layout else None
@@ -169,7 +190,8 @@ def _layers(model: Model, plan: ArenaPlan) -> list[Layer]:
             output_shape=first_out.shape if first_out else (),
             input_bytes=in_b, output_bytes=out_b, scratch_bytes=scratch_b,
             other_live_bytes=other_b, live_bytes=int(plan.live[step.scope]),
-            macs=macs, weights_bytes=weights, known=is_known(op)))
+            macs=macs, weights_bytes=weights, known=is_known(op),
+            alive=tuple((b.subgraph, b.tensor) for b in alive if b.tensor is not None)))
     return layers
 
 

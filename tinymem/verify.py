@@ -15,6 +15,7 @@ import numpy as np
 
 from . import runtimes
 from .errors import TinymemError
+from .extras import Extra, install_hint
 
 FLOAT_RTOL = 1e-5
 
@@ -78,7 +79,7 @@ def verify_models(original: str, rewritten: str, runs: int = 3, seed: int = 0) -
     load_model(rewritten)
     report = VerifyReport(original=original, rewritten=rewritten, runs=runs, results=[])
     if not runtimes.have_litert() and not runtimes.have_tflm():
-        raise TinymemError("verify needs a runtime: pip install 'tinymem[runtimes]'")
+        raise TinymemError(f"verify needs a runtime: {install_hint(Extra.RUNTIMES)}")
     try:
         details = runtimes.litert_input_details(original) if runtimes.have_litert() else None
     except Exception:

@@ -42,7 +42,7 @@ def profile_document(p: Profile) -> dict:
         "peak_bytes": p.peak_bytes,
         "arena_bytes": p.arena_bytes,
         "better_layout": layout,
-        "macs": p.macs,
+        "macs": p.macs if any(l.macs is not None for l in p.layers) or not p.layers else None,
         "unknown_mac_ops": p.unknown_mac_ops,
         "weights_bytes": p.weights_bytes,
         "peak": peak,
@@ -50,6 +50,8 @@ def profile_document(p: Profile) -> dict:
                     "peak_bytes": b.peak_bytes} for b in p.blocks],
         "imbalance": p.imbalance(),
         "layers": [l.to_json() for l in p.layers],
+        "steps": [{"index": k, "subgraph": l.subgraph, "op_index": l.index,
+                   "alive": [list(t) for t in l.alive]} for k, l in enumerate(p.layers)],
         "notes": p.notes,
     }
 
@@ -58,3 +60,12 @@ def _io(sg, t: int) -> dict:
     ten = sg.tensors[t]
     return {"index": t, "name": ten.name, "shape": list(ten.shape), "dtype": ten.dtype,
             "bytes": ten.nbytes}
+
+
+ERROR_SCHEMA = "tinymem.error/1"
+
+
+def error_document(path: str, error: str) -> dict:
+    """What `profile --json` prints for a model of several that could not be profiled."""
+    return {"schema": ERROR_SCHEMA, "tinymem_version": __version__,
+            "model": {"path": os.path.abspath(path)}, "error": error}
