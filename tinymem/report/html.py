@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import os
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from .. import __version__
@@ -189,6 +190,7 @@ def _summary(s: ProfileSummary, ex: "ExploreSummary | None") -> str:
         # The option's figures beside the baseline's; its budget card replaces the baseline's.
         cards = [c for c in cards if c.label != "SRAM budget" or not any(
             x.label == "SRAM budget" for x in ex.cards)]
+        cards[0] = replace(cards[0], label="baseline arena")
         cards[1:1] = ex.cards
     table = "".join(_line_html(l) for l in s.lines)
     return (f'<section id="summary"><div class="cards">{"".join(_card(c) for c in cards)}</div>\n'

@@ -109,17 +109,23 @@ def _cards(p: "Profile", budget: int | None) -> list[Card]:
     return cards
 
 
-def budget_card(budget: int, arena: int, who: str) -> Card:
-    fits = arena <= budget
-    detail = (f"{who}: {human_bytes(budget - arena)} to spare" if fits
-              else f"{who}: {human_bytes(arena - budget)} over")
-    return Card("SRAM budget", human_bytes(budget), detail, Tone.GOOD if fits else Tone.BAD)
+def budget_card(budget: int, arena: int, who: str, baseline: int | None = None) -> Card:
+    """How `who`'s arena stands against the budget (and the baseline's, when given)."""
+    def standing(name: str, n: int) -> str:
+        return (f"{name}: {human_bytes(budget - n)} to spare" if n <= budget
+                else f"{name}: {human_bytes(n - budget)} over")
+
+    detail = standing(who, arena)
+    if baseline is not None:
+        detail += "; " + standing("baseline", baseline)
+    return Card("SRAM budget", human_bytes(budget), detail,
+                Tone.GOOD if arena <= budget else Tone.BAD)
 
 
 def _peak_note(p: "Profile") -> str:
     if p.plan.has_offline_plan:
-        return ("the least any placement of the other tensors needs, with the model's "
-                "offline plan kept (its overlaps counted once)")
+        return ("with the model's offline plan kept, its overlaps counted once: no placement "
+                "of the other tensors needs less")
     return "no layout of this op order needs less"
 
 
@@ -135,7 +141,7 @@ def _lines(p: "Profile") -> list[Line]:
                           Tone.GOOD))
     elif p.arena_bytes == p.peak_bytes:
         lines.append(Line("better layout", "none needed",
-                          "TFLM's greedy layout meets the live-set bound"))
+                          "the arena already meets the live-set bound"))
     lines.append(Line("MACs", macs_text(p)))
     lines.append(Line("weights", exact_bytes(p.weights_bytes)))
     pl = p.peak_layer
@@ -197,7 +203,8 @@ def explore_summary(ex: "Exploration", chosen: "Option | None" = None) -> Explor
                   f"{overhead_text(shown)} MACs", Tone.GOOD if shown.fits is not False
                   else Tone.BAD)]
     if ex.budget is not None:
-        cards.append(budget_card(ex.budget, shown.arena_bytes, shown.id))
+        cards.append(budget_card(ex.budget, shown.arena_bytes, shown.id,
+                                 None if shown is ex.baseline else base))
     if rec is not None:
         headline = (f"recommended {rec.id}: {rec.arena_bytes:,} B TFLM arena "
                     f"({_vs(rec.arena_bytes, base)} vs baseline {base:,} B), "
