@@ -165,7 +165,8 @@ def _lines(p: "Profile") -> list[Line]:
             lines.append(Line("scratch at peak", human_bytes(pl.scratch_bytes)))
     imb = p.imbalance()
     if imb and imb["ratio"]:
-        lines.append(Line("imbalance", f"blocks 0-{imb['head_blocks'] - 1} peak at "
+        head = "block 0" if imb["head_blocks"] == 1 else f"blocks 0-{imb['head_blocks'] - 1}"
+        lines.append(Line("imbalance", f"{head} peak at "
                           f"{human_bytes(imb['head_peak_bytes'])}, the rest at "
                           f"{human_bytes(imb['tail_peak_bytes'])} ({imb['ratio']}x)"))
     for n in p.notes:
