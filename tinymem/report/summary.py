@@ -103,7 +103,7 @@ def _cards(p: "Profile", budget: int | None) -> list[Card]:
     cards = [Card("TFLM arena", human_bytes(p.arena_bytes), f"{p.arena_bytes:,} B", Tone.STRONG),
              Card("live-set peak", human_bytes(p.peak_bytes), f"{p.peak_bytes:,} B")]
     if budget is not None:
-        cards.append(budget_card(budget, p.arena_bytes, "baseline"))
+        cards.append(budget_card(budget, p.arena_bytes, "TFLM arena"))
     cards.append(Card("MACs", macs_short(p), plural(len(p.layers), "op")))
     cards.append(Card("weights", human_bytes(p.weights_bytes), f"{p.weights_bytes:,} B"))
     return cards
@@ -151,7 +151,7 @@ def _lines(p: "Profile") -> list[Line]:
             where = f"subgraph {pl.subgraph}, " + where
         lines.append(Line("peak at", where, tone=Tone.PEAK))
         blk = p.blocks[pl.block] if pl.subgraph == 0 and pl.block < len(p.blocks) else None
-        if blk is not None:
+        if blk is not None and len(p.blocks) > 1:
             lines.append(Line("peak block", f"block {blk.index}: ops {blk.first_op}-{blk.last_op}",
                               f"{plural(len(p.blocks), 'block')} in all"))
         tensors = sorted(p.peak_tensors, key=lambda t: (-t.bytes, t.index))
