@@ -180,6 +180,21 @@ def test_live_bound_with_an_offline_plan_never_exceeds_tflm(tmp_path):
         assert p.peak_bytes <= runtimes.tflm_arena(str(path)).head, path.stem
 
 
+@pytest.mark.parametrize("path", sorted(SAMPLES.glob("*.tflite")), ids=lambda p: p.stem)
+def test_an_offline_plan_without_overlaps_keeps_the_bound_and_the_arena(path):
+    from tinymem.memory.planner import plan_model
+
+    model = tinymem.load_model(str(path))
+    greedy = plan_model(model, offline=[])
+    starts = [sum(len(sg.tensors) for sg in model.subgraphs[:g]) for g in range(len(model.subgraphs))]
+    pinned = [-1] * sum(len(sg.tensors) for sg in model.subgraphs)
+    for b, off in zip(greedy.buffers, greedy.offsets):
+        if b.tensor is not None:
+            pinned[starts[b.subgraph] + b.tensor] = off
+    plan = plan_model(model, offline=pinned)  # every tensor where the greedy planner put it
+    assert (plan.peak_bytes, plan.arena_bytes) == (greedy.peak_bytes, greedy.arena_bytes)
+
+
 def test_live_bound_says_it_keeps_the_offline_plan(tmp_path):
     from . import tiny_models
 
