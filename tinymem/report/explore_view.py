@@ -9,7 +9,7 @@ from rich.text import Text
 from ..schedules.explore import Exploration
 from ..units import human_bytes
 from .columns import Column, fitted_table
-from .summary import explore_summary, no_fit_message, option_macs, overhead_text  # noqa: F401
+from .summary import explore_summary, option_macs, overhead_text
 
 SCHEDULE = 10  # the index of the schedule column below
 

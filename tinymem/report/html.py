@@ -24,7 +24,7 @@ from .summary import (Card, ExploreSummary, Line, ProfileSummary, Tone, exact_by
 
 if TYPE_CHECKING:
     from ..analysis import Profile
-    from ..schedules.explore import Exploration, Option
+    from ..schedules.explore import Exploration
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
