@@ -46,7 +46,7 @@ def ex(mobilenet_035):
 
 @pytest.fixture(scope="module")
 def option_prof(ex):
-    return profile_model(ex.recommended.model, search_layout=False)
+    return profile_model(ex.recommended.model, search_layout=False, plan=ex.recommended.plan)
 
 
 @pytest.fixture(scope="module")
@@ -162,8 +162,8 @@ def test_curve_comparison(tmp_path, prof, option_prof, ex):
     ids = svg_ids(out)
     for key in ("baseline", "option"):
         assert f"curve-{key}" in ids and f"peak-{key}" in ids
-    assert f"{ex.recommended.id} peak" in text_of(ids["peak-label-option"])
-    assert "baseline peak 303.8 KiB" in text_of(ids["peak-label-baseline"])
+    assert f"{ex.recommended.id}: 112.8 KiB arena" in text_of(ids["peak-label-option"])
+    assert "baseline: 303.8 KiB arena" in text_of(ids["peak-label-baseline"])
 
 
 def test_progress_edges_span_the_axis(prof, option_prof):
@@ -213,7 +213,8 @@ def test_missing_matplotlib_is_a_one_line_error(tmp_path, prof, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(TinymemError) as info:
         plots.memory_plot(prof, tmp_path / "mem.svg")
-    assert str(info.value) == "plots need matplotlib: pip install 'tinymem[plots]'"
+    assert str(info.value) == ("plots need matplotlib: pip install matplotlib "
+                               "(in a clone of tinymem: pip install '.[plots]')")
     with pytest.raises(TinymemError):
         profile_html(prof, tmp_path / "r.html")
     assert not list(tmp_path.iterdir())
@@ -232,11 +233,11 @@ def external_refs(html: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory, prof, ex):
+def report(tmp_path_factory, prof, ex, option_prof):
     if not plots.have_matplotlib():
         pytest.skip("matplotlib not installed")
     out = tmp_path_factory.mktemp("report") / "report.html"
-    profile_html(prof, out, exploration=ex)
+    profile_html(prof, out, exploration=ex, shown_profile=option_prof)
     return out
 
 
@@ -258,7 +259,7 @@ def test_html_is_self_contained(report, ex):
     assert refs <= set(ids)
     # summary, tables, marks
     for text in ("TFLM arena", "live-set peak", "MACs", "weights", "peak at", "imbalance",
-                 'id="layer-table"', 'id="options"', "Recommended: <b>" + ex.recommended.id):
+                 'id="layer-table"', 'id="options"', f"recommended {ex.recommended.id}: "):
         assert text in html, text
     assert html.count('<tr class="peak">') == 1
     assert html.count('class="rec"') == 1
@@ -283,7 +284,7 @@ def test_html_tables_only_and_atomic_write(tmp_path, prof):
     out.write_text("old")
     profile_html(prof, out, budget=BUDGET, plots=False)
     html = out.read_text(encoding="utf-8")
-    assert "<svg" not in html and "tinymem[plots]" in html and 'id="layer-table"' in html
+    assert "<svg" not in html and "pip install matplotlib" in html and 'id="layer-table"' in html
     assert "183.8 KiB over" in html  # the budget card
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html"]  # no temp file left
     assert oct(out.stat().st_mode & 0o777) == "0o644"

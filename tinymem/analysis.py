@@ -17,6 +17,11 @@ from .ops import is_known, rule_for
 from .targets import Target
 
 
+# When the blocks after the peak one are too few to compare with (see Profile.imbalance).
+MIN_TAIL_OPS = 3
+MIN_TAIL_SHARE = 0.25
+
+
 @dataclass
 class TensorInfo:
     subgraph: int
@@ -111,28 +116,54 @@ class Profile:
     def peak_bytes(self) -> int:
         return self.plan.peak_bytes
 
+    def alive_per_layer(self) -> list[list[tuple[int, int]]]:
+        """For each layer, the tensors alive while it runs, as (subgraph, tensor index)
+        in plan order. Computed on demand (JSON `steps`): a tensor of a subgraph called
+        thousands of times spans thousands of scopes, so no per-scope lists are kept."""
+        import numpy as np
+
+        tensors = [b for b in self.plan.buffers if b.tensor is not None]
+        firsts = np.array([b.first for b in tensors], dtype=np.int64)
+        lasts = np.array([b.last for b in tensors], dtype=np.int64)
+        return [[(tensors[i].subgraph, tensors[i].tensor)
+                 for i in np.flatnonzero((firsts <= l.scope) & (lasts >= l.scope))]
+                for l in self.layers]
+
     def imbalance(self) -> dict | None:
-        """Peak of the blocks up to the peak block against the peak of all later ones."""
-        if self.peak_layer is None or not self.blocks:
+        """Peak of the blocks up to the peak block against the peak of all later ones.
+
+        None where that says nothing: when the later blocks hold fewer than
+        MIN_TAIL_OPS ops or under MIN_TAIL_SHARE of the main subgraph's ops
+        (one block spanning nearly the whole net, as on a ResNet without
+        narrow points, would give a ratio of the peak to a softmax).
+        """
+        if self.peak_layer is None or not self.blocks or self.peak_layer.subgraph != 0:
             return None
         pb = self.peak_layer.block
+        rest = self.blocks[pb + 1:]
+        tail_ops = sum(b.last_op - b.first_op + 1 for b in rest)
+        n_ops = self.blocks[-1].last_op + 1
+        if tail_ops < MIN_TAIL_OPS or tail_ops < MIN_TAIL_SHARE * n_ops:
+            return None
         head = max(b.peak_bytes for b in self.blocks[: pb + 1])
-        rest = [b.peak_bytes for b in self.blocks[pb + 1:]]
-        tail = max(rest) if rest else 0
+        tail = max(b.peak_bytes for b in rest)
         return {"head_blocks": pb + 1, "head_peak_bytes": head, "tail_peak_bytes": tail,
                 "ratio": round(head / tail, 2) if tail else None}
 
 
 def profile_model(model: Model, search_layout: bool = True,
-                  target: Target | None = None) -> Profile:
-    """The profile of a model on a target (None: the host tflite-micro wheel)."""
-    plan = plan_model(model, target=target)
+                  target: Target | None = None, plan: ArenaPlan | None = None) -> Profile:
+    """The profile of a model on a target (None: the host tflite-micro wheel), planned
+    as TFLM would (or with `plan`, e.g. an explored option's, so its figures are the
+    option's own)."""
+    plan = plan or plan_model(model, target=target)
     layers = _layers(model, plan)
     blocks = _assign_blocks(model.main, layers)
     peak_layer = None
     peak_tensors: list[TensorInfo] = []
-    if layers:
-        peak_layer = max(layers, key=lambda l: l.live_bytes)
+    step = plan.peak_step()
+    if step is not None:
+        peak_layer = next(l for l in layers if l.scope == step.scope)
         peak_tensors = [_tensor_info(model, b) for b in plan.buffers
                         if b.first <= peak_layer.scope <= b.last and b.tensor is not None]
     layout = best_layout(model, plan) if search_layout else None

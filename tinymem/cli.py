@@ -72,30 +72,41 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("model_path", metavar="MODEL.tflite")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document (tinymem.profile/1).")
+@click.argument("model_paths", metavar="MODEL.tflite...", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON document (tinymem.profile/1); with several models, a list of them.")
 @click.option("--no-layout", is_flag=True, help="Skip the search for a better memory layout.")
 @click.option("--rows", type=click.IntRange(min=0), default=None, help="Show at most this many layer rows.")
 @click.option("--sram", "sram", metavar="SIZE", help="SRAM budget to draw on --plot/--html: 256k, 256KiB, 262144.")
-@click.option("--plot", "plot_path", metavar="FILE.svg|FILE.png", help="Draw live memory per op (needs tinymem[plots]).")
-@click.option("--html", "html_path", metavar="REPORT.html", help="Write a self-contained HTML report (needs tinymem[plots]).")
+@click.option("--plot", "plot_path", metavar="FILE.svg|FILE.png", help="Draw live memory per op (needs matplotlib).")
+@click.option("--html", "html_path", metavar="REPORT.html", help="Write a self-contained HTML report (needs matplotlib).")
+@click.option("--csv", "csv_path", metavar="FILE.csv", help="Write the per-layer table as CSV.")
 @_target_options
-def profile(model_path: str, as_json: bool, no_layout: bool, rows: int | None, sram: str | None,
-            plot_path: str | None, html_path: str | None, target: str,
-            kernels: str | None) -> None:
-    """Profile the activation memory of MODEL.tflite: the arena to set on the target."""
+def profile(model_paths: tuple[str, ...], as_json: bool, no_layout: bool, rows: int | None,
+            sram: str | None, plot_path: str | None, html_path: str | None,
+            csv_path: str | None, target: str, kernels: str | None) -> None:
+    """Profile MODEL.tflite: the arena to set on the target, and why (several models: one
+    summary row each)."""
     from .analysis import profile_model
     from .ops.support import check_support, deploy_snippet
     from .reader import load_model
     from .targets import resolve_target
     from .units import parse_size
 
+    if len(model_paths) > 1:
+        if plot_path or html_path or csv_path:
+            raise TinymemError("--plot, --html and --csv take one model; "
+                               f"{len(model_paths)} were given")
+        _profile_many(model_paths, as_json, not no_layout, resolve_target(target, kernels))
+        return
+    model_path = model_paths[0]
     budget = parse_size(sram) if sram is not None else None
     tgt = resolve_target(target, kernels)
     if budget is not None and not (plot_path or html_path):
         raise click.UsageError("--sram on profile only draws the budget on --plot or --html; "
                                "give one of them, or use `tinymem explore --sram`")
-    _check_outputs([("--plot", plot_path), ("--html", html_path)], [model_path])
+    _check_outputs([("--plot", plot_path), ("--html", html_path), ("--csv", csv_path)],
+                   [model_path])
     if plot_path or html_path:
         from .report.plots import require
 
@@ -111,8 +122,14 @@ def profile(model_path: str, as_json: bool, no_layout: bool, rows: int | None, s
     else:
         from .report.profile_view import profile_view
 
-        Console().print(profile_view(prof, max_rows=rows, support=support,
-                                     deploy=deploy_snippet(model, support, required)))
+        console = Console()
+        console.print(profile_view(prof, max_rows=rows, width=console.width, support=support,
+                                   deploy=deploy_snippet(model, support, required)))
+    if csv_path:
+        from .report.layer_csv import write_layer_csv
+
+        write_layer_csv(prof, csv_path)
+        _say(f"wrote {csv_path}")
     if plot_path:
         from .report.plots import memory_plot
 
@@ -121,7 +138,8 @@ def profile(model_path: str, as_json: bool, no_layout: bool, rows: int | None, s
     if html_path:
         from .report.html import profile_html
 
-        profile_html(prof, html_path, budget=budget)
+        profile_html(prof, html_path, budget=budget, support=support,
+                     deploy=deploy_snippet(model, support, required))
         _say(f"wrote {html_path}")
 
 
@@ -132,6 +150,35 @@ def _curve_path(plot_path: str) -> str:
 
 
 _STDIN_LIMIT = 64 * 1024 * 1024  # a profile document of a 10,000-op model is a few MB
+
+
+def _profile_many(paths: tuple[str, ...], as_json: bool, search_layout: bool, target) -> None:
+    """Each model's summary (a row, or a JSON document); a file that fails gets its
+    error in its row and the exit code is 2, without hiding the others."""
+    from .analysis import profile_model
+    from .reader import load_model
+
+    results = []
+    for path in paths:
+        try:
+            results.append((path, profile_model(load_model(path), search_layout=search_layout,
+                                                target=target), None))
+        except TinymemError as e:
+            results.append((path, None, str(e)))
+    if as_json:
+        from .report.profile_json import error_document, profile_document
+
+        _print_json([profile_document(p) if p is not None else error_document(path, err)
+                     for path, p, err in results])
+    else:
+        from .report.profile_view import profiles_table
+
+        console = Console()
+        console.print(profiles_table(results, console.width))
+    failed = sum(p is None for _, p, _ in results)
+    if failed:
+        _fail(f"{failed} of {len(results)} models could not be profiled (see "
+              f"{'their documents' if as_json else 'the table'})")
 
 
 def _model_path_from_stdin() -> str:
@@ -206,8 +253,8 @@ class _LazyProgress:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (tinymem.explore/1).")
 @click.option("-o", "--output", "output", metavar="OUT.tflite", help="Write the recommended (or --option) schedule as a .tflite.")
 @click.option("--option", "option_id", metavar="ID", help="The option to write with -o (default: the recommended one).")
-@click.option("--plot", "plot_path", metavar="FILE.svg|FILE.png", help="Draw every option: TFLM arena vs MAC overhead, the Pareto front (needs tinymem[plots]).")
-@click.option("--html", "html_path", metavar="REPORT.html", help="Write a self-contained HTML report: profile, options, plots (needs tinymem[plots]).")
+@click.option("--plot", "plot_path", metavar="FILE.svg|FILE.png", help="Draw every option: TFLM arena vs MAC overhead, the Pareto front (needs matplotlib).")
+@click.option("--html", "html_path", metavar="REPORT.html", help="Write a self-contained HTML report: profile, options, plots (needs matplotlib).")
 @_target_options
 def explore(model_path: str | None, sram: str | None, max_overhead: str | None, as_json: bool,
             output: str | None, option_id: str | None, plot_path: str | None,
@@ -252,42 +299,42 @@ def explore(model_path: str | None, sram: str | None, max_overhead: str | None, 
 
         _print_json(explore_document(ex))
     else:
-        from .report.explore_view import explore_table, schedule_legend, summary_line
+        from .report.explore_view import explore_view
 
         console = Console()
-        console.print(explore_table(ex, console.width))
-        if console.width < 120:
-            console.print(schedule_legend(ex))
-        console.print(summary_line(ex))
-        if ex.notes:
-            from .report.explore_view import notes_text
-
-            console.print(notes_text(ex))
+        console.print(explore_view(ex, console.width))
     # Written before the no-fit exit: the pictures matter most when nothing fits.
+    if plot_path or html_path:
+        from .analysis import profile_model
+        from .report.summary import option_to_show
+
+        shown = option_to_show(ex, chosen)
+        # Each profile planned with its option's own plan: the figures the table gives.
+        base_prof = profile_model(model, search_layout=bool(html_path), target=tgt,
+                                  plan=ex.baseline.plan)
+        shown_prof = (None if shown is ex.baseline else
+                      profile_model(shown.model, search_layout=False, target=tgt,
+                                    plan=shown.plan))
     if plot_path:
         from .report.plots import pareto_plot
 
         pareto_plot(ex, plot_path)
         _say(f"wrote {plot_path}")
-        chosen_plot = chosen or ex.recommended
-        if chosen_plot is not None and chosen_plot is not ex.baseline:
-            from .analysis import profile_model
+        if shown_prof is not None:
             from .report.plots import curve_comparison_plot
 
             curve_path = _curve_path(plot_path)
-            curve_comparison_plot(profile_model(model, search_layout=False, target=tgt),
-                                  profile_model(chosen_plot.model, search_layout=False,
-                                                target=tgt),
-                                  curve_path, budget=budget)
-            _say(f"wrote {curve_path} (memory over time: {chosen_plot.id} vs baseline)")
+            curve_comparison_plot(base_prof, shown_prof, curve_path, budget=budget,
+                                  labels=("baseline", shown.id))
+            _say(f"wrote {curve_path} (memory over time: {shown.id} vs baseline)")
     if html_path:
-        from .analysis import profile_model
         from .report.html import profile_html
 
-        profile_html(profile_model(model, target=tgt), html_path, budget=budget, exploration=ex)
+        profile_html(base_prof, html_path, budget=budget, exploration=ex,
+                     shown_profile=shown_prof)
         _say(f"wrote {html_path}")
     if budget is not None and ex.recommended is None:
-        from .report.explore_view import no_fit_message
+        from .report.summary import no_fit_message
 
         _fail(no_fit_message(ex), 1)
     if output is not None:

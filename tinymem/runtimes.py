@@ -13,6 +13,8 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
+from .extras import Extra, install_hint
+
 _TFLM_SCRIPT = r"""
 import sys
 from tflite_micro import runtime
@@ -62,7 +64,7 @@ def have_litert() -> bool:
 def tflm_arena(path: str, arena_size: int = 64 * 1024 * 1024, timeout: float = 120) -> TflmArena:
     """The arena TFLite Micro allocates for a model, or RuntimeError saying why it could not."""
     if not have_tflm():
-        raise RuntimeUnavailable("tflite-micro is not installed (pip install 'tinymem[runtimes]')")
+        raise RuntimeUnavailable(f"tflite-micro is not installed: {install_hint(Extra.RUNTIMES)}")
     proc = subprocess.run([sys.executable, "-c", _TFLM_SCRIPT, os.fspath(path), str(arena_size)],
                           capture_output=True, text=True, timeout=timeout)
     found = dict((k, int(v)) for k, v in _LINE.findall(proc.stderr + proc.stdout))
@@ -165,7 +167,7 @@ def _litert_child(path: str, inputs_per_run, named: bool, details_only: bool,
     import tempfile
 
     if not have_litert():
-        raise RuntimeUnavailable("ai-edge-litert is not installed (pip install 'tinymem[runtimes]')")
+        raise RuntimeUnavailable(f"ai-edge-litert is not installed: {install_hint(Extra.RUNTIMES)}")
     pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     with tempfile.TemporaryDirectory() as tmp:
         job, out = os.path.join(tmp, "job.pkl"), os.path.join(tmp, "out.pkl")
@@ -210,7 +212,7 @@ def tflm_run(path: str, inputs_per_run: list[list], arena_size: int = 64 * 1024 
     import numpy as np
 
     if not have_tflm():
-        raise RuntimeUnavailable("tflite-micro is not installed (pip install 'tinymem[runtimes]')")
+        raise RuntimeUnavailable(f"tflite-micro is not installed: {install_hint(Extra.RUNTIMES)}")
     with tempfile.TemporaryDirectory() as tmp:
         npz, out = os.path.join(tmp, "in.npz"), os.path.join(tmp, "out.npz")
         arrays = {"count": np.array(len(inputs_per_run)),

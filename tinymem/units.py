@@ -61,23 +61,41 @@ def human_bytes(n: int | None) -> str:
 
 
 def human_count(n: int | None) -> str:
+    """Counts (MACs) with SI prefixes, three significant digits: 746k, 2.24M (k = 1000)."""
     if n is None:
         return "?"
     for unit, f in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if n >= f:
-            return f"{n / f:.2f}{unit}"
+            return _three_digits(n / f) + unit
     return str(n)
 
 
 def short_bytes(n: int | None) -> str:
-    """Compact byte counts for table cells: 512, 60.8k, 1.44M (k = 1024)."""
+    """Compact byte counts for table cells, IEC prefixes: 512, 60.8Ki, 1.44Mi (Ki = 1024).
+
+    Ki/Mi, never k/M, so a byte cell cannot be read as the SI count next to it.
+    """
     if n is None:
         return "?"
     if n < 1024:
         return str(n)
     if n < 1024 ** 2:
-        return f"{n / 1024:.1f}k"
-    return f"{n / 1024 ** 2:.2f}M"
+        return _three_digits(n / 1024) + "Ki"
+    return _three_digits(n / 1024 ** 2) + "Mi"
+
+
+def _three_digits(x: float) -> str:
+    text = f"{x:.3g}"
+    return text if "e" not in text else f"{x:.0f}"
+
+
+# The legend of the compact units above, for a table's caption.
+UNITS_LEGEND = "bytes: Ki = 1024, Mi = 1024²; MACs: k = 10³, M = 10⁶, G = 10⁹"
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """'1 op', '2 ops', '1 option'."""
+    return f"{n:,} {word if n == 1 else (words or word + 's')}"
 
 
 def short_name(name: str, limit: int = 48) -> str:

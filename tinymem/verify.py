@@ -18,6 +18,7 @@ import numpy as np
 
 from . import runtimes
 from .errors import TinymemError
+from .extras import Extra, install_hint
 
 FLOAT_RTOL = 1e-5
 # Random inputs for all runs together are allocated here and copied to each
@@ -125,7 +126,7 @@ def verify_models(original: str, rewritten: str, runs: int = 3, seed: int = 0,
     load_model(rewritten)
     report = VerifyReport(original=original, rewritten=rewritten, runs=runs, results=[])
     if not runtimes.have_litert() and not runtimes.have_tflm():
-        raise TinymemError("verify needs a runtime: pip install 'tinymem[runtimes]'")
+        raise TinymemError(f"verify needs a runtime: {install_hint(Extra.RUNTIMES)}")
     budget = _Budget(timeout)
     details = _details_from_ir(original)
     _check_input_size(details, runs)  # before LiteRT allocates anything either

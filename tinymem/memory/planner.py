@@ -15,7 +15,7 @@ from ..ir import Model
 from ..targets import HOST, Target, resolve_target
 from .greedy import arena_size, greedy_offsets
 from .liveness import live_bytes_per_scope
-from .requests import BufferRequest, Requests, build_requests
+from .requests import BufferRequest, Requests, Step, build_requests
 from .tail import TailPlan, plan_tail
 
 # Library calls that name no target plan for the tflite-micro wheel (TFLM's
@@ -69,12 +69,37 @@ class ArenaPlan:
 
     @property
     def peak_bytes(self) -> int:
-        """The live-set lower bound: no layout of this schedule needs less."""
+        """The live-set lower bound: no layout of this schedule needs less.
+
+        With an offline plan, the bytes its buffers cover count (see
+        liveness): no placement of the online buffers needs less.
+        """
         return int(self.live.max()) if self.live.size else 0
 
     @property
-    def peak_scope(self) -> int:
-        return int(self.live.argmax()) if self.live.size else 0
+    def has_offline_plan(self) -> bool:
+        return any(b.offline_offset is not None for b in self.buffers)
+
+    def peak_step(self) -> Step | None:
+        """The op at the peak: the first, in execution order, of those running
+        when the most memory is alive (any subgraph). The one definition of
+        "the peak op" the profile, its views and the search all use."""
+        best, best_live = None, -1
+        for step in self.requests.steps:
+            if self.live[step.scope] > best_live:
+                best, best_live = step, int(self.live[step.scope])
+        return best
+
+    def main_op_at(self, step: Step) -> int:
+        """The main-subgraph op running at `step`: itself, or the control-flow op
+        whose call it is part of (a called subgraph's steps follow their caller's)."""
+        op = step.op
+        for s in self.requests.steps:
+            if s.subgraph == 0:
+                op = s.op
+            if s is step:
+                break
+        return op
 
 
 def plan_model(model: Model, offline: list[int] | None = None,

@@ -11,18 +11,22 @@ from __future__ import annotations
 
 import html
 import os
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from .. import __version__
 from ..errors import TinymemError
 from ..fileio import atomic_write
-from ..units import human_bytes, human_count, short_bytes, short_name
+from ..extras import Extra, install_hint
+from ..units import UNITS_LEGEND, human_count, plural, short_bytes, short_name
 from . import plots as _plots
 from .safe_text import visible
+from .summary import (Card, ExploreSummary, Line, ProfileSummary, Tone, exact_bytes,
+                      explore_summary, option_macs, overhead_text, profile_summary)
 
 if TYPE_CHECKING:
     from ..analysis import Profile
-    from ..schedules.explore import Exploration, Option
+    from ..schedules.explore import Exploration
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
@@ -98,32 +102,42 @@ def e(value) -> str:
 
 
 def profile_html(profile: "Profile", path: str | os.PathLike, budget: int | None = None,
-                 exploration: "Exploration | None" = None, *, plots: bool = True) -> None:
+                 exploration: "Exploration | None" = None, *, plots: bool = True,
+                 shown_profile: "Profile | None" = None, support=None,
+                 deploy: str | None = None) -> None:
     """Write the report for `profile` (and `exploration`, if given) to `path`.
 
-    The plots need matplotlib (the `plots` extra); without it this raises
-    TinymemError, unless `plots=False` asks for a report with tables only.
-    Written atomically: a temporary file in the same directory, then renamed.
+    `shown_profile` is the profile of the option the report draws against the
+    baseline (`summary.option_to_show`), planned with that option's own plan;
+    the caller makes it, so this module only renders. The plots need
+    matplotlib (the `plots` extra); without it this raises TinymemError,
+    unless `plots=False` asks for a report with tables only. Written
+    atomically: a temporary file in the same directory, then renamed.
     """
-    text = profile_html_text(profile, budget, exploration, with_plots=plots)
+    text = profile_html_text(profile, budget, exploration, with_plots=plots,
+                             shown_profile=shown_profile, support=support, deploy=deploy)
     sources = [profile.model.path, exploration.model.path if exploration else None]
     atomic_write(path, text.encode("utf-8"), inputs=sources)
 
 
 def profile_html_text(profile: "Profile", budget: int | None = None,
                       exploration: "Exploration | None" = None, *,
-                      with_plots: bool = True) -> str:
-    """The report as a string (see `profile_html`)."""
+                      with_plots: bool = True, shown_profile: "Profile | None" = None,
+                      support=None, deploy: str | None = None) -> str:
+    """The report as a string (see `profile_html`); `support` and `deploy` as for
+    `summary.profile_summary`."""
     if with_plots and not _plots.have_matplotlib():
         raise TinymemError(_plots.MISSING_MATPLOTLIB)
     if budget is None and exploration is not None:
         budget = exploration.budget
     p = profile
-    name = os.path.basename(p.model.path) if p.model.path else "model"
+    summary = profile_summary(p, budget, support=support, deploy=deploy)
+    ex_summary = explore_summary(exploration) if exploration is not None else None
+    name = summary.name
     parts = [_head(f"tinymem: {name}"), "<body>\n<main>"]
     parts.append(f'<header><h1>Activation memory of <code>{e(name)}</code></h1>\n'
-                 f'<p class="sub">{e(p.model.path or "")}</p></header>')
-    parts.append(_summary(p, budget))
+                 f'<p class="sub">{e(summary.path)}</p></header>')
+    parts.append(_summary(summary, ex_summary))
     parts.append('<section id="memory"><h2>Memory per operator</h2>')
     if with_plots:
         svg = _plots.memory_plot_bytes(p, "svg", budget)
@@ -134,15 +148,15 @@ def profile_html_text(profile: "Profile", budget: int | None = None,
                        "KiB (1 KiB = 1024 B).</figcaption></figure>")
     else:
         parts.append('<p class="note">Plots left out: install matplotlib '
-                     "(<code>pip install 'tinymem[plots]'</code>) to draw them.</p>")
+                     f"(<code>{e(install_hint(Extra.PLOTS))}</code>) to draw them.</p>")
     parts.append("</section>")
     if exploration is not None:
-        parts.append(_exploration(p, exploration, budget, with_plots))
+        parts.append(_exploration(p, exploration, ex_summary, budget, with_plots, shown_profile))
     parts.append(_layer_table(p))
     parts.append(f'<footer>Made by tinymem {e(__version__)}. TFLM arena: the bytes TensorFlow '
                  "Lite Micro's greedy planner needs for activations; live-set peak: the most "
                  "bytes alive at once, the least any layout of this op order can need. "
-                 "k and KiB are 1024 bytes.</footer>")
+                 f"KiB are 1024 bytes; in the tables, {e(UNITS_LEGEND)}.</footer>")
     parts.append("</main>\n</body>\n</html>\n")
     return "\n".join(parts)
 
@@ -155,97 +169,50 @@ def _head(title: str) -> str:
             f"<title>{e(title)}</title>\n<style>{CSS}</style>\n</head>")
 
 
-def _bytes(n: int) -> str:
-    return f"{n:,} B ({human_bytes(n)})" if n >= 1024 else f"{n:,} B"
+_CARD_CLASS = {Tone.GOOD: "ok", Tone.BAD: "bad"}
 
 
-def _card(key: str, value: str, detail: str = "", cls: str = "") -> str:
-    return (f'<div class="card {cls}"><div class="k">{e(key)}</div><div class="v">{e(value)}</div>'
-            f'<div class="d">{e(detail)}</div></div>')
+def _card(c: Card) -> str:
+    return (f'<div class="card {_CARD_CLASS.get(c.tone, "")}"><div class="k">{e(c.label)}</div>'
+            f'<div class="v">{e(c.value)}</div><div class="d">{e(c.detail)}</div></div>')
 
 
-def _summary(p: "Profile", budget: int | None) -> str:
-    cards = [_card("arena to set", human_bytes(p.required_bytes),
-                   f"{p.required_bytes:,} B on {p.target.label()}"),
-             _card("head + tail", f"{human_bytes(p.head_bytes)} + {human_bytes(p.tail_bytes)}",
-                   f"{p.head_bytes:,} + {p.tail_bytes:,} B"),
-             _card("live-set peak", human_bytes(p.peak_bytes), f"{p.peak_bytes:,} B")]
-    if budget is not None:
-        fits = p.required_bytes <= budget
-        detail = (f"{human_bytes(budget - p.required_bytes)} to spare" if fits
-                  else f"{human_bytes(p.required_bytes - budget)} over")
-        cards.append(_card("SRAM budget", human_bytes(budget), detail, "ok" if fits else "bad"))
-    n_ops = len(p.layers)
-    cards.append(_card("MACs", human_count(p.macs), f"{n_ops} ops"))
-    cards.append(_card("weights", human_bytes(p.weights_bytes), f"{p.weights_bytes:,} B"))
-
-    rows: list[tuple[str, str]] = []  # (label, already-escaped HTML)
-    rows.append(("TFLM arena", e(_bytes(p.arena_bytes)) + " &mdash; what TFLite Micro's greedy "
-                 "planner allocates for activations"))
-    rows.append(("live-set peak", e(_bytes(p.peak_bytes)) + " &mdash; no layout of this op order "
-                 "needs less"))
-    if p.layout is not None:
-        a = p.layout.plan.arena_bytes
-        rows.append(("better layout", e(f"{_bytes(a)}, {-(p.arena_bytes - a) / p.arena_bytes:+.1%}"
-                                        " as an OfflineMemoryAllocation plan")))
-    elif p.arena_bytes == p.peak_bytes:
-        rows.append(("better layout", "none needed: TFLM&rsquo;s greedy layout meets the live-set "
-                     "bound"))
-    macs = f"{p.macs:,}"
-    if p.unknown_mac_ops:
-        macs += f" (+ unknown for {', '.join(p.unknown_mac_ops)})"
-    rows.append(("MACs", e(macs)))
-    rows.append(("weights", e(_bytes(p.weights_bytes))))
-    if p.peak_layer is not None:
-        pl = p.peak_layer
-        blk = p.blocks[pl.block] if pl.block < len(p.blocks) else None
-        where = f"op {pl.index} {pl.op}"
-        if pl.subgraph:
-            where = f"subgraph {pl.subgraph}, " + where
-        where += f", {human_bytes(pl.live_bytes)} alive"
-        rows.append(("peak at", e(where)))
-        if blk is not None:
-            rows.append(("peak block", e(f"block {blk.index}: ops {blk.first_op}-{blk.last_op}, "
-                                         f"{len(p.blocks)} blocks in all")))
-        tensors = sorted(p.peak_tensors, key=lambda t: (-t.bytes, t.index))
-        if tensors:
-            items = "".join(
-                f'<tr><td class="n">{e(human_bytes(t.bytes))}</td>'
-                f'<td class="mono">{e("x".join(map(str, t.shape)))} {e(t.dtype)}</td>'
-                f'<td class="n mono">#{t.index}</td>'
-                f'<td class="tname mono" title="{e(t.name)}">{e(short_name(t.name, 64))}</td></tr>'
-                for t in tensors)
-            rows.append(("alive at peak", f'<table class="inner">{items}</table>'))
-        if pl.scratch_bytes:
-            rows.append(("scratch at peak", e(human_bytes(pl.scratch_bytes))))
-    imb = p.imbalance()
-    if imb and imb["ratio"]:
-        rows.append(("imbalance", e(f"blocks 0-{imb['head_blocks'] - 1} peak at "
-                                    f"{human_bytes(imb['head_peak_bytes'])}, the rest at "
-                                    f"{human_bytes(imb['tail_peak_bytes'])} ({imb['ratio']}x)")))
-    for n in p.notes:
-        rows.append(("note", e(n)))
-    table = "".join(f"<tr><th>{e(k)}</th><td>{v}</td></tr>" for k, v in rows)
-    return (f'<section id="summary"><div class="cards">{"".join(cards)}</div>\n'
-            f'<h2>Summary</h2><table class="kv">{table}</table></section>')
+def _line_html(line: Line) -> str:
+    value = e(line.text)
+    if line.note:
+        value += " &mdash; " + e(line.note)
+    if line.rows:
+        cls = ["n", "mono", "n mono", "tname mono"]
+        items = "".join("<tr>" + "".join(f'<td class="{cls[min(k, 3)]}">{e(c)}</td>'
+                                         for k, c in enumerate(row)) + "</tr>"
+                        for row in line.rows)
+        value += f'<table class="inner">{items}</table>'
+    return f"<tr><th>{e(line.label)}</th><td>{value}</td></tr>"
 
 
-def _exploration(p: "Profile", ex: "Exploration", budget: int | None, with_plots: bool) -> str:
-    from ..analysis import profile_model
-    from .explore_view import no_fit_message
+def _summary(s: ProfileSummary, ex: "ExploreSummary | None") -> str:
+    cards = list(s.cards)
+    if ex is not None:
+        # The option's figures beside the baseline's; its budget card replaces the baseline's.
+        cards = [c for c in cards if c.label != "SRAM budget" or not any(
+            x.label == "SRAM budget" for x in ex.cards)]
+        cards[0] = replace(cards[0], label="baseline arena")
+        cards[1:1] = ex.cards
+    table = "".join(_line_html(l) for l in s.lines)
+    code = (f'<h2>Paste into your app</h2><pre class="mono">{e(s.code)}</pre>' if s.code else "")
+    return (f'<section id="summary"><div class="cards">{"".join(_card(c) for c in cards)}</div>\n'
+            f'<h2>Summary</h2><table class="kv">{table}</table>{code}</section>')
 
+
+def _exploration(p: "Profile", ex: "Exploration", summary: "ExploreSummary",
+                 budget: int | None, with_plots: bool, shown_profile: "Profile | None") -> str:
     name = os.path.basename(ex.model.path) if ex.model.path else "model"
     out = ['<section id="schedules"><h2>Schedules that lower the peak</h2>']
     rec = ex.recommended
-    base = ex.baseline.required_bytes
-    if rec is not None:
-        out.append(f'<p class="callout">Recommended: <b>{e(rec.id)}</b>, '
-                   f"{e(_bytes(rec.required_bytes))} arena to set "
-                   f"({rec.required_bytes / base - 1:+.0%} vs the baseline&rsquo;s "
-                   f"{e(human_bytes(base))}) for {rec.mac_overhead:+.1%} MACs. "
-                   f"{e(rec.description)}.</p>")
-    elif ex.budget is not None:
-        out.append(f'<p class="callout bad">{e(no_fit_message(ex))}.</p>')
+    if summary.headline:
+        detail = f" {e(rec.description)}." if rec is not None else ""
+        cls = "callout bad" if summary.tone is Tone.BAD else "callout"
+        out.append(f'<p class="{cls}">{e(summary.headline)}.{detail}</p>')
     if with_plots:
         svg = _plots.pareto_plot_bytes(ex, "svg")
         out.append("<figure>" + _plots.inline_svg(svg, "pareto", f"Schedules of {name}")
@@ -253,24 +220,20 @@ def _exploration(p: "Profile", ex: "Exploration", budget: int | None, with_plots
                      "The step line is the Pareto front: the least SRAM reachable for a given "
                      "overhead.</figcaption></figure>")
     out.append(_options_table(ex))
-    chosen = rec or min(ex.options, key=lambda o: (o.required_bytes, o.mac_overhead))
-    if with_plots:
-        if chosen.model is ex.model:
-            out.append(f'<p class="note">{e(chosen.id)} keeps the baseline&rsquo;s operators and '
-                       "their order, so its memory over time is the baseline&rsquo;s.</p>")
-        else:
-            opt_prof = profile_model(chosen.model, search_layout=False, target=p.target)
-            svg = _plots.curve_comparison_bytes(p, opt_prof, "svg", budget,
-                                               labels=("baseline", chosen.id))
-            what = "recommended" if chosen is rec else "lowest-arena"
-            out.append("<figure>"
-                       + _plots.inline_svg(svg, "curves", f"Memory over time, baseline vs {chosen.id}")
-                       + f"<figcaption>Live memory through one inference for the baseline and the "
-                         f"{what} option ({e(len(opt_prof.layers))} ops). The x axis is progress "
-                         "in MACs, so the tiled schedule&rsquo;s extra operators line up with the "
-                         "work they split.</figcaption></figure>")
-    out.append(f'<p class="note">{len(ex.options)} options from {ex.evaluated} candidates '
-               f"searched in {ex.seconds:.1f} s.</p></section>")
+    shown = summary.shown
+    if with_plots and shown is not ex.baseline and shown_profile is not None:
+        svg = _plots.curve_comparison_bytes(p, shown_profile, "svg", budget,
+                                           labels=("baseline", shown.id))
+        what = "recommended" if shown is rec else "lowest-arena"
+        out.append("<figure>"
+                   + _plots.inline_svg(svg, "curves", f"Memory over time, baseline vs {shown.id}")
+                   + f"<figcaption>Live memory through one inference for the baseline and the "
+                     f"{what} option ({e(plural(len(shown_profile.layers), 'op'))}). The x axis "
+                     "is progress in MACs, so the tiled schedule&rsquo;s extra operators line up "
+                     "with the work they split.</figcaption></figure>")
+    out.append(f'<p class="note">{e(plural(len(ex.options), "option"))} from '
+               f'{e(plural(ex.evaluated, "candidate"))} searched in {ex.seconds:.1f} s.</p>'
+               "</section>")
     return "\n".join(out)
 
 
@@ -291,15 +254,15 @@ def _options_table(ex: "Exploration") -> str:
             f"{mark}</td><td class=\"mono id\">{e(o.id)}</td>"
             f'<td class="n">{o.required_bytes:,}</td>'
             f'<td class="n">{(o.required_bytes / base - 1 if base else 0):+.0%}</td>'
-            f'<td class="n">{o.peak_bytes:,}</td><td class="n">{e(human_count(o.macs))}</td>'
-            f'<td class="n">{o.mac_overhead:+.1%}</td>'
+            f'<td class="n">{o.peak_bytes:,}</td><td class="n">{e(option_macs(o))}</td>'
+            f'<td class="n">{e(overhead_text(o))}</td>'
             f'<td class="n">{"" if stage is None else f"{stage:+.0%}"}</td>'
             f'<td class="n">{o.ops_added or ""}</td><td>{fits}</td><td>{e(o.description)}</td></tr>')
     caption = ("★ on the Pareto front (arena vs MAC overhead); → recommended: "
                + ("the lowest overhead that fits the budget." if ex.budget is not None
                   else "the lowest arena within the overhead limit."))
     if ex.budget is not None:
-        caption += f" Budget {_bytes(ex.budget)}."
+        caption += f" Budget {exact_bytes(ex.budget)}."
     return (f'<div class="tablewrap"><table id="options"><thead>{head}</thead><tbody>'
             f'{"".join(rows)}</tbody></table></div><p class="note">{e(caption)} Sizes in bytes.</p>')
 
@@ -335,7 +298,7 @@ def _layer_table(p: "Profile") -> str:
             f'<td class="n">{e(human_count(l.macs))}</td>'
             f'<td class="n">{short_bytes(l.weights_bytes) if l.weights_bytes else ""}</td>'
             f'<td class="n">{l.block}</td></tr>')
-    return (f'<section id="layers"><h2>Per-layer table</h2><details open><summary>{len(p.layers)} '
-            f'operators, in execution order (k = 1024 bytes)</summary><div class="tablewrap">'
+    return (f'<section id="layers"><h2>Per-layer table</h2><details open><summary>'
+            f'{e(plural(len(p.layers), "operator"))}, in execution order ({e(UNITS_LEGEND)})</summary><div class="tablewrap">'
             f'<table id="layer-table"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
             "</div></details></section>")

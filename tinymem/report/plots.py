@@ -1,6 +1,6 @@
 """Pictures of memory: per-op bars, the schedules' Pareto front, two curves compared.
 
-matplotlib is an optional extra (`pip install 'tinymem[plots]'`); it is
+matplotlib is an optional extra (the `plots` extra, see extras.py); it is
 imported only when a plot is drawn, so the core install and the CLI stay
 light. Figures are built on matplotlib's object API with the Agg canvas,
 never pyplot: no global figure registry, no backend switch, and every rc
@@ -23,14 +23,15 @@ from typing import TYPE_CHECKING, Iterator, Sequence
 from .. import __version__
 from ..errors import TinymemError
 from ..fileio import atomic_write
-from ..units import human_bytes
+from ..extras import Extra, install_hint
+from ..units import human_bytes, plural
 from .safe_text import visible
 
 if TYPE_CHECKING:
     from ..analysis import Profile
     from ..schedules.explore import Exploration
 
-MISSING_MATPLOTLIB = "plots need matplotlib: pip install 'tinymem[plots]'"
+MISSING_MATPLOTLIB = f"plots need matplotlib: {install_hint(Extra.PLOTS)}"
 FORMATS = {".svg": "svg", ".png": "png"}
 PNG_DPI = 150
 
@@ -377,7 +378,7 @@ def _memory_figure(p: "Profile", budget: int | None):
     sub = [f"live-set peak {human_bytes(p.peak_bytes)}", f"TFLM arena {human_bytes(p.arena_bytes)}"]
     if budget is not None:
         sub.append(f"budget {human_bytes(budget)}")
-    sub.append(f"{n} ops, {len(p.blocks)} blocks")
+    sub.append(f"{plural(n, 'op')}, {plural(len(p.blocks), 'block')}")
     _titles(fig, ax, f"Activation memory per op: {_short(_model_label(p))}", SEP.join(sub))
     if n == 0:
         _text(ax, 0.5, 0.5, "no operators", transform=ax.transAxes, ha="center", va="center")
@@ -466,7 +467,7 @@ def _pareto_figure(ex: "Exploration"):
     ax.set_xlabel("MAC overhead vs baseline")
     ax.set_ylabel(f"arena to set on {ex.target.label()} ({u.name})")
     name = os.path.basename(ex.model.path) if ex.model.path else "model"
-    sub = [f"baseline {human_bytes(ex.baseline.required_bytes)}", f"{len(opts)} options"]
+    sub = [f"baseline {human_bytes(ex.baseline.required_bytes)}", plural(len(opts), "option")]
     if ex.budget is not None:
         sub.append(f"budget {human_bytes(ex.budget)}" + (": nothing fits" if rec is None else ""))
     _titles(fig, ax, f"Schedules: SRAM against extra compute: {_short(name)}", SEP.join(sub))
@@ -560,7 +561,7 @@ def _curves_figure(base: "Profile", opt: "Profile", budget: int | None, labels: 
         ax.stairs(values, edges, fill=True, color=colour, alpha=0.30 if key == "baseline" else 0.22,
                   lw=0, zorder=2, gid=f"curve-{key}-fill")
         ax.stairs(values, edges, color=colour, lw=1.3, zorder=3,
-                  label=f"{label}: peak {human_bytes(prof.peak_bytes)}", gid=f"curve-{key}")
+                  label=f"{label}: TFLM arena {human_bytes(prof.arena_bytes)}", gid=f"curve-{key}")
         k = max(range(len(values)), key=values.__getitem__)
         drawn.append((edges, values, (edges[k] + edges[k + 1]) / 2, values[k], key, label, prof))
     _budget_line(ax, budget, u)
@@ -574,7 +575,7 @@ def _curves_figure(base: "Profile", opt: "Profile", budget: int | None, labels: 
     ax.yaxis.grid(True, color="#E4E4E4", lw=0.8, zorder=0)
     ax.set_xlabel("progress through the inference (cumulative MACs)")
     ax.set_ylabel(f"live activation memory ({u.name})")
-    sub = [f"{base_label}: {n_base} ops", f"{opt_label}: {len(opt.layers)} ops"]
+    sub = [f"{base_label}: {plural(n_base, 'op')}", f"{opt_label}: {plural(len(opt.layers), 'op')}"]
     if budget is not None:
         sub.append(f"budget {human_bytes(budget)}")
     _titles(fig, ax, f"Memory over one inference: {_short(base_label, 30)} vs "
@@ -591,7 +592,10 @@ def _curves_figure(base: "Profile", opt: "Profile", budget: int | None, labels: 
     if budget is not None:
         lab.hline(u(budget))
     for _, _, x, y, key, label, prof in drawn:
-        lab.place(x, y, f"{_short(label, 40)} peak {human_bytes(prof.peak_bytes)}",
+        # The arena of the profile's own plan: the figure the Pareto plot and
+        # the tables give for this option (the curve's top is the live-set peak).
+        lab.place(x, y, f"{_short(label, 40)}: {human_bytes(prof.arena_bytes)} arena\n"
+                  f"live peak {human_bytes(prof.peak_bytes)}",
                   arrow="#999999", fontsize=8.5, fontweight="bold",
                   color="#00704F" if key == "option" else "#444444", zorder=6,
                   bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.85),

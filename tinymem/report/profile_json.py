@@ -46,7 +46,7 @@ def profile_document(p: Profile, support: Support | None = None,
         "peak_bytes": p.peak_bytes,
         "arena_bytes": p.arena_bytes,
         "better_layout": layout,
-        "macs": p.macs,
+        "macs": p.macs if any(l.macs is not None for l in p.layers) or not p.layers else None,
         "unknown_mac_ops": p.unknown_mac_ops,
         "weights_bytes": p.weights_bytes,
         "peak": peak,
@@ -54,6 +54,9 @@ def profile_document(p: Profile, support: Support | None = None,
                     "peak_bytes": b.peak_bytes} for b in p.blocks],
         "imbalance": p.imbalance(),
         "layers": [l.to_json() for l in p.layers],
+        "steps": [{"index": k, "subgraph": l.subgraph, "op_index": l.index,
+                   "alive": [[int(g), int(t)] for g, t in alive]}
+                  for k, (l, alive) in enumerate(zip(p.layers, p.alive_per_layer()))],
         "notes": p.notes,
     }
     if support is not None:
@@ -70,3 +73,12 @@ def _io(sg, t: int) -> dict:
     ten = sg.tensors[t]
     return {"index": t, "name": ten.name, "shape": list(ten.shape), "dtype": ten.dtype,
             "bytes": ten.nbytes}
+
+
+ERROR_SCHEMA = "tinymem.error/1"
+
+
+def error_document(path: str, error: str) -> dict:
+    """What `profile --json` prints for a model of several that could not be profiled."""
+    return {"schema": ERROR_SCHEMA, "tinymem_version": __version__,
+            "model": {"path": os.path.abspath(path)}, "error": error}

@@ -324,12 +324,9 @@ def _skipped_notes(unsupported: dict[tuple, str]) -> list[str]:
 
 
 def _peak_op(plan: ArenaPlan) -> int | None:
-    """The main-subgraph op running when the most memory is alive."""
-    best, best_live = None, -1
-    for step in plan.requests.steps:
-        if step.subgraph == 0 and plan.live[step.scope] > best_live:
-            best, best_live = step.op, int(plan.live[step.scope])
-    return best
+    """The main-subgraph op at the peak (the caller, when the peak is inside a call)."""
+    step = plan.peak_step()
+    return None if step is None else plan.main_op_at(step)
 
 
 def _dedupe(options: list[Option]) -> list[Option]:
