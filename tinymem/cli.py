@@ -129,9 +129,10 @@ class _LazyProgress:
 @click.option("--option", "option_id", metavar="ID", help="The option to write with -o (default: the recommended one).")
 @click.option("--plot", "plot_path", metavar="FILE.svg|FILE.png", help="Draw every option: TFLM arena vs MAC overhead, the Pareto front (needs tinymem[plots]).")
 @click.option("--html", "html_path", metavar="REPORT.html", help="Write a self-contained HTML report: profile, options, plots (needs tinymem[plots]).")
+@click.option("--overwrite-inputs", is_flag=True, help="Let ops run in place over the model's inputs (their data is lost after Invoke).")
 def explore(model_path: str | None, sram: str | None, max_overhead: str | None, as_json: bool,
             output: str | None, option_id: str | None, plot_path: str | None,
-            html_path: str | None) -> None:
+            html_path: str | None, overwrite_inputs: bool) -> None:
     """List the schedules that lower MODEL's peak SRAM, and what each costs.
 
     With no MODEL, reads the JSON `tinymem profile MODEL --json` printed from stdin.
@@ -150,7 +151,8 @@ def explore(model_path: str | None, sram: str | None, max_overhead: str | None, 
     model = load_model(path)
     progress = _LazyProgress(enabled=sys.stderr.isatty() or bool(os.environ.get("TINYMEM_PROGRESS")))
     try:
-        ex = run_explore(model, budget=budget, max_overhead=limit, progress=progress)
+        ex = run_explore(model, budget=budget, max_overhead=limit, progress=progress,
+                         overwrite_inputs=overwrite_inputs)
     finally:
         progress.close()
     chosen = None

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir import Model
+from .aliases import merge, shared_by_plan
 from .greedy import arena_size, greedy_offsets
 from .liveness import live_bytes_per_scope
 from .requests import BufferRequest, Requests, build_requests
@@ -51,7 +52,15 @@ def plan_model(model: Model, offline: list[int] | None = None) -> ArenaPlan:
     req = build_requests(model, offline)
     offsets = greedy_offsets(req.buffers)
     return ArenaPlan(requests=req, offsets=offsets, arena_bytes=arena_size(req.buffers, offsets),
-                     live=live_bytes_per_scope(req.buffers, req.last_scope))
+                     live=live_bytes(req))
+
+
+def live_bytes(req: Requests) -> np.ndarray:
+    """Live bytes per scope; tensors an offline plan runs in place count once."""
+    buffers = req.buffers
+    if any(b.offline_offset is not None for b in buffers):
+        buffers = merge(buffers, shared_by_plan(buffers))
+    return live_bytes_per_scope(buffers, req.last_scope)
 
 
 def offline_plan(model: Model) -> list[int] | None:

@@ -7,7 +7,7 @@ window and split along channels for free.
 from __future__ import annotations
 
 from ..ir import Operator, Subgraph
-from .base import NO_MACS, OpRule, Window
+from .base import NO_MACS, InPlace, OpRule, Window
 from .shapes import elements, inp, out
 
 
@@ -62,16 +62,29 @@ BINARY = (
     "NOT_EQUAL", "LOGICAL_AND", "LOGICAL_OR", "BITWISE_XOR", "RIGHT_SHIFT", "ATAN2",
 )
 
+# Kernels that read element i before writing element i, so the output may
+# overwrite an input it has the shape of. Checked in TFLite Micro's sources:
+# the reference element-wise loops (output[i] = f(input[i])) of the
+# activations and of QUANTIZE's requantize; ADD, SUB and MUL's reference
+# loops and BroadcastBinaryOpSimple (a full-shape operand is read at the
+# output's own offset); CMSIS-NN's arm_elementwise_add/mul_s8 (each group of
+# four is loaded before it is stored). CMSIS-NN builds use the reference
+# kernels for the others.
+_UNARY_IN_PLACE = {"RELU", "RELU6", "RELU_N1_TO_1", "LOGISTIC", "TANH", "LEAKY_RELU",
+                   "HARD_SWISH", "QUANTIZE"}
+_BINARY_IN_PLACE = {"ADD", "SUB", "MUL"}
+
 # Data movement with no arithmetic counts no MACs; arithmetic counts one per output.
 _MOVES = {"QUANTIZE", "DEQUANTIZE", "CAST", "ZEROS_LIKE"}
 
 RULES = [
     OpRule(name, macs=NO_MACS if name in _MOVES else per_output_element,
-           window=pointwise_window, channels="channelwise")
+           window=pointwise_window, channels="channelwise",
+           in_place=InPlace((0,)) if name in _UNARY_IN_PLACE else None)
     for name in UNARY
 ] + [
     OpRule(name, macs=per_output_element, window=binary_window, channels="channelwise",
-           data_inputs=(0, 1))
+           data_inputs=(0, 1), in_place=InPlace((0, 1)) if name in _BINARY_IN_PLACE else None)
     for name in BINARY
 ] + [
     OpRule("ADD_N", macs=per_output_element, window=binary_window, channels="channelwise",

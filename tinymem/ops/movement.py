@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..ir import Operator, Subgraph
-from .base import NO_MACS, OpRule, Window
+from .base import NO_MACS, InPlace, OpRule, Window
 from .shapes import inp, out
 
 
@@ -48,13 +48,20 @@ RULES = [
     OpRule("PADV2", macs=NO_MACS, window=pad_window, channels="channelwise"),
 ] + [
     # Channel-wise when the channel axis stays last (the splitter checks).
-    OpRule(name, macs=NO_MACS, channels="channelwise",
-           notes="channel-wise when the last axis is kept")
-    for name in ("RESHAPE", "SQUEEZE")
+    # TFLM's RESHAPE copies only when input and output differ in memory
+    # (reshape.cc); SQUEEZE always memcpy()s, which is undefined on one buffer.
+    OpRule("RESHAPE", macs=NO_MACS, channels="channelwise",
+           in_place=InPlace((0,), same_shape=False, writes=False),
+           notes="channel-wise when the last axis is kept"),
+    OpRule("SQUEEZE", macs=NO_MACS, channels="channelwise",
+           notes="channel-wise when the last axis is kept"),
+    # EXPAND_DIMS copies element by element (output[i] = input[i]): a no-op in place.
+    OpRule("EXPAND_DIMS", macs=NO_MACS,
+           in_place=InPlace((0,), same_shape=False, writes=False)),
 ] + [
     OpRule(name, macs=NO_MACS)
     for name in (
-        "EXPAND_DIMS", "CONCATENATION",
+        "CONCATENATION",
         "SPLIT", "SPLIT_V", "SLICE", "STRIDED_SLICE", "TRANSPOSE", "GATHER", "GATHER_ND",
         "PACK", "UNPACK", "TILE", "BROADCAST_TO", "SPACE_TO_DEPTH", "DEPTH_TO_SPACE",
         "SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND", "RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR",

@@ -171,8 +171,13 @@ class _Evaluator:
 
 def explore(model: Model, budget: int | None = None, max_overhead: float | None = None,
             progress: Callable[[int, int], None] | None = None,
-            sources: list[StepSource] | None = None) -> Exploration:
-    """All schedules found for `model`, measured as TFLite Micro would plan them."""
+            sources: list[StepSource] | None = None,
+            overwrite_inputs: bool = False) -> Exploration:
+    """All schedules found for `model`, measured as TFLite Micro would plan them.
+
+    Layouts may run element-wise ops in place over their inputs; over the
+    model's inputs only with `overwrite_inputs` (the caller's input data is
+    then lost once the model has run)."""
     t0 = time.perf_counter()
     sources = sources if sources is not None else STEP_SOURCES
     ev = _Evaluator(model, progress)
@@ -188,11 +193,11 @@ def explore(model: Model, budget: int | None = None, max_overhead: float | None 
                       model, base_plan, ev.base_macs)
     options = [baseline]
 
-    lay = best_layout(model, base_plan)
+    lay = best_layout(model, base_plan, overwrite_inputs=overwrite_inputs)
     if lay is not None:
         options.append(option("layout", "same ops, tensors placed by tinymem's layout "
-                              "(OfflineMemoryAllocation)", model, lay.plan, ev.base_macs,
-                              offline=lay.offline))
+                              "(OfflineMemoryAllocation)" + _in_place_note(lay), model,
+                              lay.plan, ev.base_macs, offline=lay.offline))
     ro = reorder(model)
     if ro is not None:
         options.append(option("reorder", "ops in a lower-peak topological order", ro,
@@ -244,18 +249,25 @@ def explore(model: Model, budget: int | None = None, max_overhead: float | None 
         options.append(option("+".join(kinds), "; then ".join(s.label for s in steps),
                               m, plan, macs, steps))
     # A better layout on top of the best tiled schedules, at no extra MACs.
+    # (It is tried on every schedule: running ops in place lowers the bound itself.)
     for o in list(options):
-        if o.steps and o.plan.arena_bytes > o.plan.peak_bytes:
-            lay = best_layout(o.model, o.plan, iterations=100)
+        if o.steps:
+            lay = best_layout(o.model, o.plan, iterations=100, overwrite_inputs=overwrite_inputs)
             if lay is not None:
-                options.append(option(o.kind + "+layout", o.description + "; tinymem layout",
-                                      o.model, lay.plan, o.macs, o.steps, lay.offline))
+                options.append(option(o.kind + "+layout", o.description + "; tinymem layout"
+                                      + _in_place_note(lay), o.model, lay.plan, o.macs,
+                                      o.steps, lay.offline))
     options = _dedupe(options)
     _number(options)
     _mark(options, budget, max_overhead)
     return Exploration(model=model, baseline=baseline, options=options, budget=budget,
                        max_overhead=max_overhead, seconds=time.perf_counter() - t0,
                        evaluated=ev.count)
+
+
+def _in_place_note(lay) -> str:
+    n = len(lay.aliases)
+    return f", {n} op{'s' if n != 1 else ''} in place" if n else ""
 
 
 def _peak_op(plan: ArenaPlan) -> int | None:
