@@ -166,13 +166,15 @@ def explore(model_path: str | None, sram: str | None, max_overhead: str | None, 
 
         _print_json(explore_document(ex))
     else:
-        from .report.explore_view import explore_table, schedule_legend, summary_line
+        from .report.explore_view import explore_table, notes_text, schedule_legend, summary_line
 
         console = Console()
         console.print(explore_table(ex, console.width))
         if console.width < 120:
             console.print(schedule_legend(ex))
         console.print(summary_line(ex))
+        if ex.notes:
+            console.print(notes_text(ex), end="")
     # Written before the no-fit exit: the pictures matter most when nothing fits.
     if plot_path:
         from .report.plots import pareto_plot

@@ -82,3 +82,12 @@ def summary_line(ex: Exploration) -> Text:
     return Text(f"recommended {rec.id}: {rec.arena_bytes:,} B TFLM arena "
                 f"({rec.arena_bytes / ex.baseline.arena_bytes - 1:+.0%} vs baseline "
                 f"{ex.baseline.arena_bytes:,} B), {rec.mac_overhead:+.1%} MACs", style="bold green")
+
+
+def notes_text(ex: Exploration) -> Text:
+    """The search's remarks (why nothing lowers the arena, when nothing does)."""
+    text = Text()
+    for n in ex.notes:
+        text.append("note: ", style="bold yellow")
+        text.append(n + "\n")
+    return text

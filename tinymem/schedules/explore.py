@@ -27,6 +27,7 @@ from ..memory.liveness import live_bytes_per_scope
 from ..memory.planner import ArenaPlan, plan_model
 from ..memory.requests import Requests, build_requests
 from ..ops import rule_for
+from .diagnose import Diagnosis, diagnose
 from .reorder import reorder
 from .fdt import fdt_steps
 from .tiling_steps import Step, spatial_steps
@@ -107,6 +108,8 @@ class Exploration:
     seconds: float = 0.0
     evaluated: int = 0
     notes: list[str] = field(default_factory=list)
+    # Set when no option is below the baseline: why, and what would help.
+    diagnosis: Diagnosis | None = None
 
     @property
     def recommended(self) -> Option | None:
@@ -260,9 +263,13 @@ def explore(model: Model, budget: int | None = None, max_overhead: float | None 
     options = _dedupe(options)
     _number(options)
     _mark(options, budget, max_overhead)
-    return Exploration(model=model, baseline=baseline, options=options, budget=budget,
-                       max_overhead=max_overhead, seconds=time.perf_counter() - t0,
-                       evaluated=ev.count)
+    ex = Exploration(model=model, baseline=baseline, options=options, budget=budget,
+                     max_overhead=max_overhead, evaluated=ev.count)
+    if min(o.arena_bytes for o in options) >= baseline.arena_bytes:
+        ex.diagnosis = diagnose(model, base_plan, overwrite_inputs)
+        ex.notes.append(ex.diagnosis.text)
+    ex.seconds = time.perf_counter() - t0
+    return ex
 
 
 def _in_place_note(lay) -> str:
