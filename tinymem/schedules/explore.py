@@ -28,6 +28,7 @@ from ..memory.planner import ArenaPlan, plan_model
 from ..memory.requests import Requests, build_requests
 from ..ops import rule_for
 from .diagnose import Diagnosis, diagnose
+from .fold_pad import fold_pads
 from .reorder import reorder
 from .fdt import fdt_steps
 from .tiling_steps import Step, spatial_steps
@@ -206,12 +207,27 @@ def explore(model: Model, budget: int | None = None, max_overhead: float | None 
         options.append(option("reorder", "ops in a lower-peak topological order", ro,
                               plan_model(ro), ev.base_macs))
 
+    # Exact rewrites first: explicit PADs folded into SAME convolutions. The
+    # tiling chains start from the folded graph (it is never worse).
+    start, start_plan, fold_note = model, base_plan, ""
+    folded = fold_pads(model)
+    if folded is not None:
+        start, n = folded
+        start_plan = plan_model(start)
+        fold_note = f"{n} PAD{'s' if n != 1 else ''} folded into SAME convolutions"
+        options.append(option("fold", fold_note, start, start_plan, ev.base_macs))
+        lay = best_layout(start, start_plan, overwrite_inputs=overwrite_inputs)
+        if lay is not None:
+            options.append(option("fold+layout", fold_note + "; tinymem layout"
+                                  + _in_place_note(lay), start, lay.plan, ev.base_macs,
+                                  offline=lay.offline))
+
     # Greedy chains of tiling steps, one per overhead cap; results are cached
     # so the caps share their common prefixes.
     chains: dict[tuple[Step, ...], tuple[Model, ArenaPlan, int]] = {}
     for cap in OVERHEAD_CAPS:
         steps: tuple[Step, ...] = ()
-        cur, cur_plan, cur_macs = model, base_plan, ev.base_macs
+        cur, cur_plan, cur_macs = start, start_plan, ev.base_macs
         for _ in range(MAX_CHAIN):
             peak_op = _peak_op(cur_plan)
             if peak_op is None:
@@ -249,8 +265,9 @@ def explore(model: Model, budget: int | None = None, max_overhead: float | None 
             chains[steps] = (cur, cur_plan, cur_macs)
     for steps, (m, plan, macs) in chains.items():
         kinds = sorted({s.kind for s in steps}, key=["patch", "spatial", "fdt"].index)
-        options.append(option("+".join(kinds), "; then ".join(s.label for s in steps),
-                              m, plan, macs, steps))
+        kinds = (["fold"] if fold_note else []) + kinds
+        labels = ([fold_note] if fold_note else []) + [s.label for s in steps]
+        options.append(option("+".join(kinds), "; then ".join(labels), m, plan, macs, steps))
     # A better layout on top of the best tiled schedules, at no extra MACs.
     # (It is tried on every schedule: running ops in place lowers the bound itself.)
     for o in list(options):
