@@ -2,13 +2,15 @@
 
 Every candidate is a transformed Model measured by `plan_model`, the planner
 `profile` uses. The search:
-  1. baseline, and a better layout of it (an offline plan, zero overhead);
+  1. baseline, and a better layout of it (an offline plan, zero overhead;
+     ops may run in place over inputs they read last);
   2. a memory-aware reordering where the graph branches;
-  3. single tiling steps (patch-based stage at the input, fused tiling of
-     deeper segments) around the peak, over many grids;
-  4. greedy chains of steps: apply the best step within an overhead cap,
-     find the new peak, repeat - once per cap, so the options span the
-     whole range from cheap to aggressive.
+  3. exact rewrites: explicit PADs folded into SAME convolutions;
+  4. chains of tiling steps (patch-based stage at the input, fused tiling of
+     deeper segments, channel splits) around the peak: a beam search per
+     overhead cap keeps the `beam` best states at each depth and extends
+     each, so the options span the whole range from cheap to aggressive;
+  5. a better layout on top of every tiled schedule.
 Then the Pareto front (arena vs MAC overhead) is marked and one option is
 recommended: the lowest overhead that fits the budget.
 """
