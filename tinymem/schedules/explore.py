@@ -41,6 +41,16 @@ MAX_CHAIN = 5
 # MobileNetV2-0.35 @144 within 10% MACs: 115,536 B at 1, 101,200 at 4, 95,024 at 6.
 DEFAULT_BEAM = 6
 
+# What the search minimises for a planned candidate: the TFLM arena head.
+# One function, so that the objective can become the arena a target must
+# set (head + tail + temp) without touching the search.
+Objective = Callable[[ArenaPlan], int]
+
+
+def arena_objective(plan: ArenaPlan) -> int:
+    return plan.arena_bytes
+
+
 # (current model, op at its peak, its current arena) -> candidate steps.
 StepSource = Callable[[Model, int, int], Iterable[Step]]
 # Sources of candidate steps; the FDT splitter registers here too.
@@ -245,7 +255,12 @@ def explore(model: Model, budget: int | None = None, max_overhead: float | None 
             ranked = sorted(found.values(), key=lambda f: f[0])[:beam]
             for _, key, m, plan, macs in ranked:
                 chains[key] = (m, plan, macs)
-            frontier = [(key, m, plan) for _, key, m, plan, _ in ranked]
+            # With a budget, a state that fits is not extended: more steps
+            # only add MACs, and the cheapest schedule that fits is the answer.
+            frontier = [(key, m, plan) for _, key, m, plan, _ in ranked
+                        if budget is None or plan.arena_bytes > budget]
+            if not frontier:
+                break
     for steps, (m, plan, macs) in chains.items():
         kinds = sorted({s.kind for s in steps}, key=["patch", "spatial", "fdt"].index)
         kinds = (["fold"] if fold_note else []) + kinds
@@ -273,7 +288,8 @@ def explore(model: Model, budget: int | None = None, max_overhead: float | None 
 
 
 def _extensions(ev: "_Evaluator", sources, candidates: dict, steps: tuple, cur: Model,
-                cur_plan: ArenaPlan, cap: float, keep: int) -> list[tuple]:
+                cur_plan: ArenaPlan, cap: float, keep: int,
+                objective: Objective = arena_objective) -> list[tuple]:
     """The `keep` best single steps from `cur` within the MAC cap, best first:
     (score, steps key, model, plan, MACs)."""
     peak_op = _peak_op(cur_plan)
@@ -300,13 +316,13 @@ def _extensions(ev: "_Evaluator", sources, candidates: dict, steps: tuple, cur: 
         # A step must lower the arena, or keep it and lower the live-set
         # peak: greedy placement sometimes hides a real gain until the
         # next step (or a better layout) cashes it in.
-        target = best[-1][0][0] if len(best) >= keep else cur_plan.arena_bytes
+        target = best[-1][0][0] if len(best) >= keep else objective(cur_plan)
         if bound > target or bound >= cur_plan.peak_bytes:
             continue
         plan = ev.plan(key)
-        if plan.arena_bytes > cur_plan.arena_bytes:
+        if objective(plan) > objective(cur_plan):
             continue
-        score = (plan.arena_bytes, plan.peak_bytes, macs, len(m.main.operators))
+        score = (objective(plan), plan.peak_bytes, macs, len(m.main.operators))
         if len(best) < keep or score < best[-1][0]:
             best.append((score, key, m, plan, macs))
             best.sort(key=lambda b: b[0])
