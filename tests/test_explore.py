@@ -28,6 +28,12 @@ def test_mobilenet_035_arena_to_set_falls_within_10_percent(mb035):
     assert best.mac_overhead <= 0.10
 
 
+def test_mobilenet_035_within_96kb_at_10_percent(mb035):
+    # issue 10's target for the beam search: <= 96 KB head within 10% MACs
+    best = mb035.best_within(0.10)
+    assert best.arena_bytes <= 96 * 1024 and best.mac_overhead <= 0.10
+
+
 def test_mobilenet_100_four_times_lower_within_15_percent():
     ex = explored(SAMPLES / "mobilenet_v2_100_224_int8.tflite")
     assert ex.baseline.arena_bytes == 1_505_280

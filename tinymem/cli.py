@@ -255,10 +255,13 @@ class _LazyProgress:
 @click.option("--option", "option_id", metavar="ID", help="The option to write with -o (default: the recommended one).")
 @click.option("--plot", "plot_path", metavar="FILE.svg|FILE.png", help="Draw every option: TFLM arena vs MAC overhead, the Pareto front (needs matplotlib).")
 @click.option("--html", "html_path", metavar="REPORT.html", help="Write a self-contained HTML report: profile, options, plots (needs matplotlib).")
+@click.option("--beam", type=click.IntRange(1, 64), default=None, metavar="N", help="States the search keeps per step (default 6; 1 is fastest).")
+@click.option("--overwrite-inputs", is_flag=True, help="Let ops run in place over the model's inputs (their data is lost after Invoke).")
 @_target_options
 def explore(model_path: str | None, sram: str | None, max_overhead: str | None, as_json: bool,
             output: str | None, option_id: str | None, plot_path: str | None,
-            html_path: str | None, target: str, kernels: str | None) -> None:
+            html_path: str | None, overwrite_inputs: bool, beam: int | None, target: str,
+            kernels: str | None) -> None:
     """List the schedules that lower MODEL's peak SRAM, and what each costs.
 
     With no MODEL, reads the JSON `tinymem profile MODEL --json` printed from stdin.
@@ -285,7 +288,9 @@ def explore(model_path: str | None, sram: str | None, max_overhead: str | None, 
     model = load_model(path)
     progress = _LazyProgress(enabled=sys.stderr.isatty() or bool(os.environ.get("TINYMEM_PROGRESS")))
     try:
-        ex = run_explore(model, budget=budget, max_overhead=limit, progress=progress, target=tgt)
+        extra = {} if beam is None else {"beam": beam}
+        ex = run_explore(model, budget=budget, max_overhead=limit, progress=progress,
+                         target=tgt, overwrite_inputs=overwrite_inputs, **extra)
     finally:
         progress.close()
     chosen = None

@@ -5,6 +5,11 @@ that leaves holes. Here several placement orders are tried (each placed
 with the same first-fit rule), then a bounded local search swaps neighbours
 in the best order. The live-set bound says when to stop: nothing can beat it.
 
+In-place executions (`aliases.find_aliases`) are constraints of the same
+search: each chain of tensors an op may overwrite is placed as one buffer
+(the union of their lifetimes) and its tensors get one offset, which also
+lowers the live-set bound the search stops at.
+
 The result is expressed as offsets for the tensors only: that is what an
 OfflineMemoryAllocation plan can carry. Kernel scratch buffers stay online,
 and the arena is re-measured by the real greedy planner with the tensors
@@ -18,7 +23,9 @@ from dataclasses import dataclass
 
 
 from ..ir import Model
+from .aliases import Alias, alias_groups, find_aliases, merge
 from .greedy import arena_size, place_in_order
+from .liveness import live_bytes_per_scope
 from .planner import ArenaPlan, plan_model
 from .requests import BufferRequest
 
@@ -27,6 +34,7 @@ from .requests import BufferRequest
 class Layout:
     offline: list[int]  # one offset per tensor over all subgraphs, -1 = online
     plan: ArenaPlan  # the arena TFLM plans with those offsets pinned
+    aliases: tuple[Alias, ...] = ()  # the in-place executions the offsets rely on
 
 
 def _orders(buffers: list[BufferRequest]) -> list[list[int]]:
@@ -49,15 +57,26 @@ MAX_SEARCH_BUFFERS = 2_000
 
 
 def best_layout(model: Model, baseline: ArenaPlan | None = None, iterations: int = 300,
-                seed: int = 0) -> Layout | None:
-    """A tensor layout whose TFLM arena is below the greedy one, or None if none is found."""
-    base = baseline or plan_model(model, offline=[])
-    buffers = base.buffers
-    if not buffers or base.arena_bytes <= base.peak_bytes:
+                seed: int = 0, in_place: bool = True,
+                overwrite_inputs: bool = False) -> Layout | None:
+    """A tensor layout whose TFLM arena is below the greedy one, or None if none is found.
+
+    With `in_place`, ops the rules allow run over their inputs (model inputs
+    only with `overwrite_inputs`); only the aliases the chosen layout needs
+    are kept.
+    """
+    base = baseline or plan_model(model, offline=[])  # the host wheel unless a plan is given
+    all_buffers = base.buffers
+    if not all_buffers:
+        return None
+    aliases = find_aliases(model, base.requests, overwrite_inputs) if in_place else []
+    groups = alias_groups(base.requests, aliases) if aliases else [[i] for i in range(len(all_buffers))]
+    buffers = merge(all_buffers, groups)
+    bound = int(live_bytes_per_scope(buffers, base.requests.last_scope).max())
+    if base.arena_bytes <= bound:
         return None  # greedy already meets the live-set bound
     if len(buffers) > MAX_SEARCH_BUFFERS:
         return None
-    bound = base.peak_bytes
     best_order, best_size = None, base.arena_bytes
     for order in _orders(buffers):
         size = arena_size(buffers, place_in_order(buffers, order))
@@ -80,12 +99,16 @@ def best_layout(model: Model, baseline: ArenaPlan | None = None, iterations: int
                 best_order, best_size = cand, size
     if best_order is None:
         return None
-    offsets = place_in_order(buffers, best_order)
-    offline = _offline_vector(model, buffers, offsets)
+    group_offsets = place_in_order(buffers, best_order)
+    offsets = [0] * len(all_buffers)
+    for g, off in zip(groups, group_offsets):
+        for i in g:
+            offsets[i] = off
+    offline = _offline_vector(model, all_buffers, offsets)
     plan = plan_model(model, offline=offline, target=base.target)
     if plan.arena_bytes >= base.arena_bytes:
         return None
-    return Layout(offline=offline, plan=plan)
+    return Layout(offline=offline, plan=plan, aliases=tuple(aliases))
 
 
 def _offline_vector(model: Model, buffers: list[BufferRequest], offsets: list[int]) -> list[int]:

@@ -9,6 +9,7 @@ tinymem (greedy replica, better layouts, schedule evaluation) works from.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from .. import dtypes
 from ..ir import Model, Operator, Subgraph
@@ -35,7 +36,8 @@ class BufferRequest:
     op: int | None = None  # for scratch: the operator that asked for it
     offline_offset: int | None = None
 
-    @property
+    # Cached (the request is frozen): planners read it in their inner loops.
+    @cached_property
     def aligned(self) -> int:
         return align(self.size)
 

@@ -6,7 +6,7 @@ from ..ir import Operator
 from . import conv, custom, dense, elementwise, movement, pool, recurrent, reduce
 from dataclasses import replace
 
-from .base import OpRule, Window
+from .base import InPlace, OpRule, Window
 from .params import BUILTIN_PARAMS
 
 REGISTRY: dict[str, OpRule] = {}
@@ -24,4 +24,4 @@ def is_known(op: Operator) -> bool:
     return op.opcode in REGISTRY
 
 
-__all__ = ["OpRule", "Window", "REGISTRY", "rule_for", "is_known"]
+__all__ = ["InPlace", "OpRule", "Window", "REGISTRY", "rule_for", "is_known"]

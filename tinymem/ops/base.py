@@ -89,6 +89,29 @@ WindowFn = Callable[[Operator, Subgraph], Optional[tuple[Window, Window]]]
 
 
 @dataclass(frozen=True)
+class InPlace:
+    """The op's output may take the memory of one of its inputs.
+
+    Only for kernels that read element i before they write element i, in
+    TFLite Micro's reference and CMSIS-NN kernels alike, broadcast paths
+    included (checked in their sources; the partner of a broadcast is never
+    the aliased operand, since the alias needs the output's size). The
+    planner adds the usual conditions: same dtype and byte size, the input's
+    last use is this op, and it is no model input unless the user allows it.
+    """
+
+    # Input positions that may be overwritten, in order of preference.
+    inputs: tuple[int, ...] = (0,)
+    # The aliased input must have the output's shape (element-wise ops);
+    # False: only the byte size must match (RESHAPE views the same bytes).
+    same_shape: bool = True
+    # False when running in place leaves the bytes as they were (RESHAPE skips
+    # its copy, EXPAND_DIMS copies each byte onto itself): a model input may
+    # then be aliased without the user's leave, its contents stay intact.
+    writes: bool = True
+
+
+@dataclass(frozen=True)
 class OpRule:
     name: str
     macs: MacsFn = _unknown_macs
@@ -104,6 +127,8 @@ class OpRule:
     # The input indices that carry activations the tiler must follow
     # (the others are weights/biases/shape operands).
     data_inputs: tuple[int, ...] = (0,)
+    # May the output share the memory of an input (see `InPlace`)? None: no.
+    in_place: InPlace | None = None
     notes: str = ""
     tags: frozenset[str] = field(default_factory=frozenset)
     # Tail: the kernel's OpData (Init) ...

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..ir import Operator, Subgraph
 from ..targets import Target
-from .base import NO_MACS, OpData, OpRule, Window
+from .base import NO_MACS, InPlace, OpData, OpRule, Window
 from .shapes import elements, inp, out
 from .tflm import Tflm, kernel, same_input_types, same_types, tflm
 
@@ -63,6 +63,18 @@ BINARY = (
     "FLOOR_DIV", "FLOOR_MOD", "LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL", "EQUAL",
     "NOT_EQUAL", "LOGICAL_AND", "LOGICAL_OR", "BITWISE_XOR", "RIGHT_SHIFT", "ATAN2",
 )
+
+# Kernels that read element i before writing element i, so the output may
+# overwrite an input it has the shape of. Checked in TFLite Micro's sources:
+# the reference element-wise loops (output[i] = f(input[i])) of the
+# activations and of QUANTIZE's requantize; ADD, SUB and MUL's reference
+# loops and BroadcastBinaryOpSimple (a full-shape operand is read at the
+# output's own offset); CMSIS-NN's arm_elementwise_add/mul_s8 (each group of
+# four is loaded before it is stored). CMSIS-NN builds use the reference
+# kernels for the others.
+_UNARY_IN_PLACE = {"RELU", "RELU6", "RELU_N1_TO_1", "LOGISTIC", "TANH", "LEAKY_RELU",
+                   "HARD_SWISH", "QUANTIZE"}
+_BINARY_IN_PLACE = {"ADD", "SUB", "MUL"}
 
 # Data movement with no arithmetic counts no MACs; arithmetic counts one per output.
 _MOVES = {"QUANTIZE", "DEQUANTIZE", "CAST", "ZEROS_LIKE"}
@@ -153,6 +165,7 @@ RULES = [
            window=pointwise_window, channels="channelwise",
            opdata=_OPDATA.get(name, OpData()),
            tflm=TFLM.get(name),
+           in_place=InPlace((0,)) if name in _UNARY_IN_PLACE else None,
            )
     for name in UNARY
 ] + [
@@ -160,6 +173,7 @@ RULES = [
            data_inputs=(0, 1),
            opdata=_OPDATA.get(name, OpData()),
            tflm=TFLM.get(name),
+           in_place=InPlace((0, 1)) if name in _BINARY_IN_PLACE else None,
            )
     for name in BINARY
 ] + [

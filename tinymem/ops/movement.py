@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..ir import Operator, Subgraph
 from ..targets import Target
-from .base import NO_MACS, OpData, OpRule, Window
+from .base import NO_MACS, InPlace, OpData, OpRule, Window
 from .shapes import inp, out
 from .tflm import constant_input, input_rank, kernel, same_types, tflm
 
@@ -123,11 +123,22 @@ RULES = [
            ),
 ] + [
     # Channel-wise when the channel axis stays last (the splitter checks).
-    OpRule(name, macs=NO_MACS, channels="channelwise",
+    # TFLM's RESHAPE copies only when input and output differ in memory
+    # (reshape.cc); SQUEEZE always memcpy()s, which is undefined on one buffer.
+    OpRule("RESHAPE", macs=NO_MACS, channels="channelwise",
+           in_place=InPlace((0,), same_shape=False, writes=False),
            notes="channel-wise when the last axis is kept",
-           tflm=TFLM[name],
-           )
-    for name in ("RESHAPE", "SQUEEZE")
+           tflm=TFLM["RESHAPE"],
+           ),
+    OpRule("SQUEEZE", macs=NO_MACS, channels="channelwise",
+           notes="channel-wise when the last axis is kept",
+           tflm=TFLM["SQUEEZE"],
+           ),
+    # EXPAND_DIMS copies element by element (output[i] = input[i]): a no-op in place.
+    OpRule("EXPAND_DIMS", macs=NO_MACS,
+           in_place=InPlace((0,), same_shape=False, writes=False),
+           tflm=TFLM["EXPAND_DIMS"],
+           ),
 ] + [
     OpRule("CONCATENATION", macs=NO_MACS, tags=COPIES,
            opdata=OpData(32),
@@ -142,7 +153,6 @@ RULES = [
            tflm=TFLM.get(name),
            )
     for name in (
-        "EXPAND_DIMS",
         "SPLIT", "SPLIT_V", "SLICE", "TRANSPOSE", "GATHER", "GATHER_ND",
         "PACK", "UNPACK", "TILE", "BROADCAST_TO", "SPACE_TO_DEPTH", "DEPTH_TO_SPACE",
         "SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND", "RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR",

@@ -52,6 +52,8 @@ def explore_document(ex: Exploration) -> dict:
                      "macs": ex.baseline.macs, **ex.baseline.plan.arena_json()},
         "recommended": rec.id if rec else None,
         "options": [option_record(o) for o in ex.options],
+        "diagnosis": ex.diagnosis.to_json() if ex.diagnosis else None,
+        "notes": list(ex.notes),
         "search": {"seconds": round(ex.seconds, 3), "candidates_evaluated": ex.evaluated},
         "notes": list(ex.notes),
     }

@@ -40,6 +40,7 @@ class GraphEditor:
         self.sg = model.subgraphs[sg_index]
         self.tensors: list[Tensor] = list(self.sg.tensors)
         self.ops: list[Operator] = []
+        self._own: set[int] = set()  # ids of the ops this editor created (it may mutate them)
         self._consts: dict[tuple, int] = {}
 
     def new_tensor(self, like: Tensor, shape: tuple[int, ...], suffix: str) -> int:
@@ -70,15 +71,18 @@ class GraphEditor:
         new = clone(op, inputs=tuple(inputs), outputs=tuple(outputs), options=opts, tag=tag,
                     origin=op.origin if op.origin is not None else op.index)
         self.ops.append(new)
+        self._own.add(id(new))
         return len(self.ops) - 1
 
     def add_op(self, opcode: str, inputs, outputs, options_type: str | None, options: dict,
                tag: str, origin: int | None = None) -> None:
-        self.ops.append(Operator(index=-1, opcode=opcode, inputs=tuple(inputs),
-                                 outputs=tuple(outputs), options=options,
-                                 options_type=options_type, version=1,
-                                 builtin_code=_BUILTIN_CODES[opcode], source_op=None,
-                                 origin=origin, tag=tag))
+        new = Operator(index=-1, opcode=opcode, inputs=tuple(inputs),
+                       outputs=tuple(outputs), options=options,
+                       options_type=options_type, version=1,
+                       builtin_code=_BUILTIN_CODES[opcode], source_op=None,
+                       origin=origin, tag=tag)
+        self.ops.append(new)
+        self._own.add(id(new))
 
     def strided_slice(self, src: int, begin, end, out: int, tag: str, origin=None) -> None:
         b = self.const_int32(begin, f"tinymem/slice_begin_{'_'.join(map(str, begin))}")
@@ -104,23 +108,35 @@ class GraphEditor:
         TFLite Micro would still plan them (alive "before everything")."""
         used: set[int] = set(self.sg.inputs) | set(self.sg.outputs)
         for op in self.ops:
-            used.update(t for t in op.inputs if t >= 0)
-            used.update(t for t in op.outputs if t >= 0)
-            used.update(t for t in op.intermediates if t >= 0)
-        remap: dict[int, int] = {}
+            used.update(op.inputs)
+            used.update(op.outputs)
+            used.update(op.intermediates)
+        # remap[old] = new index; its last slot maps -1 (an omitted input) to
+        # itself, since remap[-1] reads that slot.
+        remap = [-1] * (len(self.tensors) + 1)
         tensors: list[Tensor] = []
         for t in self.tensors:
             if t.index in used or t.kind != "activation":
                 remap[t.index] = len(tensors)
                 tensors.append(t if t.index == len(tensors) else clone(t, index=len(tensors)))
+        at = remap.__getitem__
 
         def m(idx):
-            return tuple(remap[i] if i >= 0 else i for i in idx)
+            return tuple(map(at, idx))
 
         ops = []
+        own = self._own
         for i, op in enumerate(self.ops):
-            ops.append(clone(op, index=i, inputs=m(op.inputs), outputs=m(op.outputs),
-                             intermediates=m(op.intermediates)))
+            if id(op) in own:  # created here: renumbered in place, not copied again
+                d = op.__dict__
+                d["index"], d["inputs"], d["outputs"] = i, m(op.inputs), m(op.outputs)
+                if op.intermediates:
+                    d["intermediates"] = m(op.intermediates)
+                ops.append(op)
+            else:
+                ops.append(clone(op, index=i, inputs=m(op.inputs), outputs=m(op.outputs),
+                                 intermediates=m(op.intermediates)))
+        self._own = set()  # a second finish() must not renumber shared ops again
         sg = Subgraph(index=self.sg.index, name=self.sg.name, tensors=tensors,
                       operators=ops, inputs=m(self.sg.inputs), outputs=m(self.sg.outputs))
         model = copy.copy(self.model)

@@ -1,0 +1,69 @@
+"""Small int8 models with random weights whose peak an in-place op would lower.
+
+Built with the tiny-model builder, so nothing binary is committed. The
+weights are random (seeded) so that a wrong alias shows in the outputs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .tiny_models import BO, I8, I32, ModelBuilder, S, _opts
+
+
+def _conv(g: ModelBuilder, rng, x: int, cin: int, cout: int, hw: int, in_scale: float,
+          out_scale: float, out_zp: int, relu: bool = False) -> int:
+    w = rng.integers(-127, 128, size=(cout, 3, 3, cin))
+    w_scale = rng.uniform(0.002, 0.01, size=cout)
+    wt = g.tensor([cout, 3, 3, cin], I8, data=w, scale=w_scale, zp=np.zeros(cout, int), qdim=0)
+    bias = rng.integers(-2000, 2000, size=cout)
+    bt = g.tensor([cout], I32, data=bias, scale=in_scale * w_scale, zp=np.zeros(cout, int))
+    y = g.tensor([1, hw, hw, cout], I8, scale=out_scale, zp=out_zp)
+    act = S.ActivationFunctionType.RELU if relu else S.ActivationFunctionType.NONE
+    g.op(BO.CONV_2D, [x, wt, bt], [y],
+         _opts("Conv2D", padding=S.Padding.SAME, strideH=1, strideW=1,
+               dilationHFactor=1, dilationWFactor=1, fusedActivationFunction=act))
+    return y
+
+
+def residual_int8(seed: int = 0, hw: int = 16, c: int = 8) -> ModelBuilder:
+    """conv -> a; conv(a) -> b; ADD(a, b) -> s; RELU; RESHAPE; EXPAND_DIMS; MEAN.
+
+    At the ADD, a, b and s are alive (3 tensors); run in place it needs 2.
+    The RESHAPE and EXPAND_DIMS copies vanish in place too.
+    """
+    rng = np.random.default_rng(seed)
+    g = ModelBuilder()
+    x = g.tensor([1, hw, hw, c], I8, scale=0.05, zp=-3, name="input")
+    a = _conv(g, rng, x, c, c, hw, 0.05, 0.08, 2, relu=True)
+    b = _conv(g, rng, a, c, c, hw, 0.08, 0.11, -5)
+    s = g.tensor([1, hw, hw, c], I8, scale=0.13, zp=1)
+    g.op(BO.ADD, [a, b], [s], _opts("Add"))
+    r = g.tensor([1, hw, hw, c], I8, scale=0.13, zp=1)
+    g.op(BO.RELU, [s], [r])
+    shape = g.tensor([3], I32, data=[1, hw * hw, c])
+    flat = g.tensor([1, hw * hw, c], I8, scale=0.13, zp=1)
+    g.op(BO.RESHAPE, [r, shape], [flat], _opts("Reshape", newShape=[1, hw * hw, c]))
+    axis = g.tensor([], I32, data=2)
+    e = g.tensor([1, hw * hw, 1, c], I8, scale=0.13, zp=1)
+    g.op(BO.EXPAND_DIMS, [flat, axis], [e])
+    axes = g.tensor([2], I32, data=[1, 2])
+    m = g.tensor([1, c], I8, scale=0.1, zp=0)
+    g.op(BO.MEAN, [e, axes], [m], _opts("Reducer", keepDims=False))
+    g.io([x], [m])
+    return g
+
+
+def add_over_input(shape=(1, 8, 8, 4), broadcast: bool = False) -> ModelBuilder:
+    """input -> ADD(input, other) -> RELU: the ADD could only run over the model input
+    (or, unbroadcast, over the second operand, which is a model input too)."""
+    g = ModelBuilder()
+    x = g.tensor(list(shape), I8, scale=0.1, zp=0, name="x")
+    oshape = [1, 1, 1, shape[-1]] if broadcast else list(shape)
+    y = g.tensor(oshape, I8, scale=0.1, zp=0, name="y")
+    s = g.tensor(list(shape), I8, scale=0.2, zp=0)
+    g.op(BO.ADD, [y, x], [s], _opts("Add"))
+    r = g.tensor(list(shape), I8, scale=0.2, zp=0)
+    g.op(BO.RELU, [s], [r])
+    g.io([x, y], [r])
+    return g

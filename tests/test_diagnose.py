@@ -1,0 +1,70 @@
+"""When nothing lowers the arena, explore says why in one line (one case a row)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import tinymem
+from tinymem.schedules.diagnose import Wall
+from tinymem.schedules.explore import explore
+
+from .conftest import SAMPLES
+from .tiny_models import BO, F32, I8, I32, ModelBuilder, _opts, transpose_conv_model
+
+
+def _fc_on_big_input() -> ModelBuilder:
+    g = ModelBuilder()
+    x = g.tensor([1, 640], F32, name="x")
+    g.io([x], [g.fc(x, 16)])
+    return g
+
+
+def _transpose_at_peak() -> ModelBuilder:
+    g = ModelBuilder()
+    x = g.tensor([1, 16], F32, name="x")
+    y = g.fc(x, 1024)
+    shape = g.tensor([2], I32, data=[32, 32])
+    r = g.tensor([32, 32], F32)
+    g.op(BO.RESHAPE, [y, shape], [r], _opts("Reshape", newShape=[32, 32]))
+    perm = g.tensor([2], I32, data=[1, 0])
+    t = g.tensor([32, 32], F32)
+    g.op(BO.TRANSPOSE, [r, perm], [t], _opts("Transpose"))
+    g.io([x], [t])
+    return g
+
+
+def _parse(g: ModelBuilder):
+    return tinymem.parse_model(g.to_bytes())
+
+
+@pytest.mark.parametrize("make, wall", [
+    (lambda: _parse(_fc_on_big_input()), Wall.PEAK_IS_INPUT),
+    (lambda: _parse(_transpose_at_peak()), Wall.PEAK_OP_UNSPLITTABLE),
+    (lambda: _parse(transpose_conv_model(I8, cin=3, cout=5)), Wall.PEAK_IS_SCRATCH),
+    (lambda: tinymem.load_model(SAMPLES / "ds_cnn_kws_int8.tflite"), Wall.AT_LIVE_SET_BOUND),
+])
+def test_wall_named_when_nothing_lowers_the_arena(make, wall):
+    ex = explore(make())
+    assert min(o.arena_bytes for o in ex.options) == ex.baseline.arena_bytes
+    assert ex.diagnosis is not None and ex.diagnosis.wall is wall
+    assert ex.notes == [ex.diagnosis.text] and "would help" in ex.notes[0]
+    assert "\n" not in ex.notes[0]
+
+
+def test_no_diagnosis_when_an_option_is_lower():
+    ex = explore(tinymem.load_model(SAMPLES / "conv1d_audio_int8.tflite"))
+    assert ex.diagnosis is None and ex.notes == []
+
+
+def test_diagnosis_in_json_and_view(tmp_path):
+    path = _fc_on_big_input().save(tmp_path / "fc.tflite")
+    run = lambda *a: subprocess.run([sys.executable, "-m", "tinymem.cli", "explore", str(path), *a],  # noqa: E731
+                                    capture_output=True, text=True, timeout=120)
+    doc = json.loads(run("--json").stdout)
+    assert doc["diagnosis"]["reason"] == "peak_is_input"
+    assert doc["notes"] == [doc["diagnosis"]["text"]]
+    assert "note: the peak" in run().stdout

@@ -1,0 +1,88 @@
+"""Why no schedule lowers a model's arena, in one line, and what would help.
+
+Read off the baseline plan at its peak: what is alive there says which wall
+the search hit. The checks go from the most specific to the most general.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from ..ir import Model
+from ..memory.aliases import alias_groups, find_aliases, merge
+from ..memory.liveness import live_bytes_per_scope
+from ..memory.planner import ArenaPlan
+from ..ops import rule_for
+
+
+class Wall(enum.Enum):
+    PEAK_IS_INPUT = "peak_is_input"  # the model input dominates the peak
+    PEAK_IS_SCRATCH = "peak_is_scratch"  # a kernel's scratch buffer dominates it
+    PEAK_OP_UNSPLITTABLE = "peak_op_unsplittable"  # no rule to split the op at the peak
+    AT_LIVE_SET_BOUND = "at_live_set_bound"  # the tensors at the peak must coexist
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    wall: Wall
+    text: str  # one line: why, then what would help
+
+    def to_json(self) -> dict:
+        return {"reason": self.wall.value, "text": self.text}
+
+
+def diagnose(model: Model, plan: ArenaPlan, overwrite_inputs: bool = False) -> Diagnosis:
+    """Why the explorer found nothing below `plan` (the baseline) for `model`."""
+    # The live set as a layout running ops in place would see it; where it
+    # ties, the op that cannot be split is the one to name (every peak must fall).
+    req = plan.requests
+    groups = alias_groups(req, find_aliases(model, req, overwrite_inputs))
+    live = live_bytes_per_scope(merge(req.buffers, groups), req.last_scope)
+    peak = int(live.max()) if live.size else 0
+    sg = model.main
+    at_peak = [s for s in req.steps if s.subgraph == 0 and live[s.scope] == peak]
+    step = next((s for s in at_peak if _unsplittable(sg.operators[s.op])),
+                at_peak[0] if at_peak else None)
+    scope = step.scope if step is not None else int(live.argmax())
+    alive = [b for b in plan.buffers if b.first <= scope <= b.last]
+    op = sg.operators[step.op] if step is not None else None
+    where = f"at op {op.index} {op.opcode}" if op is not None else f"at scope {scope}"
+    inputs = [b for b in alive if b.subgraph == 0 and b.tensor in sg.inputs]
+    in_bytes = sum(b.aligned for b in inputs)
+    scratch = [b for b in alive if b.tensor is None]
+    scratch_bytes = sum(b.aligned for b in scratch)
+    if inputs and 2 * in_bytes >= peak:
+        if op is not None and rule_for(op).in_place is not None and not overwrite_inputs:
+            help_ = f"--overwrite-inputs, so that {op.opcode} may run over it"
+        else:
+            help_ = "feeding the input in slices (a streaming front end) or a smaller input"
+        return Diagnosis(Wall.PEAK_IS_INPUT,
+                         f"the peak ({peak:,} B {where}) is mostly the model input "
+                         f"({in_bytes:,} B), which must be in the arena whole before the first "
+                         f"op runs; would help: {help_}")
+    if scratch and 2 * scratch_bytes >= peak:
+        owner = sg.operators[scratch[0].op].opcode if scratch[0].op is not None else "a kernel"
+        return Diagnosis(Wall.PEAK_IS_SCRATCH,
+                         f"the peak ({peak:,} B {where}) is mostly {owner}'s kernel scratch "
+                         f"({scratch_bytes:,} B), which it asks for whole; would help: splitting "
+                         f"{owner} (by output channels) so each part asks for a fraction, or a "
+                         f"kernel set that needs less scratch")
+    if op is not None and _unsplittable(op):
+        return Diagnosis(Wall.PEAK_OP_UNSPLITTABLE,
+                         f"the peak op ({op.opcode} #{op.index}, {peak:,} B alive) cannot be "
+                         f"split: tinymem has no spatial window or channel rule for it; would "
+                         f"help: a split rule in {op.opcode}'s OpRule, or a splittable op in "
+                         f"its place")
+    sizes = ", ".join(f"{b.aligned:,}" for b in sorted(alive, key=lambda b: -b.aligned)[:4])
+    bound = "at its live-set bound" if plan.arena_bytes <= peak else \
+        f"{plan.arena_bytes - peak:,} B above its live-set bound, which no layout closed,"
+    return Diagnosis(Wall.AT_LIVE_SET_BOUND,
+                     f"the model is {bound} ({peak:,} B {where}: buffers of {sizes} B must "
+                     f"coexist) and no split within the MAC caps lowers it; would help: a larger "
+                     f"MAC overhead allowance, a narrower layer at the peak, or another op order")
+
+
+def _unsplittable(op) -> bool:
+    rule = rule_for(op)
+    return rule.window is None and rule.channels == "none"
