@@ -381,6 +381,24 @@ def _in_place_note(lay) -> str:
     return f", {n} op{'s' if n != 1 else ''} in place" if n else ""
 
 
+def _base_note(model: Model, target: Target) -> list[str]:
+    """The model itself cannot run on the target: no option of it can be written."""
+    support = check_support(model, target)
+    if support.runs:
+        return []
+    return [f"{support.headline()} (first: {support.problems[0].text()}); no option can be "
+            "written for it"]
+
+
+def _skipped_notes(unsupported: dict[tuple, str]) -> list[str]:
+    """One note per split skipped for an op the target lacks (all its grids at once)."""
+    notes: dict[str, None] = {}
+    for key, why in unsupported.items():
+        what = " ".join(key[-1].label.split(" ")[:3])  # "patch ops 0-6": all its grids
+        notes[f"skipped {what} (not offered): {why}"] = None
+    return list(notes)
+
+
 def _peak_op(plan: ArenaPlan) -> int | None:
     """The main-subgraph op at the peak (the caller, when the peak is inside a call)."""
     step = plan.peak_step()
