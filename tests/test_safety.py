@@ -336,7 +336,11 @@ def test_a_signal_during_a_write_leaves_no_temporary_file(tmp_path, sig, use_tmp
     if not use_tmpfile:  # the named temporary file exists mid-write...
         assert len(leftovers(out_dir)) == 1
     child.send_signal(sig)
-    _, err = child.communicate(timeout=60)
+    try:
+        _, err = child.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        pytest.fail(f"the child did not end after {sig.name}: {child.communicate()[1]!r}")
     if isinstance(fate, int):
         assert child.returncode == fate, err
     else:
