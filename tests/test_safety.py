@@ -27,7 +27,7 @@ from tinymem.errors import TinymemError
 from tinymem.report.safe_text import plain, visible
 from tinymem.units import parse_fraction, parse_size
 
-from .tiny_models import BO, BOOL, F32, I8, I32, ModelBuilder, _opts
+from .tiny_models import BO, BOOL, I8, I32, ModelBuilder, _opts
 
 RAW_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")  # all but the newline
 HAVE_MPL = __import__("importlib").util.find_spec("matplotlib") is not None
@@ -234,11 +234,7 @@ def test_an_existing_output_is_replaced_with_its_mode_kept(tmp_path, model):
     assert leftovers(tmp_path) == []
 
 
-# atomic_write itself, one rule a line: (what, setup -> path, inputs, expected content or error)
-def _case_dev_null(d):
-    return "/dev/null", [], None
-
-
+# atomic_write itself, one rule a line: (what, setup -> (path, inputs), written bytes or error)
 ATOMIC_CASES = [
     ("new file", lambda d: (d / "new.bin", []), b"data"),
     ("replace a file", lambda d: ((d / "old.bin").write_bytes(b"old") and d / "old.bin", []), b"data"),
@@ -336,7 +332,11 @@ def test_a_signal_during_a_write_leaves_no_temporary_file(tmp_path, sig, use_tmp
     if not use_tmpfile:  # the named temporary file exists mid-write...
         assert len(leftovers(out_dir)) == 1
     child.send_signal(sig)
-    _, err = child.communicate(timeout=60)
+    try:
+        _, err = child.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        pytest.fail(f"the child did not end after {sig.name}: {child.communicate()[1]!r}")
     if isinstance(fate, int):
         assert child.returncode == fate, err
     else:
