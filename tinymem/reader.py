@@ -22,7 +22,7 @@ import tflite
 from tflite.utils import BUILTIN_OPCODE2NAME
 
 from . import dtypes, limits
-from .errors import ModelError
+from .errors import ModelError, TinymemError
 from .ir import Buffer, Model, Operator, Quantization, SignatureDef, Subgraph, Tensor
 
 FILE_IDENTIFIER = b"TFL3"
@@ -67,16 +67,12 @@ def load_model(path: str | os.PathLike) -> Model:
 def check_model_file(path: str) -> None:
     """Refuse, before opening it, a path that is not a regular file of sane size:
     /dev/zero would be read forever, a FIFO would wait for a writer."""
+    from .fileio import check_input
+
     try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise ModelError(f"{path}: no such file") from None
-    except OSError as e:
-        raise ModelError(f"{path}: cannot read ({e.strerror or e})") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise ModelError(f"{path}: is a directory, not a .tflite file")
-    if not stat.S_ISREG(st.st_mode):
-        raise ModelError(f"{path}: not a regular file (a device, FIFO or socket)")
+        st = check_input(path)
+    except TinymemError as e:  # the one rule for inputs, told as a model error
+        raise ModelError(str(e)) from None
     if st.st_size > limits.MAX_FILE_BYTES:
         raise ModelError(f"{path}: {st.st_size:,} bytes is larger than any model tinymem reads "
                          f"(limit {limits.MAX_FILE_BYTES:,})")
