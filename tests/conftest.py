@@ -84,18 +84,20 @@ def explored(path, budget: int | None = None, max_overhead: float | None = None,
              fdt_only: bool = False):
     """explore(load_model(path), budget, max_overhead), computed once per session.
 
-    The search does not depend on the budget or the overhead cap (they only
-    mark which options fit and which is recommended), so one search per
-    model is re-marked for each caller, on copies: no caller sees another's marks.
+    The search depends on the budget (a state that fits is not extended) but
+    not on the overhead cap, which only marks which options fit and which is
+    recommended: one search per model and budget is re-marked for each caller,
+    on copies, so no caller sees another's marks.
     """
     import tinymem
     from tinymem.schedules import explore as ex_mod
     from tinymem.schedules.fdt import fdt_steps
 
-    key = (str(Path(path).resolve()), fdt_only)
+    key = (str(Path(path).resolve()), fdt_only, budget)
     if key not in _EXPLORED:
         sources = [fdt_steps] if fdt_only else None
-        _EXPLORED[key] = ex_mod.explore(tinymem.load_model(path), sources=sources)
+        _EXPLORED[key] = ex_mod.explore(tinymem.load_model(path), budget=budget,
+                                        sources=sources)
     ex = _EXPLORED[key]
     options = [dataclasses.replace(o) for o in ex.options]
     ex_mod._mark(options, budget, max_overhead)

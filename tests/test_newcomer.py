@@ -18,6 +18,7 @@ import pytest
 from rich.console import Console
 
 import tinymem
+from tinymem.targets import DEFAULT_TARGET
 from tinymem import extras
 from tinymem.analysis import profile_model
 from tinymem.memory.requests import align
@@ -112,7 +113,8 @@ def test_cli_piped_at_80_columns_fits_and_keeps_the_numbers(mobilenet_035):
     r = run("profile", str(mobilenet_035), env={**os.environ, "COLUMNS": "80"})
     assert r.returncode == 0, r.stderr
     assert max(len(l) for l in r.stdout.splitlines()) <= 80
-    p = tinymem.profile(mobilenet_035, search_layout=False)
+    # The CLI's default target: Cortex-M4 with CMSIS-NN (its scratch sets live bytes).
+    p = tinymem.profile(mobilenet_035, search_layout=False, target=DEFAULT_TARGET)
     for layer in p.layers:
         assert re.search(rf"\s{re.escape(f'{layer.live_bytes:,}')}\s", r.stdout)
 
@@ -127,7 +129,7 @@ def test_explore_table_at_80_columns_shows_every_figure_whole(small_ex):
     assert max(len(l) for l in text.splitlines()) <= 80
     for o in small_ex.options:
         row = next(l for l in text.splitlines() if f" {o.id} " in f" {l} ")
-        assert f"{o.arena_bytes:,}" in row.split() and f"{o.mac_overhead:+.1%}" in row.split()
+        assert f"{o.required_bytes:,}" in row.split() and f"{o.mac_overhead:+.1%}" in row.split()
 
 
 def test_explore_at_80_columns_tells_each_schedule_below_the_table(small_ex):
@@ -283,22 +285,22 @@ def test_tables_carry_the_unit_legend(mobilenet_035):
 
 def test_explore_cards_show_the_recommended_option_beside_the_baseline(small_ex):
     rec = small_ex.recommended
-    assert small_ex.baseline.arena_bytes > 40_000 >= rec.arena_bytes
+    assert small_ex.baseline.required_bytes > 40_000 >= rec.required_bytes
     p = profile_model(small_ex.model, plan=small_ex.baseline.plan)
     page = profile_html_text(p, exploration=small_ex, with_plots=False)
     cards = page[page.index('<div class="cards">'):page.index("<h2>Summary")]
-    assert f"recommended: {rec.id}" in cards and human_bytes(rec.arena_bytes) in cards
-    assert f"{rec.id}: {human_bytes(40_000 - rec.arena_bytes)} to spare" in cards
+    assert f"recommended: {rec.id}" in cards and human_bytes(rec.required_bytes) in cards
+    assert f"{rec.id}: {human_bytes(40_000 - rec.required_bytes)} to spare" in cards
     assert "card bad" not in cards  # the baseline's "over" is not the headline
 
 
 def test_curve_and_pareto_give_one_figure_for_the_option(tmp_path, small_ex):
     pytest.importorskip("matplotlib", reason="matplotlib not installed")
     out = tmp_path / "p.svg"
-    r = run("explore", str(SMALL), "--sram", "40000", "--plot", str(out))
+    r = run("explore", str(SMALL), "--sram", "40000", "--plot", str(out), "--target", "host")
     assert r.returncode == 0, r.stderr
     shown = explore_summary(small_ex).shown
-    figure = human_bytes(shown.arena_bytes)
+    figure = human_bytes(shown.required_bytes)
 
     def label(path, gid):
         el = next(e for e in ET.parse(path).getroot().iter() if e.get("id") == gid)
@@ -348,13 +350,13 @@ def test_several_models_one_row_each_and_an_error_that_hides_nothing(tmp_path):
     bad = tmp_path / "bad.tflite"
     bad.write_bytes(b"\x00" * 64)
     paths = [SMALL, SAMPLES / "ds_cnn_kws_int8.tflite", bad]
-    r = run("profile", *map(str, paths), env={**os.environ, "COLUMNS": "80"})
+    r = run("profile", *map(str, paths), "--target", "host", env={**os.environ, "COLUMNS": "80"})
     assert r.returncode == 2
     assert [l for l in r.stderr.splitlines() if l.startswith("tinymem: error:")] == \
         ["tinymem: error: 1 of 3 models could not be profiled (see the table)"]
     for path in paths[:2]:
         row = next(l for l in r.stdout.splitlines() if l.startswith(path.name))
-        assert f"{tinymem.profile(path, search_layout=False).arena_bytes:,}" in row.split()
+        assert f"{tinymem.profile(path, search_layout=False).required_bytes:,}" in row.split()
     assert any(l.startswith("bad.tflite") and "error" in l for l in r.stdout.splitlines())
 
 
@@ -364,5 +366,5 @@ def test_several_models_json_is_a_list_of_documents(tmp_path):
     r = run("profile", str(SMALL), str(bad), "--json")
     assert r.returncode == 2
     docs = json.loads(r.stdout)
-    assert [d["schema"] for d in docs] == ["tinymem.profile/1", "tinymem.error/1"]
+    assert [d["schema"] for d in docs] == ["tinymem.profile/2", "tinymem.error/1"]
     assert docs[1]["model"]["path"] == str(bad) and docs[1]["error"]

@@ -363,7 +363,7 @@ def _memory_figure(p: "Profile", budget: int | None):
 
     if p.arena_bytes > p.peak_bytes:
         handles.append(ax.axhline(u(p.arena_bytes), color=C_ARENA, lw=1.0, ls=":", zorder=3,
-                                  label=f"TFLM arena {human_bytes(p.arena_bytes)}",
+                                  label=f"TFLM head {human_bytes(p.arena_bytes)}",
                                   gid="arena-line"))
     if budget is not None:
         handles.append(_budget_line(ax, budget, u))
@@ -375,7 +375,8 @@ def _memory_figure(p: "Profile", budget: int | None):
     ax.yaxis.grid(True, color="#E4E4E4", lw=0.8, zorder=0)
     ax.set_xlabel("operator (execution order)")
     ax.set_ylabel(f"live activation memory ({u.name})")
-    sub = [f"live-set peak {human_bytes(p.peak_bytes)}", f"TFLM arena {human_bytes(p.arena_bytes)}"]
+    sub = [f"arena to set {human_bytes(p.required_bytes)} on {p.target.label()}",
+           f"head {human_bytes(p.arena_bytes)}", f"live-set peak {human_bytes(p.peak_bytes)}"]
     if budget is not None:
         sub.append(f"budget {human_bytes(budget)}")
     sub.append(f"{plural(n, 'op')}, {plural(len(p.blocks), 'block')}")
@@ -561,7 +562,7 @@ def _curves_figure(base: "Profile", opt: "Profile", budget: int | None, labels: 
         ax.stairs(values, edges, fill=True, color=colour, alpha=0.30 if key == "baseline" else 0.22,
                   lw=0, zorder=2, gid=f"curve-{key}-fill")
         ax.stairs(values, edges, color=colour, lw=1.3, zorder=3,
-                  label=f"{label}: TFLM arena {human_bytes(prof.arena_bytes)}", gid=f"curve-{key}")
+                  label=f"{label}: arena to set {human_bytes(prof.required_bytes)}", gid=f"curve-{key}")
         k = max(range(len(values)), key=values.__getitem__)
         drawn.append((edges, values, (edges[k] + edges[k + 1]) / 2, values[k], key, label, prof))
     _budget_line(ax, budget, u)
@@ -594,7 +595,7 @@ def _curves_figure(base: "Profile", opt: "Profile", budget: int | None, labels: 
     for _, _, x, y, key, label, prof in drawn:
         # The arena of the profile's own plan: the figure the Pareto plot and
         # the tables give for this option (the curve's top is the live-set peak).
-        lab.place(x, y, f"{_short(label, 40)}: {human_bytes(prof.arena_bytes)} arena\n"
+        lab.place(x, y, f"{_short(label, 40)}: {human_bytes(prof.required_bytes)} arena\n"
                   f"live peak {human_bytes(prof.peak_bytes)}",
                   arrow="#999999", fontsize=8.5, fontweight="bold",
                   color="#00704F" if key == "option" else "#444444", zorder=6,

@@ -166,9 +166,9 @@ def _lines(p: "Profile", runs: bool = True) -> list[Line]:
     else:
         lines = [Line("arena if it ran", exact_bytes(p.required_bytes),
                       f"not an arena to set: the model does not run on {p.target.label()}")]
-    lines += [Line("  head", exact_bytes(p.head_bytes),
+    lines += [Line("head", exact_bytes(p.head_bytes),
                    "tensors and kernel scratch, planned by TFLM's greedy planner"),
-              Line("  tail", exact_bytes(p.tail_bytes),
+              Line("tail", exact_bytes(p.tail_bytes),
                    "persistent: kernel data, tensor and node structs"),
               Line("live-set peak", exact_bytes(p.peak_bytes), _peak_note(p))]
     if p.layout is not None:

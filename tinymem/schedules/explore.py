@@ -429,6 +429,7 @@ def _number(options: list[Option]) -> None:
 
 def _mark(options: list[Option], budget: int | None, max_overhead: float | None) -> None:
     for o in options:
+        o.recommended = False  # marks are recomputed whole, never left from an earlier call
         o.pareto = not any(
             (p.required_bytes <= o.required_bytes and p.mac_overhead <= o.mac_overhead + 1e-12)
             and (p.required_bytes < o.required_bytes or p.mac_overhead < o.mac_overhead - 1e-12)
