@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tinymem.units import human_bytes
+
 import tinymem
 from tinymem.analysis import profile_model
 from tinymem.errors import TinymemError
@@ -162,8 +164,10 @@ def test_curve_comparison(tmp_path, prof, option_prof, ex):
     ids = svg_ids(out)
     for key in ("baseline", "option"):
         assert f"curve-{key}" in ids and f"peak-{key}" in ids
-    assert f"{ex.recommended.id}: 112.8 KiB arena" in text_of(ids["peak-label-option"])
-    assert "baseline: 303.8 KiB arena" in text_of(ids["peak-label-baseline"])
+    # Each curve is labelled with its profile's arena to set (the Pareto plot's figure).
+    assert (f"{ex.recommended.id}: {human_bytes(option_prof.required_bytes)} arena"
+            in text_of(ids["peak-label-option"]))
+    assert f"baseline: {human_bytes(prof.required_bytes)} arena" in text_of(ids["peak-label-baseline"])
 
 
 def test_progress_edges_span_the_axis(prof, option_prof):
@@ -285,7 +289,7 @@ def test_html_tables_only_and_atomic_write(tmp_path, prof):
     profile_html(prof, out, budget=BUDGET, plots=False)
     html = out.read_text(encoding="utf-8")
     assert "<svg" not in html and "pip install matplotlib" in html and 'id="layer-table"' in html
-    assert "183.8 KiB over" in html  # the budget card
+    assert f"{human_bytes(prof.required_bytes - BUDGET)} over" in html  # the budget card
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html"]  # no temp file left
     assert oct(out.stat().st_mode & 0o777) == "0o644"
     with pytest.raises(TinymemError, match="cannot write"):
