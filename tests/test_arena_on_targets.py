@@ -58,8 +58,17 @@ def test_head_and_tail_equal_the_firmware(target, path):
     real = _measured(target, path)
     if not real.allocate_ok:
         pytest.skip(f"TFLM on {target.label()} cannot set this model up")
-    plan = plan_model(load_model(str(path)), target=target)
+    model = load_model(str(path))
+    plan = plan_model(model, target=target)
     assert (plan.head_bytes, plan.tail_bytes) == (real.head, real.tail)
+    if len(model.subgraphs) == 1:
+        # Each kernel's scratch requests, as the firmware traced them per node.
+        predicted = {}
+        for b in plan.requests.buffers:
+            if b.tensor is None and b.size > 0:
+                predicted.setdefault(b.op, []).append(b.size)
+        traced = {node: [s for s in sizes if s > 0] for node, _, sizes in real.raw["scratch_by_node"]}
+        assert predicted == {k: v for k, v in traced.items() if v}
 
 
 @pytest.mark.parametrize("target,path", _cases([M4_CMSIS], SMALL)
