@@ -79,7 +79,7 @@ _PARAMS_ARM = {
 }
 _PARAMS_X86_64 = {
     "TfLiteAddParams": (8, 4), "TfLiteArgMaxParams": (4, 4), "TfLiteArgMinParams": (4, 4),
-    "TfLiteCastParams": (8, 4), "TfLiteDivParams": (4, 4), "TfLiteFullyConnectedParams": (32, 4),
+    "TfLiteCastParams": (8, 4), "TfLiteDivParams": (4, 4), "TfLiteFullyConnectedParams": (32, 8),
     "TfLiteL2NormParams": (4, 4), "TfLiteLSTMParams": (20, 4), "TfLiteMirrorPaddingParams": (4, 4),
     "TfLiteMulParams": (4, 4), "TfLiteSVDFParams": (12, 4), "TfLiteShapeParams": (4, 4),
     "TfLiteSubParams": (8, 4), "TfLiteTransposeConvParams": (20, 4),
