@@ -92,3 +92,37 @@ def test_required_differs_from_head_plus_tail_where_the_firmware_says():
             pytest.skip(f"shared model {name} absent")
         plan = plan_model(load_model(str(by_name[name])), target=M4_CMSIS)
         assert plan.required_bytes == smallest
+
+
+def test_explore_recommendation_runs_on_the_firmware_as_predicted(tmp_path):
+    # The recommended rewrite's arena to set, measured on the target, is the predicted
+    # one, and its outputs there are the original's, byte for byte.
+    from tinymem.rewrite import write_option
+    from tinymem.schedules.explore import explore
+    from tinymem.verify import verify_on_firmware
+
+    from .conftest import SAMPLES
+
+    _need(M4_CMSIS)
+    src = SAMPLES / "resnet_skip_int8.tflite"
+    ex = explore(load_model(str(src)), budget=48 * 1024, target=M4_CMSIS)
+    rec = ex.recommended
+    assert rec is not None and rec.kind != "baseline"
+    out = tmp_path / "rec.tflite"
+    write_option(rec, str(out))
+    report = verify_on_firmware(str(src), str(out), M4_CMSIS, seed=1)
+    assert report.outputs_identical
+    assert (report.rewritten.head, report.rewritten.tail) == (rec.head_bytes, rec.tail_bytes)
+    assert report.rewritten.works_at_required
+    assert not firmware.run_firmware(out, M4_CMSIS, arena=rec.required_bytes - 1).ok
+
+
+def test_verify_without_a_runner_says_what_is_missing(tmp_path):
+    from tinymem.errors import TinymemError
+    from tinymem.verify import verify_on_firmware
+
+    from .conftest import SAMPLES
+
+    src = str(SAMPLES / "ds_cnn_kws_int8.tflite")
+    with pytest.raises(TinymemError, match="no firmware runner"):
+        verify_on_firmware(src, src, M4_CMSIS, folder=str(tmp_path))

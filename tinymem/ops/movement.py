@@ -57,8 +57,9 @@ RULES = [
 ] + [
     OpRule("CONCATENATION", macs=NO_MACS,
            opdata=OpData(32)),
+    # StridedSliceParams (3 x (count + 5 int32), 5 masks, offset): 84 B.
     OpRule("STRIDED_SLICE", macs=NO_MACS,
-           opdata=OpData(96)),
+           opdata=OpData(84)),
 ] + [
     OpRule(name, macs=NO_MACS)
     for name in (
