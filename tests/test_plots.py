@@ -288,7 +288,10 @@ def test_html_tables_only_and_atomic_write(tmp_path, prof):
     profile_html(prof, out, budget=BUDGET, plots=False)
     html = out.read_text(encoding="utf-8")
     assert "<svg" not in html and "tinymem[plots]" in html and 'id="layer-table"' in html
-    assert "183.8 KiB over" in html  # the budget card
+    # The budget card compares the arena to set: the wheel's head 311,040 + tail 79,936 B
+    # (less 8 B of end alignment) against 120 KiB.
+    assert (prof.head_bytes, prof.tail_bytes) == (311_040, 79_936)
+    assert "261.8 KiB over" in html
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html"]  # no temp file left
     assert oct(out.stat().st_mode & 0o777) == "0o644"
     with pytest.raises(TinymemError, match="cannot write"):
