@@ -51,7 +51,7 @@ def test_options_are_measured_with_the_profile_planner(mb035):
 
 def test_pareto_and_recommendation():
     model = tinymem.load_model(SAMPLES / "mobilenet_v2_035_144_int8.tflite")
-    ex = explore(model, budget=150 * 1024, max_overhead=0.10)
+    ex = explore(model, budget=256 * 1024, max_overhead=0.10)  # judged on the arena to set
     rec = ex.recommended
     assert rec is not None and rec.fits and rec.mac_overhead <= 0.10
     fitting = [o for o in ex.options if o.fits and o.mac_overhead <= 0.10]
