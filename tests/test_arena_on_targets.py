@@ -58,8 +58,17 @@ def test_head_and_tail_equal_the_firmware(target, path):
     real = _measured(target, path)
     if not real.allocate_ok:
         pytest.skip(f"TFLM on {target.label()} cannot set this model up")
-    plan = plan_model(load_model(str(path)), target=target)
+    model = load_model(str(path))
+    plan = plan_model(model, target=target)
     assert (plan.head_bytes, plan.tail_bytes) == (real.head, real.tail)
+    if len(model.subgraphs) == 1:
+        # Each kernel's scratch requests, as the firmware traced them per node.
+        predicted = {}
+        for b in plan.requests.buffers:
+            if b.tensor is None and b.size > 0:
+                predicted.setdefault(b.op, []).append(b.size)
+        traced = {node: [s for s in sizes if s > 0] for node, _, sizes in real.raw["scratch_by_node"]}
+        assert predicted == {k: v for k, v in traced.items() if v}
 
 
 @pytest.mark.parametrize("target,path", _cases([M4_CMSIS], SMALL)
@@ -83,3 +92,37 @@ def test_required_differs_from_head_plus_tail_where_the_firmware_says():
             pytest.skip(f"shared model {name} absent")
         plan = plan_model(load_model(str(by_name[name])), target=M4_CMSIS)
         assert plan.required_bytes == smallest
+
+
+def test_explore_recommendation_runs_on_the_firmware_as_predicted(tmp_path):
+    # The recommended rewrite's arena to set, measured on the target, is the predicted
+    # one, and its outputs there are the original's, byte for byte.
+    from tinymem.rewrite import write_option
+    from tinymem.schedules.explore import explore
+    from tinymem.verify import verify_on_firmware
+
+    from .conftest import SAMPLES
+
+    _need(M4_CMSIS)
+    src = SAMPLES / "resnet_skip_int8.tflite"
+    ex = explore(load_model(str(src)), budget=48 * 1024, target=M4_CMSIS)
+    rec = ex.recommended
+    assert rec is not None and rec.kind != "baseline"
+    out = tmp_path / "rec.tflite"
+    write_option(rec, str(out))
+    report = verify_on_firmware(str(src), str(out), M4_CMSIS, seed=1)
+    assert report.outputs_identical
+    assert (report.rewritten.head, report.rewritten.tail) == (rec.head_bytes, rec.tail_bytes)
+    assert report.rewritten.works_at_required
+    assert not firmware.run_firmware(out, M4_CMSIS, arena=rec.required_bytes - 1).ok
+
+
+def test_verify_without_a_runner_says_what_is_missing(tmp_path):
+    from tinymem.errors import TinymemError
+    from tinymem.verify import verify_on_firmware
+
+    from .conftest import SAMPLES
+
+    src = str(SAMPLES / "ds_cnn_kws_int8.tflite")
+    with pytest.raises(TinymemError, match="no firmware runner"):
+        verify_on_firmware(src, src, M4_CMSIS, folder=str(tmp_path))

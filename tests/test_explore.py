@@ -54,7 +54,8 @@ def test_options_are_measured_with_the_profile_planner(mb035):
 
 
 def test_pareto_and_recommendation():
-    ex = explored(SAMPLES / "mobilenet_v2_035_144_int8.tflite", budget=150 * 1024,
+    # Judged on the arena to set (head + tail) of the host wheel.
+    ex = explored(SAMPLES / "mobilenet_v2_035_144_int8.tflite", budget=256 * 1024,
                   max_overhead=0.10)
     rec = ex.recommended
     assert rec is not None and rec.fits and rec.mac_overhead <= 0.10

@@ -79,7 +79,7 @@ _PARAMS_ARM = {
 }
 _PARAMS_X86_64 = {
     "TfLiteAddParams": (8, 4), "TfLiteArgMaxParams": (4, 4), "TfLiteArgMinParams": (4, 4),
-    "TfLiteCastParams": (8, 4), "TfLiteDivParams": (4, 4), "TfLiteFullyConnectedParams": (32, 4),
+    "TfLiteCastParams": (8, 4), "TfLiteDivParams": (4, 4), "TfLiteFullyConnectedParams": (32, 8),
     "TfLiteL2NormParams": (4, 4), "TfLiteLSTMParams": (20, 4), "TfLiteMirrorPaddingParams": (4, 4),
     "TfLiteMulParams": (4, 4), "TfLiteSVDFParams": (12, 4), "TfLiteShapeParams": (4, 4),
     "TfLiteSubParams": (8, 4), "TfLiteTransposeConvParams": (20, 4),
@@ -117,10 +117,11 @@ def abi_for(target: Target) -> Abi:
 
 # --- the replay ------------------------------------------------------------------
 
-# Steps: ("tail", bytes, align, op_key) persistent allocation from the end;
-# ("head", bytes) the resizable head buffer becomes `bytes` (temp section reset);
-# ("temp", bytes, align) a temporary allocation above the head;
-# ("planner", buffers) the planner takes the rest of the temp section.
+# Steps: ("tail", bytes, align, op_key, kind) a persistent allocation from the end;
+# ("head", bytes) the resizable head buffer becomes `bytes`;
+# ("need", bytes) the tail must not come below `bytes` from the arena's start (what the
+# temporary section reached, or the planner's working arrays). Temporary allocations
+# are aligned from the arena's start, so where they end is known without the arena size.
 
 
 @dataclass
@@ -150,7 +151,7 @@ class _Replay:
 
     def run(self) -> tuple[bool, int, dict, dict]:
         tail = self.size
-        head = temp = 0
+        head = 0
         by_op: dict = {}
         by_kind: dict = {}
         for st in self.steps:
@@ -168,69 +169,55 @@ class _Replay:
             elif kind == "head":
                 if tail < st[1]:
                     return False, self.size - tail, by_op, by_kind
-                head = temp = st[1]
-            elif kind == "temp":
-                start = _align_up(temp, st[2])
-                if tail - start < st[1]:
-                    return False, self.size - tail, by_op, by_kind
-                temp = start + st[1]
-            elif kind == "reset":
-                temp = head
-            elif kind == "planner":
-                room = tail - _align_up(temp, ARENA_ALIGNMENT)
-                if room < 0 or room // PLANNER_BYTES_PER_BUFFER < st[1]:
-                    return False, self.size - tail, by_op, by_kind
+                head = st[1]
+            elif tail < st[1]:  # need
+                return False, self.size - tail, by_op, by_kind
         return True, self.size - tail, by_op, by_kind
 
 
 def _fits(steps: list[tuple], size: int) -> bool:
     """The replay without bookkeeping: does every step succeed in an arena of `size`?"""
     tail = size
-    head = temp = 0
+    head = 0
     for st in steps:
         kind = st[0]
         if kind == "tail":
-            new = (tail - st[1]) // st[2] * st[2]
-            if new < head:
+            tail = (tail - st[1]) // st[2] * st[2]
+            if tail < head:
                 return False
-            tail = new
-        elif kind == "temp":
-            a = st[2]
-            start = -(-temp // a) * a
-            if tail - start < st[1]:
-                return False
-            temp = start + st[1]
         elif kind == "head":
             if tail < st[1]:
                 return False
-            head = temp = st[1]
-        elif kind == "reset":
-            temp = head
-        else:  # planner
-            room = tail - (-(-temp // ARENA_ALIGNMENT) * ARENA_ALIGNMENT)
-            if room < 0 or room // PLANNER_BYTES_PER_BUFFER < st[1]:
-                return False
+            head = st[1]
+        elif tail < st[1]:  # need
+            return False
     return True
 
 
-def _tensor_struct_steps(abi: Abi, sg: Subgraph, t: int, temp: bool, key=None) -> list[tuple]:
-    """A TfLiteTensor for tensor t and, when quantized, its quantization copy."""
-    ten = sg.tensors[t]
-    align = abi.pointer
-    steps: list[tuple] = []
-    q = ten.quantization
-    quantized = q is not None and len(q.scale) > 0 and len(q.zero_point) > 0
-    if temp:
-        steps.append(("temp", abi.tflite_tensor, align))
-        if quantized:
-            steps.append(("temp", abi.affine_quantization, abi.pointer))
-            steps.append(("temp", 4 + 4 * len(q.scale), 4))
-    else:
-        steps.append(("tail", abi.tflite_tensor, align, key, "persistent TfLiteTensor"))
-        if quantized:
-            steps.append(("tail", abi.affine_quantization, abi.pointer, key, "quantization"))
-            steps.append(("tail", 4 + 4 * len(q.scale), 4, key, "quantization"))
-    return steps
+def _tensor_structs(abi: Abi, sg: Subgraph, t: int) -> list[tuple[int, int, str]]:
+    """(bytes, align, kind) of a TfLiteTensor for tensor t and, when quantized, its
+    quantization copy (TfLiteAffineQuantization and a zero-point array; scales stay
+    in the flatbuffer)."""
+    q = sg.tensors[t].quantization
+    out = [(abi.tflite_tensor, abi.pointer, "persistent TfLiteTensor")]
+    if q is not None and len(q.scale) > 0 and len(q.zero_point) > 0:
+        out.append((abi.affine_quantization, abi.pointer, "quantization"))
+        out.append((4 + 4 * len(q.scale), 4, "quantization"))
+    return out
+
+
+class _TempSection:
+    """Where temporary allocations end: they start at the head and are aligned from
+    the arena's start, so their positions do not depend on the arena's size."""
+
+    def __init__(self) -> None:
+        self.head = self.end = 0
+
+    def set_head(self, n: int) -> None:
+        self.head = self.end = n
+
+    def alloc(self, n: int, align: int) -> None:
+        self.end = -(-self.end // align) * align + n
 
 
 def allocation_steps(model: Model, target: Target, head_bytes: int,
@@ -240,8 +227,14 @@ def allocation_steps(model: Model, target: Target, head_bytes: int,
     abi = abi_for(target)
     p = abi.pointer
     steps: list[tuple] = []
+    temp = _TempSection()
+
+    def head(n: int) -> None:
+        temp.set_head(n)
+        steps.append(("head", n))
+
     for n in abi.allocator_objects:
-        steps.append(("tail", n, 4 if p == 4 else 8, None, "allocator"))
+        steps.append(("tail", n, p, None, "allocator"))
     n_vars = _resource_variables(model)
     if n_vars:
         steps.append(("tail", abi.resource_variables, ARENA_ALIGNMENT, None, "resource variables"))
@@ -249,7 +242,7 @@ def allocation_steps(model: Model, target: Target, head_bytes: int,
                       "resource variables"))
     # StartModelAllocation
     steps.append(("tail", abi.builtin_data_allocator, p, None, "allocator"))
-    steps.append(("head", abi.scratch_request * KMAX_SCRATCH_PER_OP))
+    head(abi.scratch_request * KMAX_SCRATCH_PER_OP)  # the scratch requests array
     steps.append(("tail", abi.subgraph_allocations * len(model.subgraphs), p, None, "subgraphs"))
     for sg in model.subgraphs:
         steps.append(("tail", abi.eval_tensor * len(sg.tensors), p, None, "TfLiteEvalTensor"))
@@ -269,27 +262,32 @@ def allocation_steps(model: Model, target: Target, head_bytes: int,
             n = rule_for(op).opdata.bytes_for(target)
             if n:
                 steps.append(("tail", n, ARENA_ALIGNMENT, (sg.index, op.index), "kernel data"))
-    # Prepare: temporary TfLiteTensors, persistent buffers, then the scratch requests
-    # array grows by this op's requests (FinishPrepareNodeAllocations).
+    # Prepare: temporary TfLiteTensors of the op's inputs and outputs, its persistent
+    # buffers, then the scratch requests array grows (FinishPrepareNodeAllocations).
     requests = 0
     for sg in model.subgraphs:
+        structs: dict[int, list] = {}
         for op in sg.operators:
             key = (sg.index, op.index)
-            for t in list(op.inputs) + list(op.outputs):
+            for t in op.inputs + op.outputs:
                 if t >= 0:
-                    steps.extend(_tensor_struct_steps(abi, sg, t, temp=True))
+                    if t not in structs:
+                        structs[t] = _tensor_structs(abi, sg, t)
+                    for n, a, _ in structs[t]:
+                        temp.alloc(n, a)
+            steps.append(("need", temp.end))
             for n in _persistent(op, sg, target):
                 steps.append(("tail", n, ARENA_ALIGNMENT, key, "kernel data"))
             requests += scratch_per_op.get(key, 0)
-            steps.append(("reset",))
-            steps.append(("head", abi.scratch_request * (requests + KMAX_SCRATCH_PER_OP)))
-    # FinishModelAllocation: scratch handles, then the plan (temp: subgraph offsets,
-    # allocation info; variables into the tail; the planner takes the rest).
+            head(abi.scratch_request * (requests + KMAX_SCRATCH_PER_OP))
+    # FinishModelAllocation: scratch handles, then the plan: temporary subgraph offsets
+    # and allocation info, variables into the tail, and the planner's working arrays
+    # in the rest of the temporary section.
     if requests:
         steps.append(("tail", abi.scratch_handle * requests, p, None, "scratch handles"))
-    steps.append(("temp", p * len(model.subgraphs), p))
+    temp.alloc(p * len(model.subgraphs), p)
     n_tensors = sum(len(sg.tensors) for sg in model.subgraphs)
-    steps.append(("temp", abi.allocation_info * (n_tensors + requests), p))
+    temp.alloc(abi.allocation_info * (n_tensors + requests), p)
     flat = 0
     for sg in model.subgraphs:
         for t in sg.tensors:
@@ -297,16 +295,16 @@ def allocation_steps(model: Model, target: Target, head_bytes: int,
             flat += 1
             if t.is_variable and not planned_offline:
                 steps.append(("tail", t.nbytes, ARENA_ALIGNMENT, None, "variables"))
-    steps.append(("planner", planned_buffers))
-    steps.append(("reset",))
-    steps.append(("head", 0))
-    steps.append(("head", head_bytes))
+    planner_start = -(-temp.end // ARENA_ALIGNMENT) * ARENA_ALIGNMENT
+    steps.append(("need", planner_start + PLANNER_BYTES_PER_BUFFER * planned_buffers))
+    head(head_bytes)
     # The interpreter's input and output TfLiteTensors.
     main = model.main
-    for ids, what in ((main.inputs, "inputs"), (main.outputs, "outputs")):
+    for ids in (main.inputs, main.outputs):
         steps.append(("tail", p * len(ids), ARENA_ALIGNMENT, None, "kernel data"))
         for t in ids:
-            steps.extend(_tensor_struct_steps(abi, main, t, temp=False))
+            for n, a, kind in _tensor_structs(abi, main, t):
+                steps.append(("tail", n, a, None, kind))
     return steps
 
 

@@ -144,8 +144,9 @@ RULES = [
            opdata=OpData(32),
            tflm=TFLM.get("CONCATENATION"),
            ),
+    # StridedSliceParams (3 x (count + 5 int32), 5 masks, offset): 84 B.
     OpRule("STRIDED_SLICE", macs=NO_MACS, tags=COPIES,
-           opdata=OpData(96),
+           opdata=OpData(84),
            tflm=TFLM.get("STRIDED_SLICE"),
            ),
 ] + [
