@@ -48,6 +48,12 @@ class Support:
     def to_json(self) -> dict:
         return {"runs": self.runs, "problems": [p.to_json() for p in self.problems]}
 
+    def brief(self, limit: int = 3) -> str:
+        """The first few problems on one line (for an error message or a note)."""
+        more = len(self.problems) - limit
+        return "; ".join(p.text() for p in self.problems[:limit]) + (
+            f"; and {more} more" if more > 0 else "")
+
     def headline(self) -> str:
         """The first line a summary prints when the model cannot run."""
         n = len(self.problems)
@@ -63,7 +69,7 @@ def op_problem(op: Operator, sg: Subgraph, target: Target) -> str | None:
     rule = REGISTRY.get(op.opcode)
     if rule is None or rule.tflm is None:
         if op.is_custom:
-            return (f"custom op {op.custom_code!r} is not a kernel TFLM ships "
+            return (f"custom op {ascii(op.custom_code)} is not a kernel TFLM ships "
                     "(the application must register its own)")
         return f"TFLM has no kernel for {op.opcode}"
     if rule.tflm.needs:
@@ -137,4 +143,6 @@ def deploy_snippet(model: Model, support: Support, required_bytes: int | None) -
 
 
 def _name(op: Operator) -> str:
-    return op.custom_code if op.is_custom else op.opcode
+    # A custom op's name comes from the file: never print its control characters raw.
+    name = op.custom_code if op.is_custom else op.opcode
+    return name if name.isprintable() else ascii(name)
