@@ -66,6 +66,9 @@ class Support:
 
 def op_problem(op: Operator, sg: Subgraph, target: Target) -> str | None:
     """Why `target`'s TFLM build cannot run this op, or None when it can."""
+    dynamic = _unknown_dimension(op, sg)
+    if dynamic:
+        return dynamic
     rule = REGISTRY.get(op.opcode)
     if rule is None or rule.tflm is None:
         if op.is_custom:
@@ -94,6 +97,18 @@ def check_support(model: Model, target: Target) -> Support:
             if reason:
                 problems.append(Problem(op.index, _name(op), reason, sg.index))
     return Support(target, tuple(problems))
+
+
+def _unknown_dimension(op: Operator, sg: Subgraph) -> str | None:
+    # TFLM has no dynamic shapes: it sizes tensors by the file's `shape`, and an
+    # unknown (-1) dimension there crashes Invoke (segfault in the wheel, BusFault on
+    # Cortex-M, measured on a RESHAPE whose output is stored as [5, -1]).
+    for t in (*op.real_inputs(), *(o for o in op.outputs if o >= 0)):
+        ten = sg.tensors[t]
+        if any(d < 0 for d in ten.shape):
+            return (f"tensor #{t} has an unknown dimension {list(ten.shape)}: "
+                    "TFLM has no dynamic shapes")
+    return None
 
 
 def check_ops(ops, sg: Subgraph, target: Target) -> list[Problem]:
