@@ -82,3 +82,13 @@ def test_op_problem(opcode, ins, outs, target, reason):
 def test_every_resolver_method_is_named_once():
     methods = [r.tflm.resolver for r in REGISTRY.values() if r.tflm is not None]
     assert len(methods) == len(set(methods))
+
+
+def test_a_custom_op_name_with_control_characters_is_printed_escaped():
+    from tinymem.ops.support import check_support
+    from tinymem.ir import Model
+
+    op, sg = _graph("CUSTOM:\x1b[31mX", [A(1, 4)], [A(1, 4)], custom="\x1b[31mX")
+    s = check_support(Model(None, 3, "", [sg], [], {}), CMSIS)
+    assert "\x1b" not in s.problems[0].text()
+    assert "\\x1b[31mX" in s.problems[0].text()

@@ -352,11 +352,8 @@ def explore(model_path: str | None, sram: str | None, max_overhead: str | None, 
         # A file the target cannot run is never written (not even the baseline).
         support = check_support(chosen.model, tgt)
         if not support.runs:
-            raise TinymemError(f"option {chosen.id} would not run on {tgt.label()} ("
-                               + "; ".join(p.text() for p in support.problems[:3])
-                               + (f"; and {len(support.problems) - 3} more" if
-                                  len(support.problems) > 3 else "")
-                               + f"): {output} not written")
+            raise TinymemError(f"option {chosen.id} would not run on {tgt.label()} "
+                               f"({support.brief()}): {output} not written")
         size = write_option(chosen, output)
         _say(f"wrote {output} ({size:,} bytes): option {chosen.id}, arena to set "
              f"{chosen.required_bytes:,} B on {tgt.label()}")

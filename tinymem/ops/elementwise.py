@@ -89,7 +89,8 @@ _OPDATA = {
 }
 
 _F, _Q = ("float32",), ("float32", "int8", "int16")  # float only; float and quantized
-_COMPARED = ("float32", "int8", "int16", "int32", "int64")
+_MINMAX = ("float32", "int8", "int16", "int32", "int64")
+_COMPARED = ("float32", "int8", "int32", "int64")  # comparisons.cc: only GREATER adds int16
 _CAST_TYPES = ("int8", "int16", "int32", "uint32", "float32")
 
 
@@ -141,14 +142,14 @@ TFLM = {
     "SUB": _binary("AddSub", "float32", "int32", "int8", "int16"),
     "MUL": _binary("AddMul", "float32", "int32", "int8", "int16"),
     "DIV": _binary("AddDiv", "float32", "int32", "int8"),
-    "MAXIMUM": _binary("AddMaximum", *_COMPARED),
-    "MINIMUM": _binary("AddMinimum", *_COMPARED),
+    "MAXIMUM": _binary("AddMaximum", *_MINMAX),
+    "MINIMUM": _binary("AddMinimum", *_MINMAX),
     "SQUARED_DIFFERENCE": _binary("AddSquaredDifference", "float32", "int32", "int8", "int16"),
     "FLOOR_DIV": _binary("AddFloorDiv", *_F),
     "FLOOR_MOD": _binary("AddFloorMod", *_F),
     "LESS": _compare("AddLess", *_COMPARED),
     "LESS_EQUAL": _compare("AddLessEqual", *_COMPARED),
-    "GREATER": _compare("AddGreater", *_COMPARED),
+    "GREATER": _compare("AddGreater", *_COMPARED, "int16"),
     "GREATER_EQUAL": _compare("AddGreaterEqual", *_COMPARED),
     "EQUAL": _compare("AddEqual", *_COMPARED, "bool"),
     "NOT_EQUAL": _compare("AddNotEqual", *_COMPARED, "bool"),

@@ -53,7 +53,7 @@ _4D = input_rank("4-D", 4, 4)
 # not supported"). TILE, RANK, ONE_HOT, RANGE and SCATTER_ND have no TFLM kernel;
 # RESHAPE, SQUEEZE, the variable and control-flow ops copy or route any type.
 TFLM = {
-    "MIRROR_PAD": same_types("AddMirrorPad", "float32", "int8", "int32", "int64"),
+    "MIRROR_PAD": same_types("AddMirrorPad", "float32", "int8"),
     "PAD": same_types("AddPad", *_IDX, checks=(constant_input(1, "paddings"),
                                                input_rank("at most 5-D", 0, 5))),
     "PADV2": same_types("AddPadV2", *_IDX, checks=(constant_input(1, "paddings"),
@@ -73,7 +73,7 @@ TFLM = {
     "TRANSPOSE": same_types("AddTranspose", "float32", "int8", "int16",
                             checks=(input_rank("at most 5-D", 0, 5),)),
     "GATHER": same_types("AddGather", "float32", "int8"),
-    "GATHER_ND": same_types("AddGatherNd", "float32", "int8", "int32"),
+    "GATHER_ND": same_types("AddGatherNd", "float32", "int8"),
     "PACK": same_types("AddPack", *_IDX, "int64"),
     "UNPACK": same_types("AddUnpack", *_IDX),
     "BROADCAST_TO": tflm("AddBroadcastTo", kernel("*->*", checks=(constant_input(1, "shape"),))),
@@ -88,7 +88,7 @@ TFLM = {
     "RESIZE_BILINEAR": same_types("AddResizeBilinear", "float32", "int8",
                                   checks=(_4D, constant_input(1, "size"))),
     # fill.cc: the value (input 1) gives the type; the dims must be a constant.
-    "FILL": tflm("AddFill", kernel(*(f"{d}->{d}" for d in _IDX + ("int64",)), data=1,
+    "FILL": tflm("AddFill", kernel("float32->float32", "int32->int32", "int8->int8", data=1,
                                    checks=(constant_input(0, "dims"),))),
     "SHAPE": tflm("AddShape", kernel("*->int32")),
     "REVERSE_V2": same_types("AddReverseV2", *_IDX, "int64", "bool", "uint8"),

@@ -48,6 +48,12 @@ class Support:
     def to_json(self) -> dict:
         return {"runs": self.runs, "problems": [p.to_json() for p in self.problems]}
 
+    def brief(self, limit: int = 3) -> str:
+        """The first few problems on one line (for an error message or a note)."""
+        more = len(self.problems) - limit
+        return "; ".join(p.text() for p in self.problems[:limit]) + (
+            f"; and {more} more" if more > 0 else "")
+
     def headline(self) -> str:
         """The first line a summary prints when the model cannot run."""
         n = len(self.problems)
@@ -60,10 +66,13 @@ class Support:
 
 def op_problem(op: Operator, sg: Subgraph, target: Target) -> str | None:
     """Why `target`'s TFLM build cannot run this op, or None when it can."""
+    dynamic = _unknown_dimension(op, sg)
+    if dynamic:
+        return dynamic
     rule = REGISTRY.get(op.opcode)
     if rule is None or rule.tflm is None:
         if op.is_custom:
-            return (f"custom op {op.custom_code!r} is not a kernel TFLM ships "
+            return (f"custom op {ascii(op.custom_code)} is not a kernel TFLM ships "
                     "(the application must register its own)")
         return f"TFLM has no kernel for {op.opcode}"
     if rule.tflm.needs:
@@ -88,6 +97,18 @@ def check_support(model: Model, target: Target) -> Support:
             if reason:
                 problems.append(Problem(op.index, _name(op), reason, sg.index))
     return Support(target, tuple(problems))
+
+
+def _unknown_dimension(op: Operator, sg: Subgraph) -> str | None:
+    # TFLM has no dynamic shapes: it sizes tensors by the file's `shape`, and an
+    # unknown (-1) dimension there crashes Invoke (segfault in the wheel, BusFault on
+    # Cortex-M, measured on a RESHAPE whose output is stored as [5, -1]).
+    for t in (*op.real_inputs(), *(o for o in op.outputs if o >= 0)):
+        ten = sg.tensors[t]
+        if any(d < 0 for d in ten.shape):
+            return (f"tensor #{t} has an unknown dimension {list(ten.shape)}: "
+                    "TFLM has no dynamic shapes")
+    return None
 
 
 def check_ops(ops, sg: Subgraph, target: Target) -> list[Problem]:
@@ -137,4 +158,6 @@ def deploy_snippet(model: Model, support: Support, required_bytes: int | None) -
 
 
 def _name(op: Operator) -> str:
-    return op.custom_code if op.is_custom else op.opcode
+    # A custom op's name comes from the file: never print its control characters raw.
+    name = op.custom_code if op.is_custom else op.opcode
+    return name if name.isprintable() else ascii(name)

@@ -386,8 +386,7 @@ def _base_note(model: Model, target: Target) -> list[str]:
     support = check_support(model, target)
     if support.runs:
         return []
-    return [f"{support.headline()} (first: {support.problems[0].text()}); no option can be "
-            "written for it"]
+    return [f"{support.headline()} ({support.brief(1)}); no option can be written for it"]
 
 
 def _skipped_notes(unsupported: dict[tuple, str]) -> list[str]:
