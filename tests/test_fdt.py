@@ -101,7 +101,8 @@ FDT_EXPECTED = {
     "arm_mobilenet_v2_1.0_224_uint8": FINDS, "mcunet_320kb_1mb_imagenet": FINDS,
     "mlperf_str_ww_ref_model": FINDS, "mlperf_vww_96_int8": FINDS, "mltk_kws_mobilenetv2": FINDS,
     "mltk_rock_paper_scissors": FINDS, "tfm_magic_wand": FINDS, "tfm_mobilenet_v2_pt_int8": FINDS,
-    "tfm_person_detect": FINDS, "tinyengine_detection": FINDS,
+    "tfm_person_detect": FINDS, "tinyengine_detection": FINDS, "tinyengine_mcunetv2_large": FINDS,
+    "tinyengine_vww": FINDS,
     # The peak is at an op FDT cannot split or follow: int8 FULLY_CONNECTED chains
     # (no sum merge for int8, see README), LSTM, SVDF, custom signal ops.
     "mlperf_ad01_int8": NO_PATH, "tfm_hello_world_int8": NO_PATH, "tfm_dtln_noise_suppression": NO_PATH,
