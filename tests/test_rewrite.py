@@ -20,6 +20,7 @@ from tinymem.schedules.explore import explore
 from tinymem.verify import verify_models
 
 from .conftest import SAMPLES, all_model_params, explored
+from .test_explore import NOTHING_LOWERS
 
 pytestmark = pytest.mark.skipif(not (runtimes.have_litert() and runtimes.have_tflm()),
                                 reason="needs ai-edge-litert and tflite-micro")
@@ -42,30 +43,6 @@ def _litert_refuses(path: str) -> bool:
     except Exception:  # the runtime's own refusal, whatever its type
         return True
     return False
-
-
-# Models on which no schedule within 25% extra MACs lowers the TFLM arena
-# (every other model must get at least one), with the op at their peak: one no
-# schedule splits (int8 FULLY_CONNECTED chains: no int8 sum merge; LSTM, SVDF,
-# custom signal ops), or a depthwise conv the search finds no cheap enough tiling of.
-NOTHING_LOWERS = {
-    "mlperf_ad01_int8": "FULLY_CONNECTED", "tfm_hello_world_int8": "FULLY_CONNECTED",
-    "tfm_dtln_noise_suppression": "UNIDIRECTIONAL_SEQUENCE_LSTM",
-    "tfm_keyword_scrambled_8bit": "SVDF", "tfm_audio_preprocessor_int8": "CUSTOM:SignalRfft",
-    "tfm_micro_speech_quantized": "DEPTHWISE_CONV_2D", "ds_cnn_kws_int8": "DEPTHWISE_CONV_2D",
-    "arm_ds_cnn_s_int8": "DEPTHWISE_CONV_2D", "mlperf_kws_ref_model": "DEPTHWISE_CONV_2D",
-}
-
-
-@pytest.mark.parametrize("path", all_model_params())
-def test_a_schedule_lowers_the_arena_where_expected(path):
-    ex = explored(path, max_overhead=0.10)
-    assert bool(_chosen_options(ex)) == (path.stem not in NOTHING_LOWERS)
-    if path.stem in NOTHING_LOWERS:
-        plan = ex.baseline.plan
-        peak = max((s for s in plan.requests.steps if s.subgraph == 0),
-                   key=lambda s: plan.live[s.scope])
-        assert ex.model.main.operators[peak.op].opcode == NOTHING_LOWERS[path.stem]
 
 
 @pytest.mark.parametrize("path", [p for p in all_model_params()
