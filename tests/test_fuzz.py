@@ -12,7 +12,7 @@ import pytest
 import tinymem
 from tinymem.errors import ModelError
 
-from .conftest import SAMPLES, sample_paths, shared_paths
+from .conftest import SAMPLES, SHARED_ABSENT, SHARED_MODELS, sample_paths, shared_paths
 
 
 def mutate(data: bytes, rng: random.Random) -> bytes:
@@ -134,3 +134,17 @@ def test_mutated_samples_survive_explore_and_writer(seed):
     models = [p.read_bytes() for p in sample_paths() if p.stat().st_size < 120_000]
     outcomes = [run_case(mutate(rng.choice(models), rng)) for _ in range(12)]
     assert "valid" in outcomes
+
+
+@pytest.mark.shared_model
+@pytest.mark.skipif(len(shared_paths()) < len(SHARED_MODELS), reason=SHARED_ABSENT)
+def test_explore_drops_a_schedule_whose_weights_contradict_their_shape():
+    # Seed 5, case 261 over samples and shared models (the pool the rng draws from):
+    # a model whose weights contradict their shape; the schedule that would slice
+    # them must be dropped, not crash.
+    rng = random.Random(5)
+    models = [p.read_bytes() for p in small_models()]
+    for _ in range(261):
+        mutate(rng.choice(models), rng)
+    assert run_case(mutate(rng.choice(models), rng), stages=("explore",)) in (
+        "valid", "refused", "rejected")
