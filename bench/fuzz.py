@@ -48,6 +48,8 @@ def main(cases: int = 5000, seed: int = 1, stages=STAGES) -> int:
                              f"{type(e).__name__}: {str(e)[:80]} at {Path(where.filename).name}:{where.lineno}"))
             print(f"case {i} ({names[k].stem}): {failures[-1][2]}", file=sys.stderr, flush=True)
         slowest = max(slowest, time.perf_counter() - t)
+        if (i + 1) % 50 == 0:
+            print(f"{i + 1} cases: {dict(outcome)}", file=sys.stderr, flush=True)
     total = time.perf_counter() - t0
     cli_bad = 0
     with tempfile.TemporaryDirectory() as tmp:

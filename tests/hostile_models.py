@@ -227,6 +227,15 @@ def self_loop() -> bytes:
     return finish(b, [subgraph(b, [t] * 4, ops, inputs=(0,), outputs=(3,))], ["ADD"])
 
 
+def dependency_cycle() -> bytes:
+    """ADD 0 reads tensor 3, which ADD 2 writes later; tensor 1 feeds two ops (a branch)."""
+    b = flatbuffers.Builder(1024)
+    t = tensor(b, (1, 8, 8, 4))
+    ops = [operator(b, 0, inputs=(0, 3), outputs=(1,)), operator(b, 0, inputs=(1, 1), outputs=(2,)),
+           operator(b, 0, inputs=(1, 2), outputs=(3,)), operator(b, 0, inputs=(3, 3), outputs=(4,))]
+    return finish(b, [subgraph(b, [t] * 5, ops, inputs=(0,), outputs=(4,))], ["ADD"])
+
+
 def empty_main_subgraph() -> bytes:
     """A main subgraph with tensors but no operators."""
     b = flatbuffers.Builder(1024)
@@ -240,10 +249,10 @@ HOSTILE = {
     "if_doubling_24": lambda: if_doubling(24),
     "shared_tensor_table_50000": lambda: shared_tensor_table(50_000),
     "shared_operator_table_20000": lambda: shared_operator_table(20_000),
-    "wide_fan_out_20000": lambda: wide_fan_out(20_000),
+    "wide_fan_out_6000": lambda: wide_fan_out(6_000),
     "long_shared_name_800k_x5000": lambda: long_shared_name(),
-    "long_shared_option_vector_200k_x5000": lambda: long_shared_option_vector(),
-    "long_shared_custom_options_800k_x5000": lambda: long_shared_custom_options(),
+    "long_shared_option_vector_200k_x2000": lambda: long_shared_option_vector(n_ops=2_000),
+    "long_shared_custom_options_800k_x2000": lambda: long_shared_custom_options(n_ops=2_000),
     "shared_subgraphs_5000x5000": lambda: shared_subgraphs(),
     "rank_100000": lambda: huge_rank(),
     "op_reads_own_output": self_loop,

@@ -21,6 +21,9 @@ MAX_FILE_BYTES = 256 << 20
 MAX_TENSORS = 5_000
 MAX_OPERATORS = 2_500
 MAX_SUBGRAPHS = 256
+# Distinct flatbuffer tables (tensors, operators, buffers, quantization and
+# options tables...); a real model has a few thousand at most.
+MAX_TABLES = 100_000
 # Dimensions of one tensor shape (TFLite kernels handle at most 6).
 MAX_RANK = 16
 # Nesting of control flow (IF / WHILE / CALL_ONCE calling subgraphs).

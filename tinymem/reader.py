@@ -23,6 +23,7 @@ from tflite.utils import BUILTIN_OPCODE2NAME
 
 from . import dtypes, limits
 from .errors import ModelError, TinymemError
+from .flatbuffer_check import Damaged, check_model
 from .ir import Buffer, Model, Operator, Quantization, SignatureDef, Subgraph, Tensor
 
 FILE_IDENTIFIER = b"TFL3"
@@ -138,12 +139,13 @@ class _Reader:
             raise self.fail("truncated flatbuffer (root table past end of file)")
         fb = tflite.Model.GetRootAs(self.data, 0)
         version = fb.Version()
-        buffers = self.buffers(fb)
-        opcodes = self.opcodes(fb)
         n_sub = self.length(fb.SubgraphsLength(), "subgraph list", 4)
         if n_sub == 0:
             raise self.fail("model has no subgraphs")
         self.check_counts(fb, n_sub)
+        self.check_tables()
+        buffers = self.buffers(fb)
+        opcodes = self.opcodes(fb)
         subgraphs = [self.subgraph(fb.Subgraphs(i), i, opcodes, buffers) for i in range(n_sub)]
         for sg in subgraphs:
             self.check_subgraph_refs(sg, n_sub)
@@ -189,6 +191,13 @@ class _Reader:
                             f"(limit {limits.MAX_OPERATORS:,})")
         if fb.Subgraphs(0).OperatorsLength() == 0:
             raise self.fail("the main subgraph has no operators: nothing to run")
+
+    def check_tables(self) -> None:
+        # Every table, including the fields only the writer copies, lies in the file.
+        try:
+            check_model(self.data, limits.MAX_TABLES)
+        except Damaged as e:
+            raise self.fail(f"corrupted flatbuffer ({e})") from None
 
     def check_operators(self, sg: Subgraph) -> None:
         # An op cannot read the tensor it is writing (TFLM would read garbage;

@@ -226,7 +226,7 @@ def _sum_merge_ok(sg: Subgraph, op: Operator, layout: tuple) -> bool:
         return False
     width = _width(layout)
     cin = w.shape[1]
-    if x.shape[-1] != width:
+    if not x.shape or x.shape[-1] != width:
         return False
     if cin == width:
         return True
@@ -275,7 +275,7 @@ def _channelwise(sg: Subgraph, op: Operator, layouts: dict[int, tuple]) -> tuple
         return None
     x = sg.tensors[inside[0]]
     width = _width(lay)
-    if x.shape[-1] != width:
+    if not x.shape or x.shape[-1] != width:  # a scalar (damaged file) has no channels
         return None
     for t in acts:
         if t in layouts:
