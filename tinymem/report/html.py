@@ -177,7 +177,7 @@ def _summary(p: "Profile", budget: int | None) -> str:
     rows.append(("TFLM arena", e(_bytes(p.arena_bytes)) + " &mdash; what TFLite Micro's greedy "
                  "planner allocates for activations"))
     rows.append(("live-set peak", e(_bytes(p.peak_bytes)) + " &mdash; no layout of this op order "
-                 "needs less"))
+                 "needs less, unless ops run in place"))
     if p.layout is not None:
         a = p.layout.plan.arena_bytes
         rows.append(("better layout", e(f"{_bytes(a)}, {-(p.arena_bytes - a) / p.arena_bytes:+.1%}"

@@ -60,7 +60,7 @@ def summary_panel(p: Profile) -> Panel:
         lines.append(value + "\n", style=style)
 
     row("TFLM arena (head)", f"{p.arena_bytes:,} B  ({human_bytes(p.arena_bytes)})", "bold")
-    row("live-set peak", f"{p.peak_bytes:,} B  (no layout of this op order needs less)")
+    row("live-set peak", f"{p.peak_bytes:,} B  (no layout of this op order needs less, unless ops run in place)")
     if p.layout is not None:
         a = p.layout.plan.arena_bytes
         row("better layout", f"{a:,} B  (-{(p.arena_bytes - a) / p.arena_bytes:.1%}, "
