@@ -62,14 +62,25 @@ def best_layout(model: Model, baseline: ArenaPlan | None = None, iterations: int
     """A tensor layout whose TFLM arena is below the greedy one, or None if none is found.
 
     With `in_place`, ops the rules allow run over their inputs (model inputs
-    only with `overwrite_inputs`); only the aliases the chosen layout needs
-    are kept.
+    only with `overwrite_inputs`); every alias found is honoured in the
+    aliased layout (running in place costs nothing).
     """
     base = baseline or plan_model(model, offline=[])  # the host wheel unless a plan is given
-    all_buffers = base.buffers
-    if not all_buffers:
+    if not base.buffers:
         return None
     aliases = find_aliases(model, base.requests, overwrite_inputs) if in_place else []
+    # The placement heuristics are not monotone in the constraints: a layout
+    # without the aliases is sometimes the smaller one, so both are tried.
+    found = [_search(model, base, aliases, iterations, seed)]
+    if aliases:
+        found.append(_search(model, base, [], iterations, seed))
+    found = [f for f in found if f is not None]
+    return min(found, key=lambda f: f.plan.arena_bytes) if found else None
+
+
+def _search(model: Model, base: ArenaPlan, aliases: list[Alias], iterations: int,
+            seed: int) -> Layout | None:
+    all_buffers = base.buffers
     groups = alias_groups(base.requests, aliases) if aliases else [[i] for i in range(len(all_buffers))]
     buffers = merge(all_buffers, groups)
     bound = int(live_bytes_per_scope(buffers, base.requests.last_scope).max())

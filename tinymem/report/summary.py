@@ -156,7 +156,7 @@ def _peak_note(p: "Profile") -> str:
     if p.plan.has_offline_plan:
         return ("with the model's offline plan kept, its overlaps counted once: no placement "
                 "of the other tensors needs less")
-    return "no layout of this op order needs less"
+    return "no layout of this op order needs less, unless ops run in place"
 
 
 def _lines(p: "Profile", runs: bool = True) -> list[Line]:

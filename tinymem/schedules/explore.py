@@ -285,19 +285,27 @@ def explore(model: Model, budget: int | None = None, max_overhead: float | None 
     chains: dict[tuple[Step, ...], tuple[Model, ArenaPlan, int]] = {}
     pools = [sources] + ([[s for s in sources if s is not cached_steps]]
                          if cached_steps in sources else [])
-    for pool_index, pool in enumerate(pools):
+    for pool in pools:
         candidates: dict[tuple[Step, ...], list[Step]] = {}
         for cap in OVERHEAD_CAPS:
             frontier = [((), start, start_plan)]
+            greedy: tuple | None = ()  # the one-state chain's current key: always kept,
+            # so a beam never ends above what the greedy chain reaches
             for _ in range(MAX_CHAIN):
                 found: dict[tuple, tuple] = {}
+                greedy_next = None
                 for steps, cur, cur_plan in frontier:
-                    for score, key, m, plan, macs in _extensions(
-                            ev, pool, candidates, steps, cur, cur_plan, cap, beam):
+                    exts = _extensions(ev, pool, candidates, steps, cur, cur_plan, cap, beam)
+                    if steps == greedy and exts:
+                        greedy_next = exts[0]
+                    for score, key, m, plan, macs in exts:
                         found.setdefault(key, (score, key, m, plan, macs))
                 if not found:
                     break
                 ranked = sorted(found.values(), key=lambda f: f[0])[:beam]
+                if greedy_next is not None and greedy_next[1] not in {r[1] for r in ranked}:
+                    ranked.append(greedy_next)
+                greedy = greedy_next[1] if greedy_next is not None else None
                 for _, key, m, plan, macs in ranked:
                     chains[key] = (m, plan, macs)
                 # With a budget, a state that fits is not extended: more steps
