@@ -25,9 +25,7 @@ def explore_table(ex: Exploration, width: int | None = None) -> Table:
         cols += [("live bound", "right"), ("MACs", "right")]
     cols += [("overhead", "right")]
     if wide:
-        cols += [("stage", "right")]
-    if wide:
-        cols += [("copied", "right")]
+        cols += [("stage", "right"), ("copied", "right")]
     cols += [("+ops", "right"), ("fits", "center")]
     if wide:
         cols += [("schedule", "left")]
