@@ -163,6 +163,7 @@ def test_cached_chain_is_exact_in_litert_and_tflm(chain, strips, balanced, tmp_p
     path = tmp_path / f"chain_{strips}.tflite"
     write_model(out, path)
     report = verify_models(chain, str(path), runs=3)
+    assert {r.runtime for r in report.results} == {"litert", "tflite-micro"}
     for r in report.results:
         assert r.ok, (strips, r)
     assert report.arena_rewritten == plan_model(out).arena_bytes
