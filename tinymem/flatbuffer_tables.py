@@ -17,36 +17,16 @@ from typing import Any
 
 import flatbuffers
 import numpy as np
-import tflite
 
 from .errors import TinymemError
-from .reader import ENUM_FIELDS, options_fields
+from .reader import options_fields
+from .tflite_schema import ENUM_VALUES, FORCE_ALIGN, UNION_CODES, UNION_ENUMS
 
-_ENUM_VALUES = {key: {name: val for val, name in names.items()} for key, names in ENUM_FIELDS.items()}
-
-# Union fields of the tables copied generically, and the enum naming their members.
-_UNIONS = {
-    "BuiltinOptions": "BuiltinOptions",
-    "BuiltinOptions2": "BuiltinOptions2",
-    "Details": "QuantizationDetails",
-    "ArraySegments": "SparseIndexVector",
-    "ArrayIndices": "SparseIndexVector",
-}
-UNION_CODES = {
-    enum: {k: v for k, v in vars(getattr(tflite, enum)).items() if not k.startswith("_")}
-    for enum in set(_UNIONS.values())
-}
-# Vectors the schema declares force_align: 16 (the generated Python ignores it).
-_FORCE_ALIGN = {("Buffer", "Data"): 16, ("CustomQuantization", "Custom"): 16}
+# flatbuffers number type of a field -> the numpy dtype of its little-endian bytes.
 _NP_TYPES = {
     "Bool": "u1", "Uint8": "u1", "Int8": "i1", "Uint16": "<u2", "Int16": "<i2",
     "Uint32": "<u4", "Int32": "<i4", "Uint64": "<u8", "Int64": "<i8",
     "Float32": "<f4", "Float64": "<f8",
-}
-NUMPY_DTYPES = {
-    "float32": "<f4", "float16": "<f2", "float64": "<f8", "int8": "i1", "uint8": "u1",
-    "int16": "<i2", "uint16": "<u2", "int32": "<i4", "uint32": "<u4", "int64": "<i8",
-    "uint64": "<u8", "bool": "?", "complex64": "<c8", "complex128": "<c16",
 }
 
 
@@ -106,7 +86,7 @@ def table_fields(type_name: str) -> tuple[_Field, ...]:
                 else:
                     elem = "scalar"
                     prim = re.search(r"_tab\.Get\(flatbuffers\.number_types\.(\w+)Flags", acc).group(1)
-                align = _FORCE_ALIGN.get((type_name, name), 1)
+                align = FORCE_ALIGN.get((type_name, name), 1)
             elif "_tab.String(" in acc:
                 kind = "string"
             elif sub:
@@ -165,7 +145,7 @@ def _is_none(obj: Any, field: _Field) -> bool:
 
 def union_table(obj: Any, field: _Field) -> tuple[str | None, Any]:
     """(member table name, reader object) of a union field, or (None, None)."""
-    enum = _UNIONS.get(field.name)
+    enum = UNION_ENUMS.get(field.name)
     code = getattr(obj, field.name + "Type")()
     table = getattr(obj, field.name)()
     if enum is None or not code or table is None:
@@ -214,7 +194,7 @@ def copy_table(b: flatbuffers.Builder, type_name: str, obj: Any) -> int:
             offsets[f.name] = off
             if f.kind == "union":
                 member, _ = union_table(obj, f)
-                offsets[f.name + "Type"] = UNION_CODES[_UNIONS[f.name]][member]
+                offsets[f.name + "Type"] = UNION_CODES[UNION_ENUMS[f.name]][member]
     mod = schema_module(type_name)
     getattr(mod, f"{type_name}Start")(b)
     for f in fields:
@@ -278,7 +258,7 @@ def build_options(b: flatbuffers.Builder, type_name: str, values: dict[str, Any]
 
 def _scalar(val: Any, prim: str, key: str, where: str) -> Any:
     if isinstance(val, str):
-        enum = _ENUM_VALUES.get(key)
+        enum = ENUM_VALUES.get(key)
         if enum is None or val not in enum:
             raise TinymemError(f"writer: option {where} has unknown value {val!r}")
         val = enum[val]

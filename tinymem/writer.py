@@ -26,29 +26,21 @@ import tempfile
 import flatbuffers
 import numpy as np
 import tflite
-from tflite.utils import BUILTIN_OPCODE2NAME
 
 from . import dtypes
 from .errors import TinymemError
 from .ir import Model, Operator, Quantization, Subgraph, Tensor
-from .memory.planner import OFFLINE_PLAN_KEY
-from .memory.planner import offline_plan as _stored_offline_plan
-from .flatbuffer_tables import (NUMPY_DTYPES, UNION_CODES, build_options, bytes_vector,
-                                copy_table, int_vector, numeric_vector, offsets_vector,
-                                options_keys, schema_module, table_fields, union_table)
-from .reader import FILE_IDENTIFIER, parse_model
+from .flatbuffer_tables import (build_options, bytes_vector, copy_table, int_vector,
+                                numeric_vector, offsets_vector, options_keys, schema_module,
+                                table_fields, union_table)
+from .reader import parse_model
+from .tflite_file import buffer_view, offline_plan_words
+from .tflite_file import offline_plan as _stored_offline_plan
+from .tflite_schema import (BUILTIN_CODES, BUILTIN_NAMES, CUSTOM_CODE, DATA_ALIGN,
+                            DEPRECATED_CODE_MAX, FILE_IDENTIFIER, OFFLINE_PLAN_KEY,
+                            OPTIONS2_CODES, OPTIONS2_NAMES, OPTIONS_CODES, OPTIONS_NAMES,
+                            UNION_CODES, custom_name, opcode_name, opcode_of)
 
-_CUSTOM = 32
-_DEPRECATED_CODE_MAX = 127
-_DATA_ALIGN = 16  # TFLite Micro wants constant data 16-byte aligned
-
-_OPTIONS1 = {k: v for k, v in vars(tflite.BuiltinOptions).items()
-             if not k.startswith("_") and k != "NONE"}
-_OPTIONS2 = {k: v for k, v in vars(tflite.BuiltinOptions2).items()
-             if not k.startswith("_") and k != "NONE"}
-_OPTIONS1_NAMES = {v: k for k, v in _OPTIONS1.items()}
-_OPTIONS2_NAMES = {v: k for k, v in _OPTIONS2.items()}
-_BUILTIN_CODES = {k: v for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
 
 def serialize_model(model: Model, offline_plan: list[int] | None = None,
                     keep_unused: bool = False) -> bytes:
@@ -164,12 +156,7 @@ class _Writer:
         out = []
         for i in range(self.src.OperatorCodesLength()):
             oc = self.src.OperatorCodes(i)
-            code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
-            custom = None
-            if code == _CUSTOM:
-                raw = oc.CustomCode()
-                custom = raw.decode("utf-8", errors="replace") if raw else "?"
-            out.append((code, custom, oc.Version()))
+            out.append((*opcode_of(oc), oc.Version()))
         return out
 
     def _source_subgraph(self, i: int):
@@ -200,13 +187,7 @@ class _Writer:
         if buf.Offset() > 1:
             raise TinymemError(f"writer: buffer {index} stores its data outside the flatbuffer "
                                "(a model over 2 GB); such models cannot be rewritten")
-        tab = buf._tab
-        o = tab.Offset(4)
-        if not o:
-            return memoryview(b"")
-        start = tab.Vector(o)
-        n = tab.VectorLen(o)
-        return memoryview(self.raw)[start: start + n]
+        return buffer_view(self.raw, buf)
 
     # ---- planning ------------------------------------------------------------
 
@@ -295,7 +276,7 @@ class _Writer:
     def _constant_bytes(self, si: int, t: Tensor) -> bytes:
         data = t.data
         arr = np.asarray(data)
-        want = NUMPY_DTYPES.get(t.dtype)
+        want = dtypes.NUMPY_DTYPES.get(t.dtype)
         where = f"subgraph {si} tensor {t.index} ({t.name})"
         if want is None:
             if arr.dtype.kind not in "uiSbV":
@@ -346,9 +327,8 @@ class _Writer:
             for si, sg in enumerate(m.subgraphs):
                 offsets += [int(self.offline_plan[base + ti]) for ti in self.kept[si]]
                 base += len(sg.tensors)
-            words = [1, len(m.subgraphs), len(offsets)] + offsets
             self.metadata[OFFLINE_PLAN_KEY] = self.n_src_buffers + len(self.new_buffers)
-            self.new_buffers.append(np.asarray(words, dtype="<i4").tobytes())
+            self.new_buffers.append(offline_plan_words(len(m.subgraphs), offsets))
         keep.update(b for b in self.metadata.values() if b < self.n_src_buffers)
         if self.src is not None and self.src.MetadataBufferLength():
             keep.update(int(b) for b in self.src.MetadataBufferAsNumpy()
@@ -410,10 +390,10 @@ class _Writer:
             if i in self.keep and self.model.buffers[i].size > 0:
                 data = self._source_buffer_data(i)
                 if len(data):
-                    data_off[i] = bytes_vector(b, data, _DATA_ALIGN)
+                    data_off[i] = bytes_vector(b, data, DATA_ALIGN)
         for j, data in enumerate(self.new_buffers):
             if data:
-                data_off[self.n_src_buffers + j] = bytes_vector(b, data, _DATA_ALIGN)
+                data_off[self.n_src_buffers + j] = bytes_vector(b, data, DATA_ALIGN)
         tables = []
         for i in range(n_total):
             tflite.BufferStart(b)
@@ -449,17 +429,17 @@ class _Writer:
     @staticmethod
     def _opcode_key(op: Operator) -> tuple[int, str | None, int]:
         custom = op.custom_code
-        if custom is None and op.opcode.startswith("CUSTOM:"):
-            custom = op.opcode[len("CUSTOM:"):]
+        if custom is None:
+            custom = custom_name(op.opcode)
         if custom is not None:
-            return (_CUSTOM, custom, int(op.version))
-        code = _BUILTIN_CODES.get(op.opcode)
+            return (CUSTOM_CODE, custom, int(op.version))
+        code = BUILTIN_CODES.get(op.opcode)
         if code is None:
-            if op.opcode.startswith("UNKNOWN_") or BUILTIN_OPCODE2NAME.get(op.builtin_code) is None:
+            if op.opcode.startswith("UNKNOWN_") or BUILTIN_NAMES.get(op.builtin_code) is None:
                 code = op.builtin_code
             else:
                 raise TinymemError(f"writer: unknown operator {op.opcode!r}")
-        if code == _CUSTOM:
+        if code == CUSTOM_CODE:
             raise TinymemError(f"writer: operator {op.index} is CUSTOM but has no custom code")
         return (int(code), None, int(op.version))
 
@@ -469,7 +449,7 @@ class _Writer:
         for code, custom, version in keys:
             name = b.CreateString(custom) if custom is not None else None
             tflite.OperatorCodeStart(b)
-            tflite.OperatorCodeAddDeprecatedBuiltinCode(b, min(code, _DEPRECATED_CODE_MAX))
+            tflite.OperatorCodeAddDeprecatedBuiltinCode(b, min(code, DEPRECATED_CODE_MAX))
             if name is not None:
                 tflite.OperatorCodeAddCustomCode(b, name)
             tflite.OperatorCodeAddVersion(b, version)
@@ -609,20 +589,20 @@ class _Writer:
         src_name = None
         if src is not None and src.OpcodeIndex() < len(self.src_opcodes):
             code, custom, _ = self.src_opcodes[src.OpcodeIndex()]
-            src_name = f"CUSTOM:{custom}" if code == _CUSTOM else BUILTIN_OPCODE2NAME.get(code)
+            src_name = opcode_name(code, custom)
 
         # Builtin options: rebuilt from the IR dict, which is authoritative.
         t1 = t2 = None
         if op.options_type is not None:
-            if op.options_type in _OPTIONS1:
+            if op.options_type in OPTIONS_CODES:
                 t1 = op.options_type
-            elif op.options_type in _OPTIONS2:
+            elif op.options_type in OPTIONS2_CODES:
                 t2 = op.options_type
             else:
                 raise TinymemError(f"writer: {where}: unknown options type {op.options_type!r}")
         src_t2 = None
         if src is not None and src.BuiltinOptions2Type():
-            src_t2 = _OPTIONS2_NAMES.get(src.BuiltinOptions2Type())
+            src_t2 = OPTIONS2_NAMES.get(src.BuiltinOptions2Type())
             if t2 is None and src_name == op.opcode:
                 t2 = src_t2
         allowed = set()
@@ -680,7 +660,7 @@ class _Writer:
         tflite.OperatorAddInputs(b, inputs)
         tflite.OperatorAddOutputs(b, outputs)
         if opts1 is not None:
-            tflite.OperatorAddBuiltinOptionsType(b, _OPTIONS1[t1])
+            tflite.OperatorAddBuiltinOptionsType(b, OPTIONS_CODES[t1])
             tflite.OperatorAddBuiltinOptions(b, opts1)
         if custom is not None:
             tflite.OperatorAddCustomOptions(b, custom)
@@ -690,7 +670,7 @@ class _Writer:
         if inter is not None:
             tflite.OperatorAddIntermediates(b, inter)
         if opts2 is not None:
-            tflite.OperatorAddBuiltinOptions2Type(b, _OPTIONS2[t2])
+            tflite.OperatorAddBuiltinOptions2Type(b, OPTIONS2_CODES[t2])
             tflite.OperatorAddBuiltinOptions2(b, opts2)
         tflite.OperatorAddDebugMetadataIndex(b, debug_index)
         return tflite.OperatorEnd(b)
@@ -701,11 +681,11 @@ class _Writer:
         if src is None:
             return None
         if which == 1:
-            if _OPTIONS1_NAMES.get(src.BuiltinOptionsType()) != type_name:
+            if OPTIONS_NAMES.get(src.BuiltinOptionsType()) != type_name:
                 return None
             table = src.BuiltinOptions()
         else:
-            if _OPTIONS2_NAMES.get(src.BuiltinOptions2Type()) != type_name:
+            if OPTIONS2_NAMES.get(src.BuiltinOptions2Type()) != type_name:
                 return None
             table = src.BuiltinOptions2()
         if table is None:

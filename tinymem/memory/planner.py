@@ -12,11 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir import Model
+from ..tflite_file import offline_plan
 from .greedy import arena_size, greedy_offsets
 from .liveness import live_bytes_per_scope
 from .requests import BufferRequest, Requests, build_requests
-
-OFFLINE_PLAN_KEY = "OfflineMemoryAllocation"
 
 
 @dataclass
@@ -52,33 +51,3 @@ def plan_model(model: Model, offline: list[int] | None = None) -> ArenaPlan:
     offsets = greedy_offsets(req.buffers)
     return ArenaPlan(requests=req, offsets=offsets, arena_bytes=arena_size(req.buffers, offsets),
                      live=live_bytes_per_scope(req.buffers, req.last_scope))
-
-
-def offline_plan(model: Model) -> list[int] | None:
-    """The offsets of an OfflineMemoryAllocation metadata plan, if the model has one."""
-    b = model.metadata.get(OFFLINE_PLAN_KEY)
-    if b is None or model.raw is None:
-        return None
-    data = buffer_bytes(model, b)
-    if data is None or len(data) < 12:
-        return None
-    words = np.frombuffer(data[: len(data) // 4 * 4], dtype="<i4")
-    n = int(words[2])
-    if n < 0 or len(words) < 3 + n:
-        return None
-    return words[3: 3 + n].tolist()
-
-
-def buffer_bytes(model: Model, index: int) -> bytes | None:
-    """The raw bytes of buffer `index` of a model read from a file."""
-    import tflite
-
-    if model.raw is None:
-        return None
-    fb = tflite.Model.GetRootAs(model.raw, 0)
-    buf = fb.Buffers(index)
-    if buf.Offset() > 1:
-        return bytes(model.raw[buf.Offset(): buf.Offset() + buf.Size()])
-    if buf.DataLength() == 0:
-        return b""
-    return buf.DataAsNumpy().tobytes()

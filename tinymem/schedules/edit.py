@@ -6,11 +6,9 @@ import copy
 import dataclasses
 
 import numpy as np
-import tflite
 
 from ..ir import Model, Operator, Subgraph, Tensor
-
-_BUILTIN_CODES = {k: v for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
+from ..tflite_schema import BUILTIN_CODES
 
 
 def _stem(name: str, index: int) -> str:
@@ -77,7 +75,7 @@ class GraphEditor:
         self.ops.append(Operator(index=-1, opcode=opcode, inputs=tuple(inputs),
                                  outputs=tuple(outputs), options=options,
                                  options_type=options_type, version=1,
-                                 builtin_code=_BUILTIN_CODES[opcode], source_op=None,
+                                 builtin_code=BUILTIN_CODES[opcode], source_op=None,
                                  origin=origin, tag=tag))
 
     def strided_slice(self, src: int, begin, end, out: int, tag: str, origin=None) -> None:

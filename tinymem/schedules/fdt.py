@@ -41,9 +41,10 @@ from typing import Iterator
 
 import numpy as np
 
+from ..dtypes import NUMPY_DTYPES
 from ..ir import Model, Operator, Quantization, Subgraph, Tensor
-from ..memory.planner import buffer_bytes
 from ..ops import rule_for
+from ..tflite_file import buffer_bytes
 from .edit import GraphEditor, _stem
 from .spatial import even_splits
 
@@ -63,9 +64,6 @@ MAX_CONCAT_INPUTS = 10
 # allows finer splits of quantized depthwise convs and means.
 EXACT_IN_LITERT = True
 
-_NP = {"float32": "<f4", "float16": "<f2", "float64": "<f8", "int8": "i1", "uint8": "u1",
-       "int16": "<i2", "uint16": "<u2", "int32": "<i4", "uint32": "<u4", "int64": "<i8",
-       "bool": "?"}
 _POOLS = ("AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D")
 _REDUCE = ("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN")
 _SUM_ACTS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
@@ -171,7 +169,7 @@ def _const_ok(sg: Subgraph, t: int, width: int) -> bool:
 
 def _sliceable(t: Tensor, axis: int) -> bool:
     """A constant whose data and quantization can be sliced along `axis`."""
-    if not t.has_data or t.dtype not in _NP or len(t.shape) <= axis:
+    if not t.has_data or t.dtype not in NUMPY_DTYPES or len(t.shape) <= axis:
         return False
     q = t.quantization
     if q is None or not q.per_channel:
@@ -186,7 +184,8 @@ def _split_out_channels(sg: Subgraph, op: Operator) -> int | None:
     if len(op.outputs) != 1 or len(op.inputs) < 2:
         return None
     x, w, y = sg.tensors[op.inputs[0]], sg.tensors[op.inputs[1]], sg.tensors[op.outputs[0]]
-    if x.kind != "activation" or not w.has_data or w.dtype == "int4" or w.dtype not in _NP:
+    if (x.kind != "activation" or not w.has_data or w.dtype == "int4"
+            or w.dtype not in NUMPY_DTYPES):
         return None
     waxis = 3 if op.opcode == "DEPTHWISE_CONV_2D" else 0
     if not _sliceable(w, waxis) or (len(op.inputs) > 2 and op.inputs[2] >= 0
@@ -441,7 +440,7 @@ def const_array(model: Model, t: Tensor) -> np.ndarray:
     raw = buffer_bytes(model, t.buffer)
     if raw is None:
         raise ValueError(f"tensor {t.name}: no data to slice")
-    return np.frombuffer(raw, dtype=_NP[t.dtype]).reshape(t.shape)
+    return np.frombuffer(raw, dtype=NUMPY_DTYPES[t.dtype]).reshape(t.shape)
 
 
 def _sliced_quant(q: Quantization | None, idx: np.ndarray, axis: int,
@@ -610,7 +609,7 @@ class _Splitter:
     def zero_bias(self, t: int) -> int:
         if self._zero_bias is None:
             ten = self.sg.tensors[t]
-            self._zero_bias = self.const(ten, np.zeros(ten.shape, dtype=_NP[ten.dtype]),
+            self._zero_bias = self.const(ten, np.zeros(ten.shape, dtype=NUMPY_DTYPES[ten.dtype]),
                                          "fdt_zero_bias", ten.quantization)
         return self._zero_bias
 
