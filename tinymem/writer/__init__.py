@@ -1,0 +1,65 @@
+"""Serialise a graph IR Model back to a .tflite flatbuffer: the inverse of the reader.
+
+Three steps, one module each:
+
+- `validate`: refuse a model whose indices or types do not fit, before
+  anything is built;
+- `plan`: decide which tensors, buffers and operator codes go where
+  (buffers keep their indices, unused tensors are left out, new constants
+  and an offline memory plan are appended), from the IR alone;
+- `emit`: build the flatbuffer tables, copying from the source file
+  (`source`) what the IR does not hold.
+
+`write_model` then writes the bytes atomically (`output`).
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..ir import Model
+from ..tflite_file import offline_plan as stored_offline_plan
+from ..tflite_schema import OFFLINE_PLAN_KEY
+from .emit import emit_model
+from .output import atomic_write, check_destination
+from .plan import plan_write
+from .source import SourceModel
+from .validate import check_model
+
+
+def serialize_model(model: Model, offline_plan: list[int] | None = None,
+                    keep_unused: bool = False) -> bytes:
+    """The .tflite flatbuffer of a model. Raises TinymemError for an inconsistent model.
+
+    `offline_plan` has one offset per IR tensor over all subgraphs (-1 = plan
+    online); it is written as OfflineMemoryAllocation metadata. Tensors no
+    operator, subgraph input/output or signature refers to are left out
+    (TFLite Micro would still plan unused activations, all at once), and the
+    tensor indices renumbered, unless `keep_unused`.
+    """
+    source = SourceModel(model)
+    check_model(model)
+    stored = None
+    if offline_plan is None and OFFLINE_PLAN_KEY in model.metadata:
+        stored = stored_offline_plan(model)
+    plan = plan_write(model, offline_plan, keep_unused, source_opcodes=source.opcodes,
+                      metadata_buffers=source.metadata_buffers(), stored_offline=stored)
+    return emit_model(model, plan, source)
+
+
+def write_model(model: Model, path: str | os.PathLike, offline_plan: list[int] | None = None,
+                keep_unused: bool = False) -> int:
+    """Write a model to `path` atomically; returns the bytes written.
+
+    Refuses to overwrite the model's own input file. The bytes are written to
+    a temporary file in the same directory, synced, read back and parsed,
+    and only then renamed over `path`: a failure leaves no file behind.
+    """
+    path = os.fspath(path)
+    directory = check_destination(path, model.path)
+    data = serialize_model(model, offline_plan, keep_unused)
+    atomic_write(path, data, directory)
+    return len(data)
+
+
+__all__ = ["serialize_model", "write_model"]
