@@ -24,6 +24,3 @@ def live_bytes_per_scope(buffers: list[BufferRequest], last_scope: int) -> np.nd
     out[0] = max(out[0], live[0])
     return out
 
-
-def alive_at(buffers: list[BufferRequest], scope: int) -> list[BufferRequest]:
-    return [b for b in buffers if b.first <= scope <= b.last]

@@ -34,10 +34,6 @@ class ArenaPlan:
         """The live-set lower bound: no layout of this schedule needs less."""
         return int(self.live.max()) if self.live.size else 0
 
-    @property
-    def peak_scope(self) -> int:
-        return int(self.live.argmax()) if self.live.size else 0
-
 
 def plan_model(model: Model, offline: list[int] | None = None) -> ArenaPlan:
     """Plan the arena head with TFLM's rules and greedy planner.

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import dtypes
-from ..ir import Model, Operator, Subgraph
+from ..ir import Model, Operator, Subgraph, TensorKind
 from ..ops import rule_for
 
 ALIGNMENT = 16
@@ -38,12 +38,9 @@ class BufferRequest:
     def aligned(self) -> int:
         return align(self.size)
 
-    def overlaps(self, other: "BufferRequest") -> bool:
-        return self.first <= other.last and other.first <= self.last
-
 
 @dataclass(frozen=True)
-class Step:
+class ExecutionStep:
     """One operator execution and the scope it runs at."""
 
     scope: int
@@ -54,7 +51,7 @@ class Step:
 @dataclass
 class Requests:
     buffers: list[BufferRequest]
-    steps: list[Step]  # in execution order (nested subgraphs inlined)
+    steps: list[ExecutionStep]  # in execution order (nested subgraphs inlined)
     last_scope: int
 
 
@@ -77,7 +74,7 @@ def build_requests(model: Model, offline: list[int] | None = None) -> Requests:
     """
     first: dict[tuple[int, int], int] = {}
     last: dict[tuple[int, int], int] = {}
-    steps: list[Step] = []
+    steps: list[ExecutionStep] = []
     scratch: list[BufferRequest] = []
     scope = [0]
 
@@ -89,7 +86,7 @@ def build_requests(model: Model, offline: list[int] | None = None) -> Requests:
         for op in sg.operators:
             scope[0] += 1
             start = scope[0]
-            steps.append(Step(scope=start, subgraph=g, op=op.index))
+            steps.append(ExecutionStep(scope=start, subgraph=g, op=op.index))
             for t in op.outputs:
                 if t >= 0:
                     first.setdefault((g, t), start)
@@ -124,7 +121,8 @@ def build_requests(model: Model, offline: list[int] | None = None) -> Requests:
             if offline is not None and flat < len(offline) and offline[flat] >= 0:
                 off = offline[flat]
             flat += 1
-            planned = t.kind == "activation" or (t.kind == "variable" and off is not None)
+            planned = (t.kind == TensorKind.ACTIVATION
+                       or (t.kind == TensorKind.VARIABLE and off is not None))
             if not planned or t.index in not_planned:
                 continue
             size = sizes.get(t.index, t.nbytes)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..ir import Operator
 from . import conv, custom, dense, elementwise, movement, pool, recurrent, reduce
-from .base import OpRule, Window
+from .base import Channels, OpRule, Window
 
 REGISTRY: dict[str, OpRule] = {}
 for _family in (conv, pool, dense, elementwise, reduce, movement, recurrent, custom):
@@ -21,4 +21,4 @@ def is_known(op: Operator) -> bool:
     return op.opcode in REGISTRY
 
 
-__all__ = ["OpRule", "Window", "REGISTRY", "rule_for", "is_known"]
+__all__ = ["Channels", "OpRule", "Window", "REGISTRY", "rule_for", "is_known"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..ir import Operator, Subgraph
-from .base import OpRule, Window
+from .base import Channels, OpRule, Window
 from .shapes import dim, elements, inp, out
 
 
@@ -80,9 +80,8 @@ def transpose_conv_scratch(op: Operator, sg: Subgraph) -> list[int]:
 
 RULES = [
     OpRule("CONV_2D", macs=conv2d_macs, scratch=int4_filter_scratch, window=conv_window,
-           channels="split_out"),
+           channels=Channels.SPLIT_OUT),
     OpRule("DEPTHWISE_CONV_2D", macs=depthwise_macs, scratch=int4_filter_scratch,
-           window=conv_window, channels="channelwise"),
-    OpRule("TRANSPOSE_CONV", macs=transpose_conv_macs, scratch=transpose_conv_scratch,
-           data_inputs=(2,)),
+           window=conv_window, channels=Channels.CHANNELWISE),
+    OpRule("TRANSPOSE_CONV", macs=transpose_conv_macs, scratch=transpose_conv_scratch),
 ]

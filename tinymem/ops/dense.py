@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..ir import Operator, Subgraph
-from .base import OpRule
+from .base import Channels, OpRule
 from .conv import int4_filter_scratch
 from .shapes import dim, elements, inp, out
 
@@ -24,6 +24,7 @@ def batch_matmul_macs(op: Operator, sg: Subgraph) -> int | None:
 
 
 RULES = [
-    OpRule("FULLY_CONNECTED", macs=fc_macs, scratch=int4_filter_scratch, channels="split_out"),
-    OpRule("BATCH_MATMUL", macs=batch_matmul_macs, data_inputs=(0, 1)),
+    OpRule("FULLY_CONNECTED", macs=fc_macs, scratch=int4_filter_scratch,
+           channels=Channels.SPLIT_OUT),
+    OpRule("BATCH_MATMUL", macs=batch_matmul_macs),
 ]

@@ -7,7 +7,7 @@ window and split along channels for free.
 from __future__ import annotations
 
 from ..ir import Operator, Subgraph
-from .base import NO_MACS, OpRule, Window
+from .base import NO_MACS, Channels, OpRule, Window
 from .shapes import elements, inp, out
 
 
@@ -67,15 +67,14 @@ _MOVES = {"QUANTIZE", "DEQUANTIZE", "CAST", "ZEROS_LIKE"}
 
 RULES = [
     OpRule(name, macs=NO_MACS if name in _MOVES else per_output_element,
-           window=pointwise_window, channels="channelwise")
+           window=pointwise_window, channels=Channels.CHANNELWISE)
     for name in UNARY
 ] + [
-    OpRule(name, macs=per_output_element, window=binary_window, channels="channelwise",
-           data_inputs=(0, 1))
+    OpRule(name, macs=per_output_element, window=binary_window, channels=Channels.CHANNELWISE)
     for name in BINARY
 ] + [
-    OpRule("ADD_N", macs=per_output_element, window=binary_window, channels="channelwise",
-           scratch=add_n_scratch, data_inputs=tuple(range(8))),
-    OpRule("SELECT", macs=NO_MACS, data_inputs=(0, 1, 2)),
-    OpRule("SELECT_V2", macs=NO_MACS, data_inputs=(0, 1, 2)),
+    OpRule("ADD_N", macs=per_output_element, window=binary_window,
+           channels=Channels.CHANNELWISE, scratch=add_n_scratch),
+    OpRule("SELECT", macs=NO_MACS),
+    OpRule("SELECT_V2", macs=NO_MACS),
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..ir import Operator, Subgraph
-from .base import NO_MACS, OpRule, Window
+from .base import NO_MACS, Channels, OpRule, Window
 from .shapes import inp, out
 
 
@@ -44,12 +44,11 @@ def mirror_pad_scratch(op: Operator, sg: Subgraph) -> list[int]:
 
 RULES = [
     OpRule("MIRROR_PAD", macs=NO_MACS, scratch=mirror_pad_scratch),
-    OpRule("PAD", macs=NO_MACS, window=pad_window, channels="channelwise"),
-    OpRule("PADV2", macs=NO_MACS, window=pad_window, channels="channelwise"),
+    OpRule("PAD", macs=NO_MACS, window=pad_window, channels=Channels.CHANNELWISE),
+    OpRule("PADV2", macs=NO_MACS, window=pad_window, channels=Channels.CHANNELWISE),
 ] + [
     # Channel-wise when the channel axis stays last (the splitter checks).
-    OpRule(name, macs=NO_MACS, channels="channelwise",
-           notes="channel-wise when the last axis is kept")
+    OpRule(name, macs=NO_MACS, channels=Channels.CHANNELWISE)
     for name in ("RESHAPE", "SQUEEZE")
 ] + [
     OpRule(name, macs=NO_MACS)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..ir import Operator, Subgraph
-from .base import OpRule, Window
+from .base import Channels, OpRule, Window
 from .conv import same_pad_before
 from .shapes import dim, elements, inp, out
 
@@ -29,6 +29,6 @@ def pool_macs(op: Operator, sg: Subgraph) -> int | None:
 
 
 RULES = [
-    OpRule(name, macs=pool_macs, window=pool_window, channels="channelwise")
+    OpRule(name, macs=pool_macs, window=pool_window, channels=Channels.CHANNELWISE)
     for name in ("AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D")
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..ir import Operator, Subgraph
-from .base import OpRule
+from .base import Channels, OpRule
 from .shapes import elements, inp, out  # noqa: F401
 
 
@@ -26,8 +26,7 @@ def reduce_scratch(op: Operator, sg: Subgraph) -> list[int]:
 # Reductions over axes other than the channel (last) axis compute each
 # channel on its own; the channel splitter checks the axes.
 RULES = [
-    OpRule(name, macs=per_input_element, scratch=reduce_scratch, channels="channelwise",
-           notes="channel-wise when the reduced axes exclude the last one")
+    OpRule(name, macs=per_input_element, scratch=reduce_scratch, channels=Channels.CHANNELWISE)
     for name in ("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN")
 ] + [
     OpRule("REDUCE_ALL", macs=per_input_element, scratch=reduce_scratch)

@@ -7,7 +7,7 @@ import dataclasses
 
 import numpy as np
 
-from ..ir import Model, Operator, Subgraph, Tensor
+from ..ir import Model, Operator, Subgraph, Tensor, TensorKind
 from ..tflite_schema import BUILTIN_CODES
 
 
@@ -108,7 +108,7 @@ class GraphEditor:
         remap: dict[int, int] = {}
         tensors: list[Tensor] = []
         for t in self.tensors:
-            if t.index in used or t.kind != "activation":
+            if t.index in used or t.kind != TensorKind.ACTIVATION:
                 remap[t.index] = len(tensors)
                 tensors.append(t if t.index == len(tensors) else clone(t, index=len(tensors)))
 

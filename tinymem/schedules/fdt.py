@@ -37,13 +37,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Iterator
 
 import numpy as np
 
 from ..dtypes import NUMPY_DTYPES
-from ..ir import Model, Operator, Quantization, Subgraph, Tensor
-from ..ops import rule_for
+from ..ir import Model, Operator, Quantization, Subgraph, Tensor, TensorKind
+from ..ops import Channels, rule_for
 from ..tflite_file import buffer_bytes
 from .edit import GraphEditor, _stem
 from .spatial import even_splits
@@ -106,27 +107,46 @@ class FdtStep:
 
 # ---------------------------------------------------------------------------
 # Layouts: how a path tensor's last axis relates to the split channels.
-# ("chan", C): the last axis is the C channels. ("flat", P, C): the last axis
-# is P positions times C channels, channel fastest (a flattened NHWC tensor).
 
 
-def _part_index(layout: tuple, c0: int, c1: int) -> np.ndarray:
-    ch = np.arange(c0, c1)
-    if layout[0] == "chan":
-        return ch
-    _, p, c = layout
-    return (np.arange(p)[:, None] * c + ch[None, :]).ravel()
+@dataclass(frozen=True)
+class ChannelLayout:
+    """The last axis of a path tensor: its C `channels`, or (`positions` P set)
+    P positions times C channels, channel fastest (a flattened NHWC tensor)."""
+
+    channels: int
+    positions: int | None = None
+
+    @property
+    def flat(self) -> bool:
+        return self.positions is not None
+
+    @property
+    def width(self) -> int:
+        """The length of the last axis."""
+        return self.channels if self.positions is None else self.positions * self.channels
+
+    def part_index(self, c0: int, c1: int) -> np.ndarray:
+        """Positions on the last axis of channels [c0, c1)."""
+        ch = np.arange(c0, c1)
+        if self.positions is None:
+            return ch
+        return (np.arange(self.positions)[:, None] * self.channels + ch[None, :]).ravel()
 
 
-def _width(layout: tuple) -> int:
-    return layout[1] if layout[0] == "chan" else layout[1] * layout[2]
+class Role(StrEnum):
+    """What an op of a path does with the split channels."""
+
+    SPLIT_OUT = "split_out"  # starts the path: each part computes some output channels
+    CHANNELWISE = "channelwise"  # computes each channel on its own
+    SPLIT_IN = "split_in"  # ends a sum-merged path: each part reads some input channels
 
 
 @dataclass
 class PathInfo:
     channels: int
-    layouts: dict[int, tuple]  # path tensor -> layout
-    roles: dict[int, str]  # op index -> "split_out" | "channelwise" | "split_in"
+    layouts: dict[int, ChannelLayout]  # path tensor -> layout
+    roles: dict[int, Role]  # op index -> its role
     entries: tuple[int, ...]  # activations read from outside the path
     exit: int
     internal: tuple[int, ...]  # tensors produced in the path (not the exit)
@@ -152,7 +172,7 @@ class PathInfo:
 
 
 def _act_inputs(sg: Subgraph, op: Operator) -> list[int]:
-    return [t for t in op.inputs if t >= 0 and sg.tensors[t].kind == "activation"]
+    return [t for t in op.inputs if t >= 0 and sg.tensors[t].kind == TensorKind.ACTIVATION]
 
 
 def _per_tensor(t: Tensor) -> bool:
@@ -184,7 +204,7 @@ def _split_out_channels(sg: Subgraph, op: Operator) -> int | None:
     if len(op.outputs) != 1 or len(op.inputs) < 2:
         return None
     x, w, y = sg.tensors[op.inputs[0]], sg.tensors[op.inputs[1]], sg.tensors[op.outputs[0]]
-    if (x.kind != "activation" or not w.has_data or w.dtype == "int4"
+    if (x.kind != TensorKind.ACTIVATION or not w.has_data or w.dtype == "int4"
             or w.dtype not in NUMPY_DTYPES):
         return None
     waxis = 3 if op.opcode == "DEPTHWISE_CONV_2D" else 0
@@ -209,7 +229,7 @@ def _split_out_channels(sg: Subgraph, op: Operator) -> int | None:
     return None
 
 
-def _sum_merge_ok(sg: Subgraph, op: Operator, layout: tuple) -> bool:
+def _sum_merge_ok(sg: Subgraph, op: Operator, layout: ChannelLayout) -> bool:
     """A CONV_2D / FULLY_CONNECTED that can be split by input channels (float)."""
     if op.opcode not in ("CONV_2D", "FULLY_CONNECTED") or len(op.outputs) != 1:
         return False
@@ -219,18 +239,18 @@ def _sum_merge_ok(sg: Subgraph, op: Operator, layout: tuple) -> bool:
     if x.dtype != "float32" or y.dtype != "float32" or w.dtype != "float32" or not w.has_data:
         return False
     if op.opcode == "CONV_2D":
-        return layout[0] == "chan" and len(w.shape) == 4 and len(x.shape) == 4 \
-            and w.shape[3] == x.shape[3] == layout[1]
+        return not layout.flat and len(w.shape) == 4 and len(x.shape) == 4 \
+            and w.shape[3] == x.shape[3] == layout.channels
     if len(w.shape) != 2 or op.options.get("weights_format", 0):
         return False
-    width = _width(layout)
+    width = layout.width
     cin = w.shape[1]
     if x.shape[-1] != width:
         return False
     if cin == width:
         return True
-    # FC flattens its input: a "chan" input whose trailing dims form Cin.
-    if op.options.get("keep_num_dims") or layout[0] != "chan" or cin % width:
+    # FC flattens its input: a channels-last input whose trailing dims form Cin.
+    if op.options.get("keep_num_dims") or layout.flat or cin % width:
         return False
     return len(x.shape) >= 2 and math.prod(x.shape[1:]) == cin
 
@@ -258,12 +278,13 @@ def _granularity(sg: Subgraph, op: Operator, channels: int) -> int:
     return 1
 
 
-def _channelwise(sg: Subgraph, op: Operator, layouts: dict[int, tuple]) -> tuple | None:
+def _channelwise(sg: Subgraph, op: Operator,
+                 layouts: dict[int, ChannelLayout]) -> ChannelLayout | None:
     """The output layout if `op` computes each channel of its path inputs on its own."""
-    if rule_for(op).channels != "channelwise" or len(op.outputs) != 1 or op.intermediates:
+    if rule_for(op).channels != Channels.CHANNELWISE or len(op.outputs) != 1 or op.intermediates:
         return None
     y = sg.tensors[op.outputs[0]]
-    if y.kind != "activation" or not _per_tensor(y) or not y.shape:
+    if y.kind != TensorKind.ACTIVATION or not _per_tensor(y) or not y.shape:
         return None
     acts = _act_inputs(sg, op)
     inside = [t for t in acts if t in layouts]
@@ -273,7 +294,7 @@ def _channelwise(sg: Subgraph, op: Operator, layouts: dict[int, tuple]) -> tuple
     if any(layouts[t] != lay or sg.tensors[t].shape != sg.tensors[inside[0]].shape for t in inside):
         return None
     x = sg.tensors[inside[0]]
-    width = _width(lay)
+    width = lay.width
     if x.shape[-1] != width:
         return None
     for t in acts:
@@ -281,25 +302,25 @@ def _channelwise(sg: Subgraph, op: Operator, layouts: dict[int, tuple]) -> tuple
             continue
         # An activation from outside is cut into channel slices (or broadcast).
         ten = sg.tensors[t]
-        if lay[0] != "chan" or not ten.shape or ten.shape[-1] not in (1, width) \
+        if lay.flat or not ten.shape or ten.shape[-1] not in (1, width) \
                 or not _per_tensor(ten) or len(ten.shape) > len(y.shape):
             return None
     code = op.opcode
     if code == "DEPTHWISE_CONV_2D":
         w = sg.tensors[op.inputs[1]]
-        if lay[0] != "chan" or len(w.shape) != 4 or w.shape[3] != width or y.shape[-1] != width \
+        if lay.flat or len(w.shape) != 4 or w.shape[3] != width or y.shape[-1] != width \
                 or not _sliceable(w, 3) or len(acts) != 1:
             return None
         if len(op.inputs) > 2 and op.inputs[2] >= 0 and not _sliceable(sg.tensors[op.inputs[2]], 0):
             return None
         return lay
     if code in _POOLS:
-        return lay if lay[0] == "chan" and len(x.shape) == 4 and y.shape[-1] == width else None
+        return lay if not lay.flat and len(x.shape) == 4 and y.shape[-1] == width else None
     if code in ("PAD", "PADV2"):
         from ..ops.movement import constant_values
 
         pads = constant_values(sg, op.inputs[1]) if len(op.inputs) > 1 else None
-        if lay[0] != "chan" or pads is None or pads.size != 2 * len(x.shape):
+        if lay.flat or pads is None or pads.size != 2 * len(x.shape):
             return None
         if pads.reshape(-1, 2)[-1].tolist() != [0, 0]:
             return None
@@ -308,7 +329,7 @@ def _channelwise(sg: Subgraph, op: Operator, layouts: dict[int, tuple]) -> tuple
         from ..ops.movement import constant_values
 
         axes = constant_values(sg, op.inputs[1]) if len(op.inputs) > 1 else None
-        if lay[0] != "chan" or axes is None:
+        if lay.flat or axes is None:
             return None
         rank = len(x.shape)
         if (rank - 1) in {int(a) % rank for a in np.ravel(axes)} or y.shape[-1] != width:
@@ -316,12 +337,12 @@ def _channelwise(sg: Subgraph, op: Operator, layouts: dict[int, tuple]) -> tuple
         return lay
     if code == "RESHAPE":
         if y.shape[-1] == x.shape[-1]:
-            if lay[0] == "flat" and y.shape != x.shape:
+            if lay.flat and y.shape != x.shape:
                 return None
             return lay
-        if lay[0] == "chan" and len(y.shape) == 2 and len(x.shape) >= 3 \
+        if not lay.flat and len(y.shape) == 2 and len(x.shape) >= 3 \
                 and y.shape[0] == x.shape[0] and y.shape[1] == math.prod(x.shape[1:]):
-            return ("flat", math.prod(x.shape[1:-1]), width)
+            return ChannelLayout(width, positions=math.prod(x.shape[1:-1]))
         return None
     if code == "SQUEEZE":
         dims = op.options.get("squeeze_dims") or []
@@ -360,7 +381,7 @@ class PathFinder:
         if op0.tag is not None or len(op0.outputs) != 1 or op0.intermediates:
             return
         y0 = op0.outputs[0]
-        roles = {first: "split_out"}
+        roles = {first: Role.SPLIT_OUT}
         c = _split_out_channels(sg, op0)
         if c is not None:
             entries = [op0.inputs[0]]
@@ -371,14 +392,14 @@ class PathFinder:
             if not acts or not y.shape:
                 return
             c = y.shape[-1]
-            lay = _channelwise(sg, op0, {t: ("chan", c) for t in acts})
+            lay = _channelwise(sg, op0, {t: ChannelLayout(c) for t in acts})
             if lay is None or any(sg.tensors[t].shape[-1] != c for t in acts):
                 return
-            roles[first] = "channelwise"
+            roles[first] = Role.CHANNELWISE
             entries = list(acts)
-        if c < 2 or sg.tensors[y0].kind != "activation":
+        if c < 2 or sg.tensors[y0].kind != TensorKind.ACTIVATION:
             return
-        layouts = {y0: ("chan", c)}
+        layouts = {y0: ChannelLayout(c)}
         produced = [y0]
         gran = _granularity(sg, op0, c)
         for last in range(first, min(first + max_ops, self.n)):
@@ -392,21 +413,21 @@ class PathFinder:
                         and _sum_merge_ok(sg, op, layouts[ins[0]]) \
                         and not op.intermediates and self._closed(produced, -1, last):
                     r = dict(roles)
-                    r[last] = "split_in"
+                    r[last] = Role.SPLIT_IN
                     yield Path(sg.index, first, last, "sum"), PathInfo(
                         c, dict(layouts), r, tuple(dict.fromkeys(entries)), op.outputs[0],
                         tuple(produced), gran)
                 lay = _channelwise(sg, op, layouts)
                 if lay is None:
                     return
-                roles[last] = "channelwise"
+                roles[last] = Role.CHANNELWISE
                 gran = max(gran, _granularity(sg, op, c))
                 out = op.outputs[0]
                 layouts[out] = lay
                 produced.append(out)
                 entries.extend(t for t in _act_inputs(sg, op) if t not in layouts)
             out = op.outputs[0]
-            if layouts[out][0] == "chan" and last > first and self._closed(produced, out, last):
+            if not layouts[out].flat and last > first and self._closed(produced, out, last):
                 yield Path(sg.index, first, last, "concat"), PathInfo(
                     c, dict(layouts), dict(roles), tuple(dict.fromkeys(entries)), out,
                     tuple(t for t in produced if t != out), gran)
@@ -543,7 +564,7 @@ class _Splitter:
             y = op.outputs[0]
             inputs = list(op.inputs)
             changes: dict = {}
-            if role == "split_out":
+            if role == Role.SPLIT_OUT:
                 idx = np.arange(c0, c1)
                 waxis = 3 if op.opcode == "DEPTHWISE_CONV_2D" else 0
                 inputs[1] = self.take(op.inputs[1], idx, waxis, f"fdt{k}_w")
@@ -552,14 +573,14 @@ class _Splitter:
                 if op.opcode == "DEPTHWISE_CONV_2D":
                     changes["depth_multiplier"] = nch
                 out = self.part_tensor(y, nch, f"fdt{k}")
-            elif role == "split_in":
+            elif role == Role.SPLIT_IN:
                 x = op.inputs[0]
                 lay = info.layouts[x]
-                idx = _part_index(lay, c0, c1)
+                idx = lay.part_index(c0, c1)
                 if op.opcode == "FULLY_CONNECTED":
                     cin = sg.tensors[op.inputs[1]].shape[1]
-                    if cin != _width(lay):  # FC flattens a (.., C) input
-                        c = _width(lay)
+                    if cin != lay.width:  # FC flattens a (.., C) input
+                        c = lay.width
                         idx = (np.arange(cin // c)[:, None] * c + idx[None, :]).ravel()
                     inputs[1] = self.take(op.inputs[1], idx, 1, f"fdt{k}_w")
                 else:
@@ -571,15 +592,15 @@ class _Splitter:
                 out = ed.new_tensor(sg.tensors[y], sg.tensors[y].shape, f"fdt_part{k}")
             else:
                 lay = info.layouts[y]
-                idx = _part_index(lay, c0, c1)
-                width = _width(lay)
+                idx = lay.part_index(c0, c1)
+                width = lay.width
                 for p, t in enumerate(op.inputs):
                     if t < 0:
                         continue
                     ten = sg.tensors[t]
                     if t in cur:
                         inputs[p] = cur[t]
-                    elif ten.kind == "activation":
+                    elif ten.kind == TensorKind.ACTIVATION:
                         if ten.shape[-1] == 1:
                             continue  # broadcast over channels
                         if t not in sliced:

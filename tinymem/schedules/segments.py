@@ -36,10 +36,6 @@ class SegmentFinder:
         for op in sg.operators:
             for t in op.real_inputs():
                 self.last_reader[t] = op.index
-        self.first_reader: dict[int, int] = {}
-        for op in reversed(sg.operators):
-            for t in op.real_inputs():
-                self.first_reader[t] = op.index
         self.outputs = set(sg.outputs)
 
     def segment(self, first: int, last: int) -> Segment | None:
