@@ -203,7 +203,7 @@ def explore(model_path: str | None, sram: str | None, max_overhead: str | None, 
         chosen = chosen or ex.recommended
         if chosen is None:
             raise TinymemError("no option to write: pass --option ID")
-        from .rewrite import write_option
+        from .writer import write_option
 
         size = write_option(chosen, output)
         click.echo(f"wrote {output} ({size:,} bytes): option {chosen.id}, predicted TFLM arena "

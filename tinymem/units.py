@@ -65,11 +65,3 @@ def short_bytes(n: int | None) -> str:
     if n < 1024 ** 2:
         return f"{n / 1024:.1f}k"
     return f"{n / 1024 ** 2:.2f}M"
-
-
-def short_name(name: str, limit: int = 48) -> str:
-    """A readable tensor name: converters join fused op names with ';'."""
-    first = name.split(";")[0]
-    if len(first) > limit:
-        first = "…" + first[-(limit - 1):]
-    return first

@@ -35,6 +35,22 @@ class ArenaPlan:
         return int(self.live.max()) if self.live.size else 0
 
 
+class PlannedFigures:
+    """The two figures of anything measured by a plan (a profile, an explored option)."""
+
+    plan: ArenaPlan
+
+    @property
+    def arena_bytes(self) -> int:
+        """The arena head TFLM allocates."""
+        return self.plan.arena_bytes
+
+    @property
+    def peak_bytes(self) -> int:
+        """The live-set lower bound."""
+        return self.plan.peak_bytes
+
+
 def plan_model(model: Model, offline: list[int] | None = None) -> ArenaPlan:
     """Plan the arena head with TFLM's rules and greedy planner.
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ..ir import Operator
+from typing import Iterable
+
+from ..ir import Operator, Subgraph
 from . import conv, custom, dense, elementwise, movement, pool, recurrent, reduce
 from .base import Channels, OpRule, Window
 
@@ -21,4 +23,19 @@ def is_known(op: Operator) -> bool:
     return op.opcode in REGISTRY
 
 
-__all__ = ["Channels", "OpRule", "Window", "REGISTRY", "rule_for", "is_known"]
+def op_macs(op: Operator, sg: Subgraph) -> int | None:
+    """An op's multiply-accumulates, None when unknown (an unknown op, or shapes
+    its rule cannot read)."""
+    try:
+        return rule_for(op).macs(op, sg)
+    except (IndexError, ValueError, ZeroDivisionError):
+        return None
+
+
+def total_macs(ops: Iterable[Operator], sg: Subgraph) -> int:
+    """The MACs of some ops of `sg`, unknown ones counting 0."""
+    return sum(op_macs(op, sg) or 0 for op in ops)
+
+
+__all__ = ["Channels", "OpRule", "Window", "REGISTRY", "rule_for", "is_known", "op_macs",
+           "total_macs"]

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 from .. import __version__
 from ..errors import TinymemError
-from ..units import human_bytes, human_count, short_bytes, short_name
+from ..units import human_bytes, human_count, short_bytes
+from .names import short_name
 from . import plots as _plots
 
 if TYPE_CHECKING:

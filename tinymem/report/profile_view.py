@@ -8,7 +8,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ..analysis import Profile
-from ..units import human_bytes, human_count, short_bytes, short_name
+from ..units import human_bytes, human_count, short_bytes
+from .names import short_name
 from .charts import bar, sparkline
 
 

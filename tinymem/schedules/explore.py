@@ -24,9 +24,9 @@ from ..ir import Model, Subgraph
 from ..memory.layout import best_layout
 from ..memory.greedy import arena_size, greedy_offsets
 from ..memory.liveness import live_bytes_per_scope
-from ..memory.planner import ArenaPlan, plan_model
+from ..memory.planner import ArenaPlan, PlannedFigures, plan_model
 from ..memory.requests import Requests, build_requests
-from ..ops import rule_for
+from ..ops import total_macs
 from .reorder import reorder
 from .fdt import fdt_steps
 from .tiling_steps import Step, spatial_steps
@@ -41,16 +41,11 @@ STEP_SOURCES: list[StepSource] = [spatial_steps, fdt_steps]
 
 
 def model_macs(model: Model) -> int:
-    total = 0
-    for sg in model.subgraphs:
-        for op in sg.operators:
-            m = rule_for(op).macs(op, sg)
-            total += m or 0
-    return total
+    return sum(total_macs(sg.operators, sg) for sg in model.subgraphs)
 
 
 @dataclass
-class Option:
+class Option(PlannedFigures):
     id: str
     kind: str
     description: str
@@ -68,14 +63,6 @@ class Option:
     base_subgraph: Subgraph | None = field(default=None, repr=False)
 
     @property
-    def arena_bytes(self) -> int:
-        return self.plan.arena_bytes
-
-    @property
-    def peak_bytes(self) -> int:
-        return self.plan.peak_bytes
-
-    @property
     def mac_overhead(self) -> float:
         return self.macs / self.base_macs - 1 if self.base_macs else 0.0
 
@@ -89,11 +76,11 @@ class Option:
         if not tiled:
             return None
         sg = self.model.main
-        new = sum(rule_for(op).macs(op, sg) or 0 for op in tiled)
+        new = total_macs(tiled, sg)
         origins = {op.origin for op in tiled if op.origin is not None}
         base_sg = self.base_subgraph or self.model.main
-        old = sum(rule_for(base_sg.operators[i]).macs(base_sg.operators[i], base_sg) or 0
-                  for i in origins if i < len(base_sg.operators))
+        old = total_macs((base_sg.operators[i] for i in origins if i < len(base_sg.operators)),
+                         base_sg)
         return new / old - 1 if old else None
 
 

@@ -44,9 +44,11 @@ import numpy as np
 
 from ..dtypes import NUMPY_DTYPES
 from ..ir import Model, Operator, Quantization, Subgraph, Tensor, TensorKind
+from ..memory.requests import align
 from ..ops import Channels, rule_for
 from ..tflite_file import buffer_bytes
 from .edit import GraphEditor, _stem
+from .segments import source_span
 from .spatial import even_splits
 
 # Partition counts tried (moiopt's list).
@@ -70,15 +72,21 @@ _REDUCE = ("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN")
 _SUM_ACTS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
 
 
+class Merge(StrEnum):
+    """How the partitions of a path become its exit tensor again."""
+
+    CONCAT = "concat"  # CONCATENATION of the parts' output channels
+    SUM = "sum"  # ADD of partial sums (a conv/FC split by input channels)
+
+
 @dataclass(frozen=True)
 class Path:
-    """Ops [first, last] of a subgraph, split into channel partitions and
-    merged by "concat" or "sum" (partial sums of a conv/FC split by input)."""
+    """Ops [first, last] of a subgraph, split into channel partitions and merged."""
 
     subgraph: int
     first: int
     last: int
-    merge: str = "concat"
+    merge: Merge = Merge.CONCAT
 
     @property
     def ops(self) -> range:
@@ -98,7 +106,7 @@ class FdtStep:
     @property
     def label(self) -> str:
         first, last = self.source_ops or (self.segment.first, self.segment.last)
-        merge = " sum-merge" if self.segment.merge == "sum" else ""
+        merge = " sum-merge" if self.segment.merge == Merge.SUM else ""
         return f"{self.kind} ops {first}-{last} {self.parts} parts{merge}"
 
     def apply(self, model: Model) -> Model:
@@ -414,7 +422,7 @@ class PathFinder:
                         and not op.intermediates and self._closed(produced, -1, last):
                     r = dict(roles)
                     r[last] = Role.SPLIT_IN
-                    yield Path(sg.index, first, last, "sum"), PathInfo(
+                    yield Path(sg.index, first, last, Merge.SUM), PathInfo(
                         c, dict(layouts), r, tuple(dict.fromkeys(entries)), op.outputs[0],
                         tuple(produced), gran)
                 lay = _channelwise(sg, op, layouts)
@@ -428,7 +436,7 @@ class PathFinder:
                 entries.extend(t for t in _act_inputs(sg, op) if t not in layouts)
             out = op.outputs[0]
             if not layouts[out].flat and last > first and self._closed(produced, out, last):
-                yield Path(sg.index, first, last, "concat"), PathInfo(
+                yield Path(sg.index, first, last, Merge.CONCAT), PathInfo(
                     c, dict(layouts), dict(roles), tuple(dict.fromkeys(entries)), out,
                     tuple(t for t in produced if t != out), gran)
 
@@ -522,7 +530,7 @@ class _Splitter:
         nparts = len(self.splits)
         for k, (c0, c1) in enumerate(self.splits):
             out = self.emit_part(k, c0, c1)
-            if path.merge == "sum":
+            if path.merge == Merge.SUM:
                 if acc is None:
                     acc = out
                 else:
@@ -543,7 +551,7 @@ class _Splitter:
                 self.concat([t for t, _ in done], chunk, origin)
                 chunks.append((chunk, width))
                 done = []
-        if path.merge == "concat":
+        if path.merge == Merge.CONCAT:
             self.concat([t for t, _ in (chunks or done)], info.exit, origin)
         for op in sg.operators[path.last + 1:]:
             ed.keep(op)
@@ -667,10 +675,6 @@ def fdt_split(model: Model, path: Path, parts: int) -> Model:
 # Discovery
 
 
-def _align(n: int) -> int:
-    return (n + 15) // 16 * 16
-
-
 def fdt_steps(model: Model, peak_op: int, arena: int,
               max_candidates: int | None = MAX_CANDIDATES) -> Iterator[FdtStep]:
     """FDT steps for paths through the main subgraph's peak (moiopt's discovery).
@@ -697,7 +701,7 @@ def fdt_steps(model: Model, peak_op: int, arena: int,
     live = np.zeros(n + 1, dtype=np.int64)
     for t in acts:
         a, b = max(first_use[t], 0), min(last_use.get(t, first_use[t]), n)
-        live[a:b + 1] += _align(sg.tensors[t].nbytes)
+        live[a:b + 1] += align(sg.tensors[t].nbytes)
     alive = [t for t in acts if first_use[t] <= peak_op <= last_use.get(t, first_use[t])
              and t in producer]
     if not alive:
@@ -728,15 +732,10 @@ def fdt_steps(model: Model, peak_op: int, arena: int,
     for _, _, path, counts in found:
         if budget <= 0:
             break
-        span = _source_span(sg, path)
+        span = source_span(sg, path)
         for parts in counts[:budget]:
             yield FdtStep(segment=path, parts=parts, source_ops=span)
         budget -= len(counts)
-
-
-def _source_span(sg: Subgraph, path: Path) -> tuple[int, int]:
-    origins = [sg.operators[i].origin for i in path.ops if sg.operators[i].origin is not None]
-    return (min(origins), max(origins)) if origins else (path.first, path.last)
 
 
 def _estimates(sg: Subgraph, path: Path, info: PathInfo, live: np.ndarray,
@@ -753,8 +752,8 @@ def _estimates(sg: Subgraph, path: Path, info: PathInfo, live: np.ndarray,
     ops = list(path.ops)
     own = set(info.internal) | {info.exit}
     entries = set(info.entries)
-    exit_b = _align(sg.tensors[info.exit].nbytes)
-    entry_b = sum(_align(sg.tensors[t].nbytes) for t in entries)
+    exit_b = align(sg.tensors[info.exit].nbytes)
+    entry_b = sum(align(sg.tensors[t].nbytes) for t in entries)
     # Live bytes of the path's own tensors and of its entries, per path op.
     own_live = np.zeros(len(ops), dtype=np.int64)
     ent_live = np.zeros(len(ops), dtype=np.int64)
@@ -763,17 +762,17 @@ def _estimates(sg: Subgraph, path: Path, info: PathInfo, live: np.ndarray,
             a, b = max(first_use[t], 0), last_use.get(t, n_ops)
             for j, i in enumerate(ops):
                 if a <= i <= b:
-                    arr[j] += _align(sg.tensors[t].nbytes)
+                    arr[j] += align(sg.tensors[t].nbytes)
     background = int((live[path.first: path.last + 1] - own_live - ent_live).max())
     outside = np.concatenate([live[: path.first], live[path.last + 1: n_ops]])
     outside_max = int(outside.max()) if outside.size else 0
-    if path.merge == "sum":
+    if path.merge == Merge.SUM:
         own_live[-1] -= exit_b  # the partial sums are counted apart
     work = int(own_live.max())
     entries_after = entry_b if any(last_use.get(t, n_ops) > path.last for t in entries) else 0
     out: list[tuple[int, int]] = []
     for parts in info.part_counts():
-        if path.merge == "concat":
+        if path.merge == Merge.CONCAT:
             during = background + entry_b + exit_b * (parts - 1) // parts + work // parts
             merge = background + 2 * exit_b + entries_after
         else:

@@ -12,7 +12,7 @@ from typing import Iterator
 
 from ..ir import Model
 from ..graph_cuts import narrow_points
-from .segments import Segment, SegmentFinder
+from .segments import Segment, SegmentFinder, source_span
 from .spatial import Grid, balanced_grid, tile_segment, tileable, uniform_grid
 
 # Grids tried for every segment: squares and their near-square neighbours.
@@ -44,11 +44,6 @@ class Step:
 
     def apply(self, model: Model) -> Model:
         return tile_segment(model, self.segment, self.grid)
-
-
-def source_span(sg, seg: Segment) -> tuple[int, int]:
-    origins = [sg.operators[i].origin for i in seg.ops if sg.operators[i].origin is not None]
-    return (min(origins), max(origins)) if origins else (seg.first, seg.last)
 
 
 def spatial_steps(model: Model, peak_op: int, arena: int) -> Iterator[Step]:

@@ -10,12 +10,15 @@ Three steps, one module each:
 - `emit`: build the flatbuffer tables, copying from the source file
   (`source`) what the IR does not hold.
 
-`write_model` then writes the bytes atomically (`output`).
+`write_model` then writes the bytes atomically (`output`); `write_option`
+writes a schedule `explore` chose, with its offline memory plan, so the file
+TFLite Micro loads is the one whose arena was predicted.
 """
 
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from ..ir import Model
 from ..tflite_file import offline_plan as stored_offline_plan
@@ -25,6 +28,9 @@ from .output import atomic_write, check_destination
 from .plan import plan_write
 from .source import SourceModel
 from .validate import check_model
+
+if TYPE_CHECKING:
+    from ..schedules.explore import Option
 
 
 def serialize_model(model: Model, offline_plan: list[int] | None = None,
@@ -62,4 +68,10 @@ def write_model(model: Model, path: str | os.PathLike, offline_plan: list[int] |
     return len(data)
 
 
-__all__ = ["serialize_model", "write_model"]
+def write_option(option: Option, path: str | os.PathLike) -> int:
+    """Write an explored option (the very graph explore measured, and its offline
+    plan if it has one) as a .tflite at `path`; returns the bytes written."""
+    return write_model(option.model, path, offline_plan=option.offline)
+
+
+__all__ = ["serialize_model", "write_model", "write_option"]
