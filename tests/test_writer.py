@@ -6,7 +6,6 @@ import copy
 import os
 import subprocess
 import sys
-import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -248,16 +247,13 @@ def test_tflm_arena_is_unchanged(path, tmp_path):
     assert runtimes.tflm_arena(str(out)).head == orig.head
 
 
-def test_serialising_a_4mb_model_is_fast():
+def test_a_4mb_model_is_written_with_its_weights_once():
+    # Its speed is measured by bench/writer_bench.py, not asserted here.
     path = _sample("mobilenet_v2_100_224_int8.tflite")
     model = load_model(path)
     assert model.file_size > 3_500_000
-    serialize_model(model)  # warm the reflection caches
-    t0 = time.perf_counter()
     data = serialize_model(model)
-    elapsed = time.perf_counter() - t0
-    assert len(data) > 3_500_000
-    assert elapsed < 0.5, f"{elapsed:.3f} s"
+    assert model.weights_bytes() <= len(data) < model.file_size + 64 * 1024
 
 
 # --------------------------------------------------------------------------
