@@ -19,6 +19,12 @@ import numpy as np
 from . import dtypes
 
 
+def own_name(name: str) -> str:
+    """The part of a tensor name that names its own op: converters name the output of
+    fused ops by joining the fused ops' names with ';', the producing op's first."""
+    return name.split(";")[0]
+
+
 class TensorKind(StrEnum):
     """What a tensor's memory is: the arena plans activations (and variables
     with an offline offset); constants live in the model's flash."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from ..ir import own_name
+
 
 def short_name(name: str, limit: int = 48) -> str:
-    """A readable tensor name: converters join fused op names with ';', keep the first
-    (and at most `limit` characters of its end)."""
-    first = name.split(";")[0]
+    """A readable tensor name: the producing op's own name (at most `limit` characters
+    of its end)."""
+    first = own_name(name)
     if len(first) > limit:
         first = "…" + first[-(limit - 1):]
     return first

@@ -7,14 +7,14 @@ import dataclasses
 
 import numpy as np
 
-from ..ir import Model, Operator, Subgraph, Tensor, TensorKind
+from ..ir import Model, Operator, Subgraph, Tensor, TensorKind, own_name
 from ..tflite_schema import BUILTIN_CODES
 
 
 def _stem(name: str, index: int) -> str:
     """A short, readable base for derived tensor names (converter names run to
     hundreds of characters, and a rewritten model has hundreds of tile tensors)."""
-    base = name.split(";")[0].rstrip("/").split("/")[-1] if name else ""
+    base = own_name(name).rstrip("/").split("/")[-1] if name else ""
     return (base[:24] or "t") + f"#{index}"
 
 
