@@ -104,17 +104,22 @@ def make_divisible(value: float, divisor: int = 8, min_value: int | None = None)
     return new_value
 
 
+def _bn_act(x, activation: str | None, prefix: str):
+    """BatchNorm (+ optional activation), layers named `prefix`bn, `prefix`relu6 ..."""
+    x = layers.BatchNormalization(name=f"{prefix}bn")(x)
+    if activation == "relu6":
+        x = layers.ReLU(6.0, name=f"{prefix}relu6")(x)
+    elif activation == "relu":
+        x = layers.ReLU(name=f"{prefix}relu")(x)
+    return x
+
+
 def conv_bn(x, filters: int, kernel, strides=1, activation: str | None = None, name: str = ""):
     """Conv2D (no bias) + BatchNorm (+ optional activation); BN folds on conversion."""
     x = layers.Conv2D(
         filters, kernel, strides=strides, padding="same", use_bias=False, name=f"{name}conv"
     )(x)
-    x = layers.BatchNormalization(name=f"{name}bn")(x)
-    if activation == "relu6":
-        x = layers.ReLU(6.0, name=f"{name}relu6")(x)
-    elif activation == "relu":
-        x = layers.ReLU(name=f"{name}relu")(x)
-    return x
+    return _bn_act(x, activation, name)
 
 
 def dw_bn(x, strides=1, activation: str | None = None, name: str = ""):
@@ -122,12 +127,7 @@ def dw_bn(x, strides=1, activation: str | None = None, name: str = ""):
     x = layers.DepthwiseConv2D(
         3, strides=strides, padding="same", use_bias=False, name=f"{name}dw"
     )(x)
-    x = layers.BatchNormalization(name=f"{name}dw_bn")(x)
-    if activation == "relu6":
-        x = layers.ReLU(6.0, name=f"{name}dw_relu6")(x)
-    elif activation == "relu":
-        x = layers.ReLU(name=f"{name}dw_relu")(x)
-    return x
+    return _bn_act(x, activation, f"{name}dw_")
 
 
 def randomize_batchnorm(model: keras.Model, seed: int) -> None:

@@ -97,7 +97,7 @@ def test_required_differs_from_head_plus_tail_where_the_firmware_says():
 def test_explore_recommendation_runs_on_the_firmware_as_predicted(tmp_path):
     # The recommended rewrite's arena to set, measured on the target, is the predicted
     # one, and its outputs there are the original's, byte for byte.
-    from tinymem.rewrite import write_option
+    from tinymem.writer import write_option
     from tinymem.schedules.explore import explore
     from tinymem.verify import verify_on_firmware
 

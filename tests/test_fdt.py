@@ -16,10 +16,9 @@ import tinymem
 from tinymem import runtimes
 from tinymem.memory.planner import plan_model
 from tinymem.ops import rule_for
-from tinymem.rewrite import write_option
 from tinymem.schedules.explore import explore, model_macs
 from tinymem.schedules.fdt import FdtStep, Path, PathFinder, fdt_split, fdt_steps
-from tinymem.writer import write_model
+from tinymem.writer import write_model, write_option
 
 from .conftest import SAMPLES, all_model_params, explored, shared_param
 

@@ -13,7 +13,7 @@ import pytest
 
 import tinymem
 from tinymem import runtimes
-from tinymem.rewrite import write_option
+from tinymem.writer import write_option
 from tinymem.schedules.explore import explore
 from tinymem.schedules.fold_pad import fold_pads, foldable
 from tinymem.verify import verify_models

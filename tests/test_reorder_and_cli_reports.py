@@ -10,9 +10,9 @@ import pytest
 
 import tinymem
 from tinymem import runtimes
-from tinymem.rewrite import write_option
 from tinymem.schedules.explore import explore
 from tinymem.verify import verify_models
+from tinymem.writer import write_option
 
 from .conftest import SAMPLES
 

@@ -15,9 +15,9 @@ import pytest
 import tinymem
 from tinymem import runtimes
 from tinymem.errors import TinymemError
-from tinymem.rewrite import write_option
 from tinymem.schedules.explore import explore
 from tinymem.verify import verify_models
+from tinymem.writer import write_option
 
 from .conftest import SAMPLES, all_model_params, explored
 from .test_explore import NOTHING_LOWERS

@@ -15,7 +15,7 @@ import pytest
 import tinymem
 from tinymem import runtimes
 from tinymem.memory.planner import plan_model
-from tinymem.rewrite import write_option
+from tinymem.writer import write_option
 from tinymem.schedules.copies import bytes_copied
 from tinymem.schedules.explore import explore, model_macs
 from tinymem.schedules.row_cache import (MAX_CONCAT_INPUTS, balanced_cuts, cache_segment,

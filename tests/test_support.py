@@ -383,7 +383,7 @@ def test_no_option_offered_on_a_uint8_input_is_refused_by_the_table(uint8_explor
 
 def _written(uint8_exploration, tmp_path_factory):
     """The patch options and the best within 10% MACs, written as the CLI writes them."""
-    from tinymem.rewrite import write_option
+    from tinymem.writer import write_option
 
     ex = uint8_exploration
     chosen = {id(o): o for o in ex.options if "patch" in o.kind}

@@ -17,8 +17,10 @@ import tflite
 from tinymem import runtimes
 from tinymem.errors import TinymemError
 from tinymem.ir import Model, Operator, Tensor
-from tinymem.memory.planner import OFFLINE_PLAN_KEY, buffer_bytes, offline_plan, plan_model
+from tinymem.memory.planner import plan_model
 from tinymem.reader import load_model, parse_model
+from tinymem.tflite_file import buffer_bytes, offline_plan
+from tinymem.tflite_schema import OFFLINE_PLAN_KEY
 from tinymem import writer
 from tinymem.writer import serialize_model, write_model
 
@@ -238,8 +240,8 @@ def test_tflm_arena_is_unchanged(path, tmp_path):
     assert runtimes.tflm_arena(str(out)).head == orig.head
 
 
-def test_serialising_a_4mb_model_copies_each_weight_once():
-    # (Its speed is measured in bench/profile_bench.py, not asserted here.)
+def test_a_4mb_model_is_written_with_its_weights_once():
+    # Its speed is measured by bench/writer_bench.py, not asserted here.
     path = _sample("mobilenet_v2_100_224_int8.tflite")
     model = load_model(path)
     assert model.file_size > 3_500_000
@@ -545,6 +547,13 @@ def _hand_built_model() -> bytes:
     def string(s):
         return b.CreateString(s)
 
+    def table(name, **fields):  # fields in the order given; None ones left out
+        getattr(tflite, f"{name}Start")(b)
+        for field, value in fields.items():
+            if value is not None:
+                getattr(tflite, f"{name}Add{field}")(b, value)
+        return getattr(tflite, f"{name}End")(b)
+
     # buffers: 0 empty, 1 weights, 2 metadata
     w = b.CreateNumpyVector(np.arange(6, dtype=np.int8))
     md = b.CreateNumpyVector(np.frombuffer(b"hello", dtype=np.uint8))
@@ -624,19 +633,10 @@ def _hand_built_model() -> bytes:
     for name, shape, ttype, buf, extra in specs:
         n_off = string(name)
         s_off = ivec(shape)
-        tflite.TensorStart(b)
-        tflite.TensorAddShape(b, s_off)
-        tflite.TensorAddType(b, ttype)
-        tflite.TensorAddBuffer(b, buf)
-        tflite.TensorAddName(b, n_off)
-        if "quant" in extra:
-            tflite.TensorAddQuantization(b, extra["quant"])
-        if "sparsity" in extra:
-            tflite.TensorAddSparsity(b, extra["sparsity"])
-        if "variants" in extra:
-            tflite.TensorAddVariantTensors(b, extra["variants"])
-        tflite.TensorAddHasRank(b, extra.get("rank", True))
-        tensors.append(tflite.TensorEnd(b))
+        tensors.append(table("Tensor", Shape=s_off, Type=ttype, Buffer=buf, Name=n_off,
+                             Quantization=extra.get("quant"), Sparsity=extra.get("sparsity"),
+                             VariantTensors=extra.get("variants"),
+                             HasRank=extra.get("rank", True)))
     b.StartVector(4, len(tensors), 4)
     for off in reversed(tensors):
         b.PrependUOffsetTRelative(off)
@@ -653,63 +653,39 @@ def _hand_built_model() -> bytes:
     inputs = ivec([0, 1, -1])
     outputs = ivec([2])
     inter = ivec([3])
-    tflite.OperatorStart(b)
-    tflite.OperatorAddOpcodeIndex(b, 0)
-    tflite.OperatorAddInputs(b, inputs)
-    tflite.OperatorAddOutputs(b, outputs)
-    tflite.OperatorAddBuiltinOptionsType(b, tflite.BuiltinOptions.FullyConnectedOptions)
-    tflite.OperatorAddBuiltinOptions(b, fc_opts)
-    tflite.OperatorAddCustomOptions(b, custom)
-    tflite.OperatorAddMutatingVariableInputs(b, mut)
-    tflite.OperatorAddIntermediates(b, inter)
-    tflite.OperatorAddBuiltinOptions2Type(b, tflite.BuiltinOptions2.StablehloConcatenateOptions)
-    tflite.OperatorAddBuiltinOptions2(b, opts2)
-    op = tflite.OperatorEnd(b)
+    op = table("Operator", OpcodeIndex=0, Inputs=inputs, Outputs=outputs,
+               BuiltinOptionsType=tflite.BuiltinOptions.FullyConnectedOptions,
+               BuiltinOptions=fc_opts, CustomOptions=custom, MutatingVariableInputs=mut,
+               Intermediates=inter,
+               BuiltinOptions2Type=tflite.BuiltinOptions2.StablehloConcatenateOptions,
+               BuiltinOptions2=opts2)
     b.StartVector(4, 1, 4)
     b.PrependUOffsetTRelative(op)
     ops_vec = b.EndVector()
 
     sg_in, sg_out, sg_name = ivec([0]), ivec([2]), string("main")
-    tflite.SubGraphStart(b)
-    tflite.SubGraphAddTensors(b, tensors_vec)
-    tflite.SubGraphAddInputs(b, sg_in)
-    tflite.SubGraphAddOutputs(b, sg_out)
-    tflite.SubGraphAddOperators(b, ops_vec)
-    tflite.SubGraphAddName(b, sg_name)
-    sg = tflite.SubGraphEnd(b)
+    sg = table("SubGraph", Tensors=tensors_vec, Inputs=sg_in, Outputs=sg_out, Operators=ops_vec,
+               Name=sg_name)
     b.StartVector(4, 1, 4)
     b.PrependUOffsetTRelative(sg)
     sgs = b.EndVector()
 
-    tflite.OperatorCodeStart(b)
-    tflite.OperatorCodeAddDeprecatedBuiltinCode(b, tflite.BuiltinOperator.FULLY_CONNECTED)
-    tflite.OperatorCodeAddBuiltinCode(b, tflite.BuiltinOperator.FULLY_CONNECTED)
-    tflite.OperatorCodeAddVersion(b, 7)
-    oc = tflite.OperatorCodeEnd(b)
+    oc = table("OperatorCode", DeprecatedBuiltinCode=tflite.BuiltinOperator.FULLY_CONNECTED,
+               BuiltinCode=tflite.BuiltinOperator.FULLY_CONNECTED, Version=7)
     b.StartVector(4, 1, 4)
     b.PrependUOffsetTRelative(oc)
     ocs = b.EndVector()
 
     md_name = string("notes")
-    tflite.MetadataStart(b)
-    tflite.MetadataAddName(b, md_name)
-    tflite.MetadataAddBuffer(b, 2)
-    md_t = tflite.MetadataEnd(b)
+    md_t = table("Metadata", Name=md_name, Buffer=2)
     b.StartVector(4, 1, 4)
     b.PrependUOffsetTRelative(md_t)
     mds = b.EndVector()
     md_buf = ivec([2])
     desc = string("hand built")
 
-    tflite.ModelStart(b)
-    tflite.ModelAddVersion(b, 3)
-    tflite.ModelAddOperatorCodes(b, ocs)
-    tflite.ModelAddSubgraphs(b, sgs)
-    tflite.ModelAddDescription(b, desc)
-    tflite.ModelAddBuffers(b, bufs_vec)
-    tflite.ModelAddMetadataBuffer(b, md_buf)
-    tflite.ModelAddMetadata(b, mds)
-    m = tflite.ModelEnd(b)
+    m = table("Model", Version=3, OperatorCodes=ocs, Subgraphs=sgs, Description=desc,
+              Buffers=bufs_vec, MetadataBuffer=md_buf, Metadata=mds)
     b.Finish(m, file_identifier=b"TFL3")
     return bytes(b.Output())
 

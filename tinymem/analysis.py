@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from .graph_cuts import narrow_points
 from .ir import Model, Subgraph
 from .memory.layout import Layout, best_layout
-from .memory.planner import ArenaPlan, plan_model
+from .memory.planner import ArenaPlan, PlannedFigures, plan_model
 from .memory.requests import BufferRequest
-from .ops import is_known, rule_for
+from .ops import is_known, op_macs
 from .targets import Target
 
 
@@ -77,7 +77,7 @@ class Block:
 
 
 @dataclass
-class Profile:
+class Profile(PlannedFigures):
     model: Model
     plan: ArenaPlan
     layers: list[Layer]
@@ -89,32 +89,6 @@ class Profile:
     unknown_mac_ops: list[str]
     weights_bytes: int
     notes: list[str] = field(default_factory=list)
-
-    @property
-    def target(self) -> Target:
-        return self.plan.target
-
-    @property
-    def arena_bytes(self) -> int:
-        """The head, for the profile's target (as tinymem.profile/1 called it)."""
-        return self.plan.arena_bytes
-
-    @property
-    def head_bytes(self) -> int:
-        return self.plan.head_bytes
-
-    @property
-    def tail_bytes(self) -> int:
-        return self.plan.tail_bytes
-
-    @property
-    def required_bytes(self) -> int:
-        """The arena to set (kTensorArenaSize): the smallest that works on the target."""
-        return self.plan.required_bytes
-
-    @property
-    def peak_bytes(self) -> int:
-        return self.plan.peak_bytes
 
     def alive_per_layer(self) -> list[list[tuple[int, int]]]:
         """For each layer, the tensors alive while it runs, as (subgraph, tensor index)
@@ -205,7 +179,6 @@ def _layers(model: Model, plan: ArenaPlan) -> list[Layer]:
     for step in plan.requests.steps:
         sg = model.subgraphs[step.subgraph]
         op = sg.operators[step.op]
-        rule = rule_for(op)
         ins = {t for t in op.real_inputs() if sg.is_activation(t)}
         outs = {t for t in op.outputs if t >= 0}
         def alive_bytes(bufs) -> int:
@@ -218,17 +191,13 @@ def _layers(model: Model, plan: ArenaPlan) -> list[Layer]:
         weights = sum(model.buffers[sg.tensors[t].buffer].size for t in set(op.real_inputs())
                       if sg.tensors[t].has_data)
         first_out = sg.tensors[op.outputs[0]] if op.outputs and op.outputs[0] >= 0 else None
-        try:
-            macs = rule.macs(op, sg)
-        except (IndexError, ValueError, ZeroDivisionError):
-            macs = None
         layers.append(Layer(
             index=op.index, subgraph=sg.index, op=op.opcode, scope=step.scope,
             name=(first_out.name if first_out else "") or "",
             output_shape=first_out.shape if first_out else (),
             input_bytes=in_b, output_bytes=out_b, scratch_bytes=scratch_b,
             other_live_bytes=other_b, live_bytes=int(plan.live[step.scope]),
-            macs=macs, weights_bytes=weights, known=is_known(op),
+            macs=op_macs(op, sg), weights_bytes=weights, known=is_known(op),
             persistent_bytes=persistent.get((sg.index, op.index), 0)))
     return layers
 

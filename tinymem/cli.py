@@ -347,7 +347,7 @@ def explore(model_path: str | None, sram: str | None, max_overhead: str | None, 
         if chosen is None:
             raise TinymemError("no option to write: pass --option ID")
         from .ops.support import check_support, resolver_calls
-        from .rewrite import write_option
+        from .writer import write_option
 
         # A file the target cannot run is never written (not even the baseline).
         support = check_support(chosen.model, tgt)

@@ -1,4 +1,4 @@
-"""TFLite tensor element types: their names and their sizes in the arena."""
+"""TFLite tensor element types: their schema codes, names, sizes in the arena and numpy types."""
 
 from __future__ import annotations
 
@@ -32,6 +32,14 @@ _TYPES: dict[int, tuple[str, int]] = {
 }
 
 NAME_TO_CODE = {name: code for code, (name, _) in _TYPES.items()}
+
+# Type name -> the little-endian numpy dtype of its buffer data, for the types
+# whose data numpy can hold element for element (not int4, string, ...).
+NUMPY_DTYPES = {
+    "float32": "<f4", "float16": "<f2", "float64": "<f8", "int8": "i1", "uint8": "u1",
+    "int16": "<i2", "uint16": "<u2", "int32": "<i4", "uint32": "<u4", "int64": "<i8",
+    "uint64": "<u8", "bool": "?", "complex64": "<c8", "complex128": "<c16",
+}
 
 
 def dtype_name(code: int) -> str:

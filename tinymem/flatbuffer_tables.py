@@ -12,41 +12,22 @@ import importlib
 import inspect
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
 import flatbuffers
 import numpy as np
-import tflite
 
 from .errors import TinymemError
-from .reader import ENUM_FIELDS, options_fields
+from .reader import options_fields
+from .tflite_schema import ENUM_VALUES, FORCE_ALIGN, UNION_CODES, UNION_ENUMS
 
-_ENUM_VALUES = {key: {name: val for val, name in names.items()} for key, names in ENUM_FIELDS.items()}
-
-# Union fields of the tables copied generically, and the enum naming their members.
-_UNIONS = {
-    "BuiltinOptions": "BuiltinOptions",
-    "BuiltinOptions2": "BuiltinOptions2",
-    "Details": "QuantizationDetails",
-    "ArraySegments": "SparseIndexVector",
-    "ArrayIndices": "SparseIndexVector",
-}
-UNION_CODES = {
-    enum: {k: v for k, v in vars(getattr(tflite, enum)).items() if not k.startswith("_")}
-    for enum in set(_UNIONS.values())
-}
-# Vectors the schema declares force_align: 16 (the generated Python ignores it).
-_FORCE_ALIGN = {("Buffer", "Data"): 16, ("CustomQuantization", "Custom"): 16}
+# flatbuffers number type of a field -> the numpy dtype of its little-endian bytes.
 _NP_TYPES = {
     "Bool": "u1", "Uint8": "u1", "Int8": "i1", "Uint16": "<u2", "Int16": "<i2",
     "Uint32": "<u4", "Int32": "<i4", "Uint64": "<u8", "Int64": "<i8",
     "Float32": "<f4", "Float64": "<f8",
-}
-NUMPY_DTYPES = {
-    "float32": "<f4", "float16": "<f2", "float64": "<f8", "int8": "i1", "uint8": "u1",
-    "int16": "<i2", "uint16": "<u2", "int32": "<i4", "uint32": "<u4", "int64": "<i8",
-    "uint64": "<u8", "bool": "?", "complex64": "<c8", "complex128": "<c16",
 }
 
 
@@ -54,12 +35,22 @@ NUMPY_DTYPES = {
 # Reflection on the generated flatbuffer classes
 
 
+class Kind(StrEnum):
+    """What a table field (or a vector's element) holds."""
+
+    SCALAR = "scalar"
+    STRING = "string"
+    VECTOR = "vector"
+    TABLE = "table"
+    UNION = "union"
+
+
 @dataclass(frozen=True)
 class _Field:
     name: str  # accessor name in the generated class ("StrideW")
-    kind: str  # "scalar", "string", "vector", "table", "union"
+    kind: Kind
     prim: str | None  # flatbuffers number type of a scalar or vector element ("Int32")
-    elem: str | None  # vector element kind: "scalar", "string", "table"
+    elem: Kind | None  # a vector's element kind: SCALAR, STRING or TABLE
     sub: str | None  # table type of a table field or table-vector element
     add: Any  # builder function <Type>Add<Name>
     align: int  # alignment of a vector's data
@@ -89,28 +80,28 @@ def table_fields(type_name: str) -> tuple[_Field, ...]:
         slot = int(re.search(r"Slot\((\d+)", add_src).group(1))
         prim_m = re.search(r"Prepend(\w+)Slot", add_src)
         prim = prim_m.group(1) if prim_m else None
-        kind, elem, sub, align = "scalar", None, None, 1
+        kind, elem, sub, align = Kind.SCALAR, None, None, 1
         if prim == "UOffsetTRelative":
             acc = inspect.getsource(getattr(cls, name))
             sub_m = re.search(r"from tflite\.(\w+) import", acc)
             sub = sub_m.group(1) if sub_m else None
             prim = None
             if "_tab.Union(" in acc:
-                kind = "union"
+                kind = Kind.UNION
             elif "_tab.Vector(" in acc:
-                kind = "vector"
+                kind = Kind.VECTOR
                 if "Indirect(" in acc and sub:
-                    elem = "table"
+                    elem = Kind.TABLE
                 elif "_tab.String(" in acc:
-                    elem = "string"
+                    elem = Kind.STRING
                 else:
-                    elem = "scalar"
+                    elem = Kind.SCALAR
                     prim = re.search(r"_tab\.Get\(flatbuffers\.number_types\.(\w+)Flags", acc).group(1)
-                align = _FORCE_ALIGN.get((type_name, name), 1)
+                align = FORCE_ALIGN.get((type_name, name), 1)
             elif "_tab.String(" in acc:
-                kind = "string"
+                kind = Kind.STRING
             elif sub:
-                kind = "table"
+                kind = Kind.TABLE
             else:
                 raise TinymemError(f"writer: cannot tell the kind of {type_name}.{name}")
         found.append((slot, _Field(name, kind, prim, elem, sub, fn, align, 4 + 2 * slot)))
@@ -165,7 +156,7 @@ def _is_none(obj: Any, field: _Field) -> bool:
 
 def union_table(obj: Any, field: _Field) -> tuple[str | None, Any]:
     """(member table name, reader object) of a union field, or (None, None)."""
-    enum = _UNIONS.get(field.name)
+    enum = UNION_ENUMS.get(field.name)
     code = getattr(obj, field.name + "Type")()
     table = getattr(obj, field.name)()
     if enum is None or not code or table is None:
@@ -183,18 +174,18 @@ def _copy_offset_field(b: flatbuffers.Builder, obj: Any, f: _Field) -> int | Non
     """Deep-copy one non-scalar field of a source table; None when absent."""
     if _is_none(obj, f):
         return None
-    if f.kind == "string":
+    if f.kind == Kind.STRING:
         return b.CreateString(getattr(obj, f.name)())
-    if f.kind == "table":
+    if f.kind == Kind.TABLE:
         return copy_table(b, f.sub, getattr(obj, f.name)())
-    if f.kind == "union":
+    if f.kind == Kind.UNION:
         member, inner = union_table(obj, f)
         return None if member is None else copy_table(b, member, inner)
     n = getattr(obj, f.name + "Length")()
-    if f.elem == "scalar":
+    if f.elem == Kind.SCALAR:
         arr = _source_vector(obj, f)
         return numeric_vector(b, arr, arr.itemsize, f.align)
-    if f.elem == "string":
+    if f.elem == Kind.STRING:
         offs = [b.CreateString(getattr(obj, f.name)(j)) for j in range(n)]
     else:
         offs = [copy_table(b, f.sub, getattr(obj, f.name)(j)) for j in range(n)]
@@ -204,23 +195,23 @@ def _copy_offset_field(b: flatbuffers.Builder, obj: Any, f: _Field) -> int | Non
 def copy_table(b: flatbuffers.Builder, type_name: str, obj: Any) -> int:
     """Deep-copy a table read from a source file into the builder."""
     fields = table_fields(type_name)
-    union_types = {f.name + "Type" for f in fields if f.kind == "union"}
+    union_types = {f.name + "Type" for f in fields if f.kind == Kind.UNION}
     offsets: dict[str, int] = {}
     for f in fields:
-        if f.kind == "scalar":
+        if f.kind == Kind.SCALAR:
             continue
         off = _copy_offset_field(b, obj, f)
         if off is not None:
             offsets[f.name] = off
-            if f.kind == "union":
+            if f.kind == Kind.UNION:
                 member, _ = union_table(obj, f)
-                offsets[f.name + "Type"] = UNION_CODES[_UNIONS[f.name]][member]
+                offsets[f.name + "Type"] = UNION_CODES[UNION_ENUMS[f.name]][member]
     mod = schema_module(type_name)
     getattr(mod, f"{type_name}Start")(b)
     for f in fields:
         if f.name in offsets:
             f.add(b, offsets[f.name])
-        elif f.kind == "scalar" and f.name not in union_types:
+        elif f.kind == Kind.SCALAR and f.name not in union_types:
             f.add(b, getattr(obj, f.name)())
     return getattr(mod, f"{type_name}End")(b)
 
@@ -248,8 +239,8 @@ def build_options(b: flatbuffers.Builder, type_name: str, values: dict[str, Any]
         f = fields[meth]
         val = values[key]
         where = f"{type_name}.{key}"
-        if f.kind == "vector":
-            if f.elem != "scalar":
+        if f.kind == Kind.VECTOR:
+            if f.elem != Kind.SCALAR:
                 continue
             vals = list(val) if val is not None else []
             if not vals and (source is None or _is_none(source, f)):
@@ -259,12 +250,12 @@ def build_options(b: flatbuffers.Builder, type_name: str, values: dict[str, Any]
             except (TypeError, ValueError, OverflowError):
                 raise TinymemError(f"writer: option {where} is not a list of numbers: {val!r}") from None
             offsets[meth] = numeric_vector(b, arr, arr.itemsize, f.align)
-        elif f.kind == "string":
+        elif f.kind == Kind.STRING:
             text = "" if val is None else str(val)
             if not text and (source is None or _is_none(source, f)):
                 continue
             offsets[meth] = b.CreateString(text)
-        elif f.kind == "scalar":
+        elif f.kind == Kind.SCALAR:
             scalars[meth] = _scalar(val, f.prim, key, where)
         # tables and unions inside options: none in the schema; the reader skips them
     mod = schema_module(type_name)
@@ -278,7 +269,7 @@ def build_options(b: flatbuffers.Builder, type_name: str, values: dict[str, Any]
 
 def _scalar(val: Any, prim: str, key: str, where: str) -> Any:
     if isinstance(val, str):
-        enum = _ENUM_VALUES.get(key)
+        enum = ENUM_VALUES.get(key)
         if enum is None or val not in enum:
             raise TinymemError(f"writer: option {where} has unknown value {val!r}")
         val = enum[val]

@@ -10,12 +10,28 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from . import dtypes
+
+
+def own_name(name: str) -> str:
+    """The part of a tensor name that names its own op: converters name the output of
+    fused ops by joining the fused ops' names with ';', the producing op's first."""
+    return name.split(";")[0]
+
+
+class TensorKind(StrEnum):
+    """What a tensor's memory is: the arena plans activations (and variables
+    with an offline offset); constants live in the model's flash."""
+
+    CONSTANT = "constant"  # its buffer holds data
+    VARIABLE = "variable"  # state kept across invocations
+    ACTIVATION = "activation"  # produced and consumed while the model runs
 
 
 @dataclass(frozen=True)
@@ -29,13 +45,6 @@ class Quantization:
     @property
     def per_channel(self) -> bool:
         return len(self.scale) > 1
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "scale": list(self.scale),
-            "zero_point": list(self.zero_point),
-            "quantized_dimension": self.quantized_dimension,
-        }
 
 
 @dataclass
@@ -57,12 +66,12 @@ class Tensor:
     value: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
-    def kind(self) -> str:
+    def kind(self) -> TensorKind:
         if self.has_data:
-            return "constant"
+            return TensorKind.CONSTANT
         if self.is_variable:
-            return "variable"
-        return "activation"
+            return TensorKind.VARIABLE
+        return TensorKind.ACTIVATION
 
     # Cached: tensors are never reshaped in place (schedules make new ones).
     @cached_property
@@ -138,7 +147,7 @@ class Subgraph:
         return out
 
     def is_activation(self, t: int) -> bool:
-        return t >= 0 and self.tensors[t].kind == "activation"
+        return t >= 0 and self.tensors[t].kind == TensorKind.ACTIVATION
 
 
 @dataclass(frozen=True)

@@ -19,33 +19,21 @@ from typing import Any
 import flatbuffers
 import numpy as np
 import tflite
-from tflite.utils import BUILTIN_OPCODE2NAME
 
 from . import dtypes, limits
 from .errors import ModelError, TinymemError
 from .flatbuffer_check import Damaged, check_model
 from .ir import Buffer, Model, Operator, Quantization, SignatureDef, Subgraph, Tensor
+from .tflite_schema import (ENUM_FIELDS, FILE_IDENTIFIER, OPTIONS2_NAMES, OPTIONS_NAMES,
+                            opcode_name, opcode_of)
 
-FILE_IDENTIFIER = b"TFL3"
 # No tensor of a real model (let alone one for a microcontroller) has more
 # elements than this; a larger claim is a damaged file.
 MAX_ELEMENTS = 1 << 40
 # Constants up to this size are read at load time (paddings, axes, shapes).
 SMALL_CONSTANT = 256
-_NUMPY_TYPES = {"int32": "<i4", "int64": "<i8", "int16": "<i2", "int8": "i1", "uint8": "u1",
-                "float32": "<f4"}
-_CUSTOM = 32
-# The deprecated int8 opcode field saturates here; the real code is in builtin_code.
-_PLACEHOLDER_FOR_GREATER_OP_CODES = 127
-
-_OPTIONS_NAMES = {v: k for k, v in vars(tflite.BuiltinOptions).items() if not k.startswith("_")}
-_OPTIONS2_NAMES = {v: k for k, v in vars(tflite.BuiltinOptions2).items() if not k.startswith("_")}
-PADDING_NAMES = {v: k for k, v in vars(tflite.Padding).items() if not k.startswith("_")}
-ACTIVATION_NAMES = {
-    v: k for k, v in vars(tflite.ActivationFunctionType).items() if not k.startswith("_")
-}
-# Option fields stored as enum names in the IR, for readable JSON and rules.
-ENUM_FIELDS = {"padding": PADDING_NAMES, "fused_activation_function": ACTIVATION_NAMES}
+# The types whose small constants are read as values (the operands rules need).
+_VALUE_TYPES = ("int32", "int64", "int16", "int8", "uint8", "float32")
 
 
 def load_model(path: str | os.PathLike) -> Model:
@@ -275,16 +263,8 @@ class _Reader:
         out = []
         for i in range(self.length(fb.OperatorCodesLength(), "operator code list", 4)):
             oc = fb.OperatorCodes(i)
-            # Old files only set the deprecated int8 field; new ones set both,
-            # with the deprecated one saturated at 127 for codes above it.
-            code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
-            custom = None
-            if code == _CUSTOM:
-                custom = self.text(oc.CustomCode()) or "?"
-                name = f"CUSTOM:{custom}"
-            else:
-                name = BUILTIN_OPCODE2NAME.get(code, f"UNKNOWN_{code}")
-            out.append((name, code, custom, oc.Version()))
+            code, custom = opcode_of(oc)
+            out.append((opcode_name(code, custom), code, custom, oc.Version()))
         return out
 
     def subgraph(self, fb: Any, index: int, opcodes: list, buffers: list[Buffer]) -> Subgraph:
@@ -334,9 +314,9 @@ class _Reader:
         has_data = b > 0 and (buf.size > 0 or buf.offset > 1)
         dtype = dtypes.dtype_name(code)
         value = None
-        if has_data and b in self.small and dtype in _NUMPY_TYPES:
+        if has_data and b in self.small and dtype in _VALUE_TYPES:
             raw = self.small[b]
-            np_type = np.dtype(_NUMPY_TYPES[dtype])
+            np_type = np.dtype(dtypes.NUMPY_DTYPES[dtype])
             if len(raw) % np_type.itemsize == 0:
                 value = np.frombuffer(raw, dtype=np_type)
         return Tensor(index=index, name=self.text(fb.Name()), shape=shape,
@@ -377,13 +357,13 @@ class _Reader:
         opts_type = None
         t = fb.BuiltinOptionsType()
         if t:
-            opts_type = _OPTIONS_NAMES.get(t)
+            opts_type = OPTIONS_NAMES.get(t)
             table = fb.BuiltinOptions()
             if opts_type and table is not None:
                 opts = read_options(opts_type, table, self)
         t2 = fb.BuiltinOptions2Type()
         if t2:
-            name2 = _OPTIONS2_NAMES.get(t2)
+            name2 = OPTIONS2_NAMES.get(t2)
             table = fb.BuiltinOptions2()
             if name2 and table is not None:
                 opts.update(read_options(name2, table, self))

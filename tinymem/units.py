@@ -97,10 +97,3 @@ def plural(n: int, word: str, words: str | None = None) -> str:
     """'1 op', '2 ops', '1 option'."""
     return f"{n:,} {word if n == 1 else (words or word + 's')}"
 
-
-def short_name(name: str, limit: int = 48) -> str:
-    """A readable tensor name: converters join fused op names with ';'."""
-    first = name.split(";")[0]
-    if len(first) > limit:
-        first = "…" + first[-(limit - 1):]
-    return first

@@ -13,16 +13,15 @@ import numpy as np
 
 from ..ir import Model
 from ..targets import HOST, Target, resolve_target
+from ..tflite_file import offline_plan
 from .greedy import arena_size, greedy_offsets
 from .liveness import live_bytes_per_scope
-from .requests import BufferRequest, Requests, Step, build_requests
+from .requests import BufferRequest, ExecutionStep, Requests, build_requests
 from .tail import TailPlan, plan_tail
 
 # Library calls that name no target plan for the tflite-micro wheel (TFLM's
 # reference kernels on the 64-bit host); the CLI always names one.
 HOST_TARGET = resolve_target(HOST)
-
-OFFLINE_PLAN_KEY = "OfflineMemoryAllocation"
 
 
 @dataclass
@@ -80,7 +79,7 @@ class ArenaPlan:
     def has_offline_plan(self) -> bool:
         return any(b.offline_offset is not None for b in self.buffers)
 
-    def peak_step(self) -> Step | None:
+    def peak_step(self) -> ExecutionStep | None:
         """The op at the peak: the first, in execution order, of those running
         when the most memory is alive (any subgraph). The one definition of
         "the peak op" the profile, its views and the search all use."""
@@ -90,7 +89,7 @@ class ArenaPlan:
                 best, best_live = step, int(self.live[step.scope])
         return best
 
-    def main_op_at(self, step: Step) -> int:
+    def main_op_at(self, step: ExecutionStep) -> int:
         """The main-subgraph op running at `step`: itself, or the control-flow op
         whose call it is part of (a called subgraph's steps follow their caller's)."""
         op = step.op
@@ -100,6 +99,39 @@ class ArenaPlan:
             if s is step:
                 break
         return op
+
+
+class PlannedFigures:
+    """The figures of anything measured by a plan (a profile, an explored option)."""
+
+    plan: ArenaPlan
+
+    @property
+    def arena_bytes(self) -> int:
+        """The arena head TFLM allocates."""
+        return self.plan.arena_bytes
+
+    @property
+    def peak_bytes(self) -> int:
+        """The live-set lower bound."""
+        return self.plan.peak_bytes
+
+    @property
+    def target(self) -> Target:
+        return self.plan.target
+
+    @property
+    def head_bytes(self) -> int:
+        return self.plan.head_bytes
+
+    @property
+    def tail_bytes(self) -> int:
+        return self.plan.tail_bytes
+
+    @property
+    def required_bytes(self) -> int:
+        """The arena to set (kTensorArenaSize): the smallest that works on the target."""
+        return self.plan.required_bytes
 
 
 def plan_model(model: Model, offline: list[int] | None = None,
@@ -133,32 +165,3 @@ def with_tail(model: Model, plan: ArenaPlan, target: Target | None,
                           plan.requests.planned_count, offline if offline else None)
     return plan
 
-
-def offline_plan(model: Model) -> list[int] | None:
-    """The offsets of an OfflineMemoryAllocation metadata plan, if the model has one."""
-    b = model.metadata.get(OFFLINE_PLAN_KEY)
-    if b is None or model.raw is None:
-        return None
-    data = buffer_bytes(model, b)
-    if data is None or len(data) < 12:
-        return None
-    words = np.frombuffer(data[: len(data) // 4 * 4], dtype="<i4")
-    n = int(words[2])
-    if n < 0 or len(words) < 3 + n:
-        return None
-    return words[3: 3 + n].tolist()
-
-
-def buffer_bytes(model: Model, index: int) -> bytes | None:
-    """The raw bytes of buffer `index` of a model read from a file."""
-    import tflite
-
-    if model.raw is None:
-        return None
-    fb = tflite.Model.GetRootAs(model.raw, 0)
-    buf = fb.Buffers(index)
-    if buf.Offset() > 1:
-        return bytes(model.raw[buf.Offset(): buf.Offset() + buf.Size()])
-    if buf.DataLength() == 0:
-        return b""
-    return buf.DataAsNumpy().tobytes()

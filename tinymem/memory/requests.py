@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from .. import dtypes
-from ..ir import Model, Operator, Subgraph
+from ..ir import Model, Operator, Subgraph, TensorKind
 from ..ops import rule_for
 from ..targets import Target
 
@@ -41,12 +41,9 @@ class BufferRequest:
     def aligned(self) -> int:
         return align(self.size)
 
-    def overlaps(self, other: "BufferRequest") -> bool:
-        return self.first <= other.last and other.first <= self.last
-
 
 @dataclass(frozen=True)
-class Step:
+class ExecutionStep:
     """One operator execution and the scope it runs at."""
 
     scope: int
@@ -57,7 +54,7 @@ class Step:
 @dataclass
 class Requests:
     buffers: list[BufferRequest]
-    steps: list[Step]  # in execution order (nested subgraphs inlined)
+    steps: list[ExecutionStep]  # in execution order (nested subgraphs inlined)
     last_scope: int
     # Buffers TFLM hands its planner (zero-byte ones included, which take a
     # planner slot but no room).
@@ -84,7 +81,7 @@ def build_requests(model: Model, offline: list[int] | None = None,
     """
     first: dict[tuple[int, int], int] = {}
     last: dict[tuple[int, int], int] = {}
-    steps: list[Step] = []
+    steps: list[ExecutionStep] = []
     scratch: list[BufferRequest] = []
     scope = [0]
 
@@ -99,7 +96,7 @@ def build_requests(model: Model, offline: list[int] | None = None,
         for op in sg.operators:
             scope[0] += 1
             start = scope[0]
-            steps.append(Step(scope=start, subgraph=g, op=op.index))
+            steps.append(ExecutionStep(scope=start, subgraph=g, op=op.index))
             for t in op.outputs:
                 if t >= 0:
                     first.setdefault((g, t), start)
@@ -134,7 +131,8 @@ def build_requests(model: Model, offline: list[int] | None = None,
             if offline is not None and flat < len(offline) and offline[flat] >= 0:
                 off = offline[flat]
             flat += 1
-            planned = t.kind == "activation" or (t.kind == "variable" and off is not None)
+            planned = (t.kind == TensorKind.ACTIVATION
+                       or (t.kind == TensorKind.VARIABLE and off is not None))
             if not planned or t.index in not_planned:
                 continue
             size = sizes.get(t.index, t.nbytes)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from ..ir import Operator
-from . import conv, custom, dense, elementwise, movement, pool, recurrent, reduce
 from dataclasses import replace
+from typing import Iterable
 
-from .base import InPlace, OpRule, Window
+from ..ir import Operator, Subgraph
+from . import conv, custom, dense, elementwise, movement, pool, recurrent, reduce
+from .base import Channels, InPlace, OpRule, Window
 from .params import BUILTIN_PARAMS
 
 REGISTRY: dict[str, OpRule] = {}
@@ -24,4 +25,19 @@ def is_known(op: Operator) -> bool:
     return op.opcode in REGISTRY
 
 
-__all__ = ["InPlace", "OpRule", "Window", "REGISTRY", "rule_for", "is_known"]
+def op_macs(op: Operator, sg: Subgraph) -> int | None:
+    """An op's multiply-accumulates, None when unknown (an unknown op, or shapes
+    its rule cannot read)."""
+    try:
+        return rule_for(op).macs(op, sg)
+    except (IndexError, ValueError, ZeroDivisionError):
+        return None
+
+
+def total_macs(ops: Iterable[Operator], sg: Subgraph) -> int:
+    """The MACs of some ops of `sg`, unknown ones counting 0."""
+    return sum(op_macs(op, sg) or 0 for op in ops)
+
+
+__all__ = ["Channels", "InPlace", "OpRule", "Window", "REGISTRY", "rule_for", "is_known", "op_macs",
+           "total_macs"]

@@ -8,7 +8,8 @@ Adding an op is adding one `OpRule` in the family module it belongs to.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Callable, Optional
 
 from ..ir import Operator, Subgraph
@@ -88,6 +89,14 @@ class Window:
 WindowFn = Callable[[Operator, Subgraph], Optional[tuple[Window, Window]]]
 
 
+class Channels(StrEnum):
+    """How an op may be partitioned by channels (FDT, the channel splitter)."""
+
+    SPLIT_OUT = "split_out"  # split by output channel: each part computes some of them (conv, FC)
+    CHANNELWISE = "channelwise"  # each channel is computed on its own (depthwise, pool, activations)
+    NONE = "none"  # cannot be partitioned
+
+
 @dataclass(frozen=True)
 class InPlace:
     """The op's output may take the memory of one of its inputs.
@@ -120,17 +129,13 @@ class OpRule:
     scratch: ScratchFn = _no_scratch
     # Spatial tiling: the op's receptive window per spatial axis, or None.
     window: WindowFn | None = None
-    # Channel tiling (FDT): "split_out" ops can be split by output channel
-    # (conv, FC), "channelwise" ops compute each channel on its own
-    # (depthwise, pool, activations), "none" cannot be partitioned.
-    channels: str = "none"
-    # The input indices that carry activations the tiler must follow
-    # (the others are weights/biases/shape operands).
-    data_inputs: tuple[int, ...] = (0,)
+    # Channel tiling (FDT): how the op may be partitioned by channels.
+    channels: Channels = Channels.NONE
     # May the output share the memory of an input (see `InPlace`)? None: no.
     in_place: InPlace | None = None
-    notes: str = ""
-    tags: frozenset[str] = field(default_factory=frozenset)
+    # The op writes its whole output as a copy of input bytes (slices, joins,
+    # pads): what a schedule's added ops cost per inference (schedules/copies.py).
+    copies: bool = False
     # Tail: the kernel's OpData (Init) ...
     opdata: OpData = OpData()
     # ... and the buffers its Prepare keeps (per-channel arrays, LUTs, kernel
@@ -144,4 +149,3 @@ class OpRule:
 
 
 NO_MACS = _no_macs
-UNKNOWN_MACS = _unknown_macs

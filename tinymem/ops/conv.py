@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..ir import Operator, Subgraph, Tensor
 from ..targets import Target
 from . import cmsis_nn as cm
-from .base import OpData, OpRule, Window
+from .base import Channels, OpData, OpRule, Window
 from .tflm import input_rank, kernel, tflm
 from .shapes import dim, elements, inp, out
 
@@ -179,19 +179,18 @@ _TRANSPOSE_CONV = kernel("float32/float32->float32", "int8/int8->int8", "int16/i
 
 RULES = [
     OpRule("CONV_2D", macs=conv2d_macs, scratch=conv2d_scratch, window=conv_window,
-           channels="split_out",
+           channels=Channels.SPLIT_OUT,
            opdata=OpData(56, cmsis_nn=60, host=80),
            persistent=per_channel_arrays,
            tflm=tflm("AddConv2D", _CONV, _CONV_CMSIS),
            ),
     OpRule("DEPTHWISE_CONV_2D", macs=depthwise_macs, scratch=depthwise_scratch,
-           window=conv_window, channels="channelwise",
+           window=conv_window, channels=Channels.CHANNELWISE,
            opdata=OpData(56, cmsis_nn=60, host=80),
            persistent=per_channel_arrays,
            tflm=tflm("AddDepthwiseConv2D", _CONV, _CONV_CMSIS),
            ),
     OpRule("TRANSPOSE_CONV", macs=transpose_conv_macs, scratch=transpose_conv_scratch,
-           data_inputs=(2,),
            opdata=OpData(64),
            persistent=transpose_conv_arrays,
            tflm=tflm("AddTransposeConv", _TRANSPOSE_CONV),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tflite
+
+from .. import dtypes
 from ..ir import Operator, Subgraph
 from ..targets import Target
 from .base import OpData, OpRule
@@ -22,15 +25,16 @@ def custom_options(op: Operator) -> dict:
     return val if isinstance(val, dict) else {}
 
 
-_TYPE_BYTES = {7: 2, 2: 4, 0: 4}  # TensorType INT16, INT32, FLOAT32
+# The element types SignalRfft's "T" option (a TensorType code) may name.
+_RFFT_TYPES = {tflite.TensorType.INT16, tflite.TensorType.INT32, tflite.TensorType.FLOAT32}
 
 
 def rfft_scratch(op: Operator, sg: Subgraph, target: Target | None = None) -> list[int]:
     opts = custom_options(op)
     n, t = opts.get("fft_length"), opts.get("T")
-    if not isinstance(n, int) or t not in _TYPE_BYTES:
+    if not isinstance(n, int) or t not in _RFFT_TYPES:
         return []
-    return [n * _TYPE_BYTES[t]]
+    return [dtypes.nbytes(dtypes.dtype_name(t), n)]
 
 
 def detection_postprocess_scratch(op: Operator, sg: Subgraph, target: Target | None = None) -> list[int]:

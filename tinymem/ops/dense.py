@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..ir import Operator, Subgraph
 from ..targets import Kernels, Target
 from . import cmsis_nn as cm
-from .base import OpData, OpRule
+from .base import Channels, OpData, OpRule
 from .conv import int4_filter_scratch
 from .shapes import dim, elements, inp, out
 from .tflm import kernel, tflm
@@ -93,12 +93,12 @@ _BATCH_MATMUL = kernel("float32/float32->float32", "int8/int8->int8", "int16/int
                        weights=1)
 
 RULES = [
-    OpRule("FULLY_CONNECTED", macs=fc_macs, scratch=fc_scratch, channels="split_out",
+    OpRule("FULLY_CONNECTED", macs=fc_macs, scratch=fc_scratch, channels=Channels.SPLIT_OUT,
            opdata=OpData(48, cmsis_nn=72, host=72),
            persistent=fc_persistent,
            tflm=tflm("AddFullyConnected", _FC),
            ),
-    OpRule("BATCH_MATMUL", macs=batch_matmul_macs, data_inputs=(0, 1),
+    OpRule("BATCH_MATMUL", macs=batch_matmul_macs,
            scratch=batch_matmul_scratch,
            opdata=OpData(64),
            tflm=tflm("AddBatchMatMul", _BATCH_MATMUL),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..ir import Operator, Subgraph
 from ..targets import Target
-from .base import NO_MACS, InPlace, OpData, OpRule, Window
+from .base import Channels, NO_MACS, InPlace, OpData, OpRule, Window
 from .shapes import elements, inp, out
 from .tflm import Tflm, kernel, same_input_types, same_types, tflm
 
@@ -163,27 +163,26 @@ TFLM = {
 
 RULES = [
     OpRule(name, macs=NO_MACS if name in _MOVES else per_output_element,
-           window=pointwise_window, channels="channelwise",
+           window=pointwise_window, channels=Channels.CHANNELWISE,
            opdata=_OPDATA.get(name, OpData()),
            tflm=TFLM.get(name),
            in_place=InPlace((0,)) if name in _UNARY_IN_PLACE else None,
            )
     for name in UNARY
 ] + [
-    OpRule(name, macs=per_output_element, window=binary_window, channels="channelwise",
-           data_inputs=(0, 1),
+    OpRule(name, macs=per_output_element, window=binary_window, channels=Channels.CHANNELWISE,
            opdata=_OPDATA.get(name, OpData()),
            tflm=TFLM.get(name),
            in_place=InPlace((0, 1)) if name in _BINARY_IN_PLACE else None,
            )
     for name in BINARY
 ] + [
-    OpRule("ADD_N", macs=per_output_element, window=binary_window, channels="channelwise",
-           scratch=add_n_scratch, data_inputs=tuple(range(8)),
+    OpRule("ADD_N", macs=per_output_element, window=binary_window, channels=Channels.CHANNELWISE,
+           scratch=add_n_scratch,
            tflm=TFLM["ADD_N"],
            ),
-    OpRule("SELECT", macs=NO_MACS, data_inputs=(0, 1, 2)),
-    OpRule("SELECT_V2", macs=NO_MACS, data_inputs=(0, 1, 2),
+    OpRule("SELECT", macs=NO_MACS),
+    OpRule("SELECT_V2", macs=NO_MACS,
            tflm=TFLM["SELECT_V2"],
            ),
 ]

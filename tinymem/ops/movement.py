@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..ir import Operator, Subgraph
 from ..targets import Target
-from .base import NO_MACS, InPlace, OpData, OpRule, Window
+from .base import Channels, NO_MACS, InPlace, OpData, OpRule, Window
 from .shapes import inp, out
 from .tflm import constant_input, input_rank, kernel, same_types, tflm
 
@@ -105,19 +105,15 @@ TFLM = {
     "CALL_ONCE": tflm("AddCallOnce", kernel("*->*")),
 }
 
-# Ops that write their whole output as a copy of input bytes (what a
-# schedule's added slices, joins and pads cost per inference).
-COPIES = frozenset({"copies"})
-
 RULES = [
     OpRule("MIRROR_PAD", macs=NO_MACS, scratch=mirror_pad_scratch,
            tflm=TFLM["MIRROR_PAD"],
            ),
-    OpRule("PAD", macs=NO_MACS, window=pad_window, channels="channelwise", tags=COPIES,
+    OpRule("PAD", macs=NO_MACS, window=pad_window, channels=Channels.CHANNELWISE, copies=True,
            opdata=OpData(56),
            tflm=TFLM["PAD"],
            ),
-    OpRule("PADV2", macs=NO_MACS, window=pad_window, channels="channelwise", tags=COPIES,
+    OpRule("PADV2", macs=NO_MACS, window=pad_window, channels=Channels.CHANNELWISE, copies=True,
            opdata=OpData(56),
            tflm=TFLM["PADV2"],
            ),
@@ -125,13 +121,11 @@ RULES = [
     # Channel-wise when the channel axis stays last (the splitter checks).
     # TFLM's RESHAPE copies only when input and output differ in memory
     # (reshape.cc); SQUEEZE always memcpy()s, which is undefined on one buffer.
-    OpRule("RESHAPE", macs=NO_MACS, channels="channelwise",
+    OpRule("RESHAPE", macs=NO_MACS, channels=Channels.CHANNELWISE,
            in_place=InPlace((0,), same_shape=False, writes=False),
-           notes="channel-wise when the last axis is kept",
            tflm=TFLM["RESHAPE"],
            ),
-    OpRule("SQUEEZE", macs=NO_MACS, channels="channelwise",
-           notes="channel-wise when the last axis is kept",
+    OpRule("SQUEEZE", macs=NO_MACS, channels=Channels.CHANNELWISE,
            tflm=TFLM["SQUEEZE"],
            ),
     # EXPAND_DIMS copies element by element (output[i] = input[i]): a no-op in place.
@@ -140,12 +134,12 @@ RULES = [
            tflm=TFLM["EXPAND_DIMS"],
            ),
 ] + [
-    OpRule("CONCATENATION", macs=NO_MACS, tags=COPIES,
+    OpRule("CONCATENATION", macs=NO_MACS, copies=True,
            opdata=OpData(32),
            tflm=TFLM.get("CONCATENATION"),
            ),
     # StridedSliceParams (3 x (count + 5 int32), 5 masks, offset): 84 B.
-    OpRule("STRIDED_SLICE", macs=NO_MACS, tags=COPIES,
+    OpRule("STRIDED_SLICE", macs=NO_MACS, copies=True,
            opdata=OpData(84),
            tflm=TFLM.get("STRIDED_SLICE"),
            ),

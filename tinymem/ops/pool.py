@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..ir import Operator, Subgraph
 from ..targets import Target
 from . import cmsis_nn as cm
-from .base import OpData, OpRule, Window
+from .base import Channels, OpData, OpRule, Window
 from .conv import same_pad_before
 from .shapes import dim, elements, inp, out
 from .tflm import input_rank, same_types
@@ -48,16 +48,16 @@ _POOL_TFLM = {
 }
 
 RULES = [
-    OpRule("AVERAGE_POOL_2D", macs=pool_macs, window=pool_window, channels="channelwise",
+    OpRule("AVERAGE_POOL_2D", macs=pool_macs, window=pool_window, channels=Channels.CHANNELWISE,
            scratch=avgpool_scratch,
            opdata=OpData(32, cmsis_nn=36),
            tflm=_POOL_TFLM["AVERAGE_POOL_2D"],
            ),
-    OpRule("MAX_POOL_2D", macs=pool_macs, window=pool_window, channels="channelwise",
+    OpRule("MAX_POOL_2D", macs=pool_macs, window=pool_window, channels=Channels.CHANNELWISE,
            opdata=OpData(32, cmsis_nn=36),
            tflm=_POOL_TFLM["MAX_POOL_2D"],
            ),
-    OpRule("L2_POOL_2D", macs=pool_macs, window=pool_window, channels="channelwise",
+    OpRule("L2_POOL_2D", macs=pool_macs, window=pool_window, channels=Channels.CHANNELWISE,
            opdata=OpData(32),
            tflm=_POOL_TFLM["L2_POOL_2D"],
            ),

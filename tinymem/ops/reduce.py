@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..ir import Operator, Subgraph
 from ..targets import Target
-from .base import OpData, OpRule
+from .base import Channels, OpData, OpRule
 from .shapes import elements, inp, out  # noqa: F401
 from .tflm import kernel, same_types, tflm
 
@@ -48,8 +48,7 @@ TFLM = {
 # Reductions over axes other than the channel (last) axis compute each
 # channel on its own; the channel splitter checks the axes.
 RULES = [
-    OpRule(name, macs=per_input_element, scratch=reduce_scratch, channels="channelwise",
-           notes="channel-wise when the reduced axes exclude the last one",
+    OpRule(name, macs=per_input_element, scratch=reduce_scratch, channels=Channels.CHANNELWISE,
            opdata=OpData(44),
            tflm=TFLM.get(name),
            )

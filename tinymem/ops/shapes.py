@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from ..ir import Operator, Subgraph, Tensor
 
 
@@ -34,6 +32,3 @@ def dim(t: Tensor | None, axis: int, default: int = 1) -> int:
     except IndexError:
         return default
 
-
-def prod(xs) -> int:
-    return math.prod(xs)

@@ -18,7 +18,8 @@ from .. import __version__
 from ..errors import TinymemError
 from ..fileio import atomic_write
 from ..extras import Extra, install_hint
-from ..units import UNITS_LEGEND, human_count, plural, short_bytes, short_name
+from ..units import UNITS_LEGEND, human_count, plural, short_bytes
+from .names import short_name
 from . import plots as _plots
 from .safe_text import visible
 from .summary import (Card, ExploreSummary, Line, ProfileSummary, Tone, exact_bytes,

@@ -188,6 +188,15 @@ def _budget_line(ax, budget: int | None, u: _Unit):
                label=f"SRAM budget {human_bytes(budget)}", gid="budget-line")
 
 
+def _memory_axes(ax, u: _Unit, top: float, xlabel: str) -> None:
+    """The y axis of a memory-over-time plot: live memory from 0 to a little above `top`
+    (already in units of `u`), with a light grid."""
+    ax.set_ylim(0, top * 1.22 if top else 1)
+    ax.yaxis.grid(True, color="#E4E4E4", lw=0.8, zorder=0)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(f"live activation memory ({u.name})")
+
+
 def _titles(fig, ax, title: str, subtitle: str) -> None:
     """A bold title over a grey line of key numbers, both flush left."""
     fig.suptitle(visible(title), x=0.008, ha="left", fontsize=11.5, fontweight="bold", parse_math=False)
@@ -369,7 +378,7 @@ def _memory_figure(p: "Profile", budget: int | None):
         handles.append(_budget_line(ax, budget, u))
 
     ymax = max(top, budget or 0, p.arena_bytes if p.arena_bytes > p.peak_bytes else 0)
-    ax.set_ylim(0, u(ymax) * 1.22 if ymax else 1)
+    _memory_axes(ax, u, u(ymax) if ymax else 0, "operator (execution order)")
     ax.set_xlim(-0.6, max(n, 1) - 0.4)
     ax.xaxis.set_major_locator(MaxNLocator(nbins=20, integer=True))
     ax.yaxis.grid(True, color="#E4E4E4", lw=0.8, zorder=0)
@@ -570,7 +579,7 @@ def _curves_figure(base: "Profile", opt: "Profile", budget: int | None, labels: 
         ax.plot([x], [y], ls="none", marker="o", ms=4.5, zorder=5, gid=f"peak-{key}",
                 mfc=C_OPTION if key == "option" else C_ARENA, mec="white", mew=0.6)
     ymax = max([d[3] for d in drawn] + [u(budget) if budget else 0.0])
-    ax.set_ylim(0, ymax * 1.22 if ymax else 1)
+    _memory_axes(ax, u, ymax, "progress through the inference (cumulative MACs)")
     ax.set_xlim(0, 100)
     ax.xaxis.set_major_formatter(PercentFormatter(xmax=100, decimals=0))
     ax.yaxis.grid(True, color="#E4E4E4", lw=0.8, zorder=0)

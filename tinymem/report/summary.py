@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from ..units import human_bytes, human_count, plural, short_name
+from ..units import human_bytes, human_count, plural
+from .names import short_name
 
 if TYPE_CHECKING:
     from ..analysis import Profile

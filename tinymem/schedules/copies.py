@@ -17,6 +17,6 @@ def bytes_copied(model: Model) -> int:
     total = 0
     for sg in model.subgraphs:
         for op in sg.operators:
-            if op.tag is not None and "copies" in rule_for(op).tags:
+            if op.tag is not None and rule_for(op).copies:
                 total += sum(sg.tensors[t].nbytes for t in op.outputs if t >= 0)
     return total

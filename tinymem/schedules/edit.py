@@ -6,17 +6,15 @@ import copy
 import dataclasses
 
 import numpy as np
-import tflite
 
-from ..ir import Model, Operator, Subgraph, Tensor
-
-_BUILTIN_CODES = {k: v for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
+from ..ir import Model, Operator, Subgraph, Tensor, TensorKind, own_name
+from ..tflite_schema import BUILTIN_CODES
 
 
 def _stem(name: str, index: int) -> str:
     """A short, readable base for derived tensor names (converter names run to
     hundreds of characters, and a rewritten model has hundreds of tile tensors)."""
-    base = name.split(";")[0].rstrip("/").split("/")[-1] if name else ""
+    base = own_name(name).rstrip("/").split("/")[-1] if name else ""
     return (base[:24] or "t") + f"#{index}"
 
 
@@ -79,7 +77,7 @@ class GraphEditor:
         new = Operator(index=-1, opcode=opcode, inputs=tuple(inputs),
                        outputs=tuple(outputs), options=options,
                        options_type=options_type, version=1,
-                       builtin_code=_BUILTIN_CODES[opcode], source_op=None,
+                       builtin_code=BUILTIN_CODES[opcode], source_op=None,
                        origin=origin, tag=tag)
         self.ops.append(new)
         self._own.add(id(new))
@@ -116,7 +114,7 @@ class GraphEditor:
         remap = [-1] * (len(self.tensors) + 1)
         tensors: list[Tensor] = []
         for t in self.tensors:
-            if t.index in used or t.kind != "activation":
+            if t.index in used or t.kind != TensorKind.ACTIVATION:
                 remap[t.index] = len(tensors)
                 tensors.append(t if t.index == len(tensors) else clone(t, index=len(tensors)))
         at = remap.__getitem__

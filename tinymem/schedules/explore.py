@@ -27,9 +27,9 @@ from ..ir import Model, Subgraph
 from ..memory.layout import best_layout
 from ..memory.greedy import arena_size, greedy_offsets
 from ..memory.liveness import live_bytes_per_scope
-from ..memory.planner import HOST_TARGET, ArenaPlan, plan_model, with_tail
+from ..memory.planner import HOST_TARGET, ArenaPlan, PlannedFigures, plan_model, with_tail
 from ..memory.requests import Requests, build_requests
-from ..ops import rule_for
+from ..ops import total_macs
 from ..ops.support import check_ops, check_support
 from ..targets import Target
 from .diagnose import Diagnosis, diagnose
@@ -64,16 +64,11 @@ STEP_SOURCES: list[StepSource] = [cached_steps, spatial_steps, fdt_steps]
 
 
 def model_macs(model: Model) -> int:
-    total = 0
-    for sg in model.subgraphs:
-        for op in sg.operators:
-            m = rule_for(op).macs(op, sg)
-            total += m or 0
-    return total
+    return sum(total_macs(sg.operators, sg) for sg in model.subgraphs)
 
 
 @dataclass
-class Option:
+class Option(PlannedFigures):
     id: str
     kind: str
     description: str
@@ -91,28 +86,6 @@ class Option:
     base_subgraph: Subgraph | None = field(default=None, repr=False)
 
     @property
-    def arena_bytes(self) -> int:
-        """The head (as explore/1 called it); decisions use `required_bytes`."""
-        return self.plan.arena_bytes
-
-    @property
-    def head_bytes(self) -> int:
-        return self.plan.head_bytes
-
-    @property
-    def tail_bytes(self) -> int:
-        return self.plan.tail_bytes
-
-    @property
-    def required_bytes(self) -> int:
-        """The arena to set on the target: what fits, the Pareto front and the pick use."""
-        return self.plan.required_bytes
-
-    @property
-    def peak_bytes(self) -> int:
-        return self.plan.peak_bytes
-
-    @property
     def mac_overhead(self) -> float:
         return self.macs / self.base_macs - 1 if self.base_macs else 0.0
 
@@ -126,11 +99,11 @@ class Option:
         if not tiled:
             return None
         sg = self.model.main
-        new = sum(rule_for(op).macs(op, sg) or 0 for op in tiled)
+        new = total_macs(tiled, sg)
         origins = {op.origin for op in tiled if op.origin is not None}
         base_sg = self.base_subgraph or self.model.main
-        old = sum(rule_for(base_sg.operators[i]).macs(base_sg.operators[i], base_sg) or 0
-                  for i in origins if i < len(base_sg.operators))
+        old = total_macs((base_sg.operators[i] for i in origins if i < len(base_sg.operators)),
+                         base_sg)
         return new / old - 1 if old else None
 
 

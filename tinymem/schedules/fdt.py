@@ -37,14 +37,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Iterator
 
 import numpy as np
 
-from ..ir import Model, Operator, Quantization, Subgraph, Tensor
-from ..memory.planner import buffer_bytes
-from ..ops import rule_for
+from ..dtypes import NUMPY_DTYPES
+from ..ir import Model, Operator, Quantization, Subgraph, Tensor, TensorKind
+from ..memory.requests import align
+from ..ops import Channels, rule_for
+from ..tflite_file import buffer_bytes
 from .edit import GraphEditor, _stem
+from .segments import source_span
 from .spatial import even_splits
 
 # Partition counts tried (moiopt's list).
@@ -63,23 +67,26 @@ MAX_CONCAT_INPUTS = 10
 # allows finer splits of quantized depthwise convs and means.
 EXACT_IN_LITERT = True
 
-_NP = {"float32": "<f4", "float16": "<f2", "float64": "<f8", "int8": "i1", "uint8": "u1",
-       "int16": "<i2", "uint16": "<u2", "int32": "<i4", "uint32": "<u4", "int64": "<i8",
-       "bool": "?"}
 _POOLS = ("AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D")
 _REDUCE = ("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN")
 _SUM_ACTS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
 
 
+class Merge(StrEnum):
+    """How the partitions of a path become its exit tensor again."""
+
+    CONCAT = "concat"  # CONCATENATION of the parts' output channels
+    SUM = "sum"  # ADD of partial sums (a conv/FC split by input channels)
+
+
 @dataclass(frozen=True)
 class Path:
-    """Ops [first, last] of a subgraph, split into channel partitions and
-    merged by "concat" or "sum" (partial sums of a conv/FC split by input)."""
+    """Ops [first, last] of a subgraph, split into channel partitions and merged."""
 
     subgraph: int
     first: int
     last: int
-    merge: str = "concat"
+    merge: Merge = Merge.CONCAT
 
     @property
     def ops(self) -> range:
@@ -99,7 +106,7 @@ class FdtStep:
     @property
     def label(self) -> str:
         first, last = self.source_ops or (self.segment.first, self.segment.last)
-        merge = " sum-merge" if self.segment.merge == "sum" else ""
+        merge = " sum-merge" if self.segment.merge == Merge.SUM else ""
         return f"{self.kind} ops {first}-{last} {self.parts} parts{merge}"
 
     def apply(self, model: Model) -> Model:
@@ -108,27 +115,46 @@ class FdtStep:
 
 # ---------------------------------------------------------------------------
 # Layouts: how a path tensor's last axis relates to the split channels.
-# ("chan", C): the last axis is the C channels. ("flat", P, C): the last axis
-# is P positions times C channels, channel fastest (a flattened NHWC tensor).
 
 
-def _part_index(layout: tuple, c0: int, c1: int) -> np.ndarray:
-    ch = np.arange(c0, c1)
-    if layout[0] == "chan":
-        return ch
-    _, p, c = layout
-    return (np.arange(p)[:, None] * c + ch[None, :]).ravel()
+@dataclass(frozen=True)
+class ChannelLayout:
+    """The last axis of a path tensor: its C `channels`, or (`positions` P set)
+    P positions times C channels, channel fastest (a flattened NHWC tensor)."""
+
+    channels: int
+    positions: int | None = None
+
+    @property
+    def flat(self) -> bool:
+        return self.positions is not None
+
+    @property
+    def width(self) -> int:
+        """The length of the last axis."""
+        return self.channels if self.positions is None else self.positions * self.channels
+
+    def part_index(self, c0: int, c1: int) -> np.ndarray:
+        """Positions on the last axis of channels [c0, c1)."""
+        ch = np.arange(c0, c1)
+        if self.positions is None:
+            return ch
+        return (np.arange(self.positions)[:, None] * self.channels + ch[None, :]).ravel()
 
 
-def _width(layout: tuple) -> int:
-    return layout[1] if layout[0] == "chan" else layout[1] * layout[2]
+class Role(StrEnum):
+    """What an op of a path does with the split channels."""
+
+    SPLIT_OUT = "split_out"  # starts the path: each part computes some output channels
+    CHANNELWISE = "channelwise"  # computes each channel on its own
+    SPLIT_IN = "split_in"  # ends a sum-merged path: each part reads some input channels
 
 
 @dataclass
 class PathInfo:
     channels: int
-    layouts: dict[int, tuple]  # path tensor -> layout
-    roles: dict[int, str]  # op index -> "split_out" | "channelwise" | "split_in"
+    layouts: dict[int, ChannelLayout]  # path tensor -> layout
+    roles: dict[int, Role]  # op index -> its role
     entries: tuple[int, ...]  # activations read from outside the path
     exit: int
     internal: tuple[int, ...]  # tensors produced in the path (not the exit)
@@ -154,7 +180,7 @@ class PathInfo:
 
 
 def _act_inputs(sg: Subgraph, op: Operator) -> list[int]:
-    return [t for t in op.inputs if t >= 0 and sg.tensors[t].kind == "activation"]
+    return [t for t in op.inputs if t >= 0 and sg.tensors[t].kind == TensorKind.ACTIVATION]
 
 
 def _per_tensor(t: Tensor) -> bool:
@@ -171,7 +197,7 @@ def _const_ok(sg: Subgraph, t: int, width: int) -> bool:
 
 def _sliceable(t: Tensor, axis: int) -> bool:
     """A constant whose data and quantization can be sliced along `axis`."""
-    if not t.has_data or t.dtype not in _NP or len(t.shape) <= axis:
+    if not t.has_data or t.dtype not in NUMPY_DTYPES or len(t.shape) <= axis:
         return False
     q = t.quantization
     if q is None or not q.per_channel:
@@ -186,7 +212,8 @@ def _split_out_channels(sg: Subgraph, op: Operator) -> int | None:
     if len(op.outputs) != 1 or len(op.inputs) < 2:
         return None
     x, w, y = sg.tensors[op.inputs[0]], sg.tensors[op.inputs[1]], sg.tensors[op.outputs[0]]
-    if x.kind != "activation" or not w.has_data or w.dtype == "int4" or w.dtype not in _NP:
+    if (x.kind != TensorKind.ACTIVATION or not w.has_data or w.dtype == "int4"
+            or w.dtype not in NUMPY_DTYPES):
         return None
     waxis = 3 if op.opcode == "DEPTHWISE_CONV_2D" else 0
     if not _sliceable(w, waxis) or (len(op.inputs) > 2 and op.inputs[2] >= 0
@@ -210,7 +237,7 @@ def _split_out_channels(sg: Subgraph, op: Operator) -> int | None:
     return None
 
 
-def _sum_merge_ok(sg: Subgraph, op: Operator, layout: tuple) -> bool:
+def _sum_merge_ok(sg: Subgraph, op: Operator, layout: ChannelLayout) -> bool:
     """A CONV_2D / FULLY_CONNECTED that can be split by input channels (float)."""
     if op.opcode not in ("CONV_2D", "FULLY_CONNECTED") or len(op.outputs) != 1:
         return False
@@ -220,18 +247,18 @@ def _sum_merge_ok(sg: Subgraph, op: Operator, layout: tuple) -> bool:
     if x.dtype != "float32" or y.dtype != "float32" or w.dtype != "float32" or not w.has_data:
         return False
     if op.opcode == "CONV_2D":
-        return layout[0] == "chan" and len(w.shape) == 4 and len(x.shape) == 4 \
-            and w.shape[3] == x.shape[3] == layout[1]
+        return not layout.flat and len(w.shape) == 4 and len(x.shape) == 4 \
+            and w.shape[3] == x.shape[3] == layout.channels
     if len(w.shape) != 2 or op.options.get("weights_format", 0):
         return False
-    width = _width(layout)
+    width = layout.width
     cin = w.shape[1]
     if not x.shape or x.shape[-1] != width:
         return False
     if cin == width:
         return True
-    # FC flattens its input: a "chan" input whose trailing dims form Cin.
-    if op.options.get("keep_num_dims") or layout[0] != "chan" or cin % width:
+    # FC flattens its input: a channels-last input whose trailing dims form Cin.
+    if op.options.get("keep_num_dims") or layout.flat or cin % width:
         return False
     return len(x.shape) >= 2 and math.prod(x.shape[1:]) == cin
 
@@ -259,12 +286,13 @@ def _granularity(sg: Subgraph, op: Operator, channels: int) -> int:
     return 1
 
 
-def _channelwise(sg: Subgraph, op: Operator, layouts: dict[int, tuple]) -> tuple | None:
+def _channelwise(sg: Subgraph, op: Operator,
+                 layouts: dict[int, ChannelLayout]) -> ChannelLayout | None:
     """The output layout if `op` computes each channel of its path inputs on its own."""
-    if rule_for(op).channels != "channelwise" or len(op.outputs) != 1 or op.intermediates:
+    if rule_for(op).channels != Channels.CHANNELWISE or len(op.outputs) != 1 or op.intermediates:
         return None
     y = sg.tensors[op.outputs[0]]
-    if y.kind != "activation" or not _per_tensor(y) or not y.shape:
+    if y.kind != TensorKind.ACTIVATION or not _per_tensor(y) or not y.shape:
         return None
     acts = _act_inputs(sg, op)
     inside = [t for t in acts if t in layouts]
@@ -274,7 +302,7 @@ def _channelwise(sg: Subgraph, op: Operator, layouts: dict[int, tuple]) -> tuple
     if any(layouts[t] != lay or sg.tensors[t].shape != sg.tensors[inside[0]].shape for t in inside):
         return None
     x = sg.tensors[inside[0]]
-    width = _width(lay)
+    width = lay.width
     if not x.shape or x.shape[-1] != width:  # a scalar (damaged file) has no channels
         return None
     for t in acts:
@@ -282,25 +310,25 @@ def _channelwise(sg: Subgraph, op: Operator, layouts: dict[int, tuple]) -> tuple
             continue
         # An activation from outside is cut into channel slices (or broadcast).
         ten = sg.tensors[t]
-        if lay[0] != "chan" or not ten.shape or ten.shape[-1] not in (1, width) \
+        if lay.flat or not ten.shape or ten.shape[-1] not in (1, width) \
                 or not _per_tensor(ten) or len(ten.shape) > len(y.shape):
             return None
     code = op.opcode
     if code == "DEPTHWISE_CONV_2D":
         w = sg.tensors[op.inputs[1]]
-        if lay[0] != "chan" or len(w.shape) != 4 or w.shape[3] != width or y.shape[-1] != width \
+        if lay.flat or len(w.shape) != 4 or w.shape[3] != width or y.shape[-1] != width \
                 or not _sliceable(w, 3) or len(acts) != 1:
             return None
         if len(op.inputs) > 2 and op.inputs[2] >= 0 and not _sliceable(sg.tensors[op.inputs[2]], 0):
             return None
         return lay
     if code in _POOLS:
-        return lay if lay[0] == "chan" and len(x.shape) == 4 and y.shape[-1] == width else None
+        return lay if not lay.flat and len(x.shape) == 4 and y.shape[-1] == width else None
     if code in ("PAD", "PADV2"):
         from ..ops.movement import constant_values
 
         pads = constant_values(sg, op.inputs[1]) if len(op.inputs) > 1 else None
-        if lay[0] != "chan" or pads is None or pads.size != 2 * len(x.shape):
+        if lay.flat or pads is None or pads.size != 2 * len(x.shape):
             return None
         if pads.reshape(-1, 2)[-1].tolist() != [0, 0]:
             return None
@@ -309,7 +337,7 @@ def _channelwise(sg: Subgraph, op: Operator, layouts: dict[int, tuple]) -> tuple
         from ..ops.movement import constant_values
 
         axes = constant_values(sg, op.inputs[1]) if len(op.inputs) > 1 else None
-        if lay[0] != "chan" or axes is None:
+        if lay.flat or axes is None:
             return None
         rank = len(x.shape)
         if (rank - 1) in {int(a) % rank for a in np.ravel(axes)} or y.shape[-1] != width:
@@ -317,12 +345,12 @@ def _channelwise(sg: Subgraph, op: Operator, layouts: dict[int, tuple]) -> tuple
         return lay
     if code == "RESHAPE":
         if y.shape[-1] == x.shape[-1]:
-            if lay[0] == "flat" and y.shape != x.shape:
+            if lay.flat and y.shape != x.shape:
                 return None
             return lay
-        if lay[0] == "chan" and len(y.shape) == 2 and len(x.shape) >= 3 \
+        if not lay.flat and len(y.shape) == 2 and len(x.shape) >= 3 \
                 and y.shape[0] == x.shape[0] and y.shape[1] == math.prod(x.shape[1:]):
-            return ("flat", math.prod(x.shape[1:-1]), width)
+            return ChannelLayout(width, positions=math.prod(x.shape[1:-1]))
         return None
     if code == "SQUEEZE":
         dims = op.options.get("squeeze_dims") or []
@@ -361,7 +389,7 @@ class PathFinder:
         if op0.tag is not None or len(op0.outputs) != 1 or op0.intermediates:
             return
         y0 = op0.outputs[0]
-        roles = {first: "split_out"}
+        roles = {first: Role.SPLIT_OUT}
         c = _split_out_channels(sg, op0)
         if c is not None:
             entries = [op0.inputs[0]]
@@ -372,14 +400,14 @@ class PathFinder:
             if not acts or not y.shape:
                 return
             c = y.shape[-1]
-            lay = _channelwise(sg, op0, {t: ("chan", c) for t in acts})
+            lay = _channelwise(sg, op0, {t: ChannelLayout(c) for t in acts})
             if lay is None or any(sg.tensors[t].shape[-1] != c for t in acts):
                 return
-            roles[first] = "channelwise"
+            roles[first] = Role.CHANNELWISE
             entries = list(acts)
-        if c < 2 or sg.tensors[y0].kind != "activation":
+        if c < 2 or sg.tensors[y0].kind != TensorKind.ACTIVATION:
             return
-        layouts = {y0: ("chan", c)}
+        layouts = {y0: ChannelLayout(c)}
         produced = [y0]
         gran = _granularity(sg, op0, c)
         for last in range(first, min(first + max_ops, self.n)):
@@ -393,22 +421,22 @@ class PathFinder:
                         and _sum_merge_ok(sg, op, layouts[ins[0]]) \
                         and not op.intermediates and self._closed(produced, -1, last):
                     r = dict(roles)
-                    r[last] = "split_in"
-                    yield Path(sg.index, first, last, "sum"), PathInfo(
+                    r[last] = Role.SPLIT_IN
+                    yield Path(sg.index, first, last, Merge.SUM), PathInfo(
                         c, dict(layouts), r, tuple(dict.fromkeys(entries)), op.outputs[0],
                         tuple(produced), gran)
                 lay = _channelwise(sg, op, layouts)
                 if lay is None:
                     return
-                roles[last] = "channelwise"
+                roles[last] = Role.CHANNELWISE
                 gran = max(gran, _granularity(sg, op, c))
                 out = op.outputs[0]
                 layouts[out] = lay
                 produced.append(out)
                 entries.extend(t for t in _act_inputs(sg, op) if t not in layouts)
             out = op.outputs[0]
-            if layouts[out][0] == "chan" and last > first and self._closed(produced, out, last):
-                yield Path(sg.index, first, last, "concat"), PathInfo(
+            if not layouts[out].flat and last > first and self._closed(produced, out, last):
+                yield Path(sg.index, first, last, Merge.CONCAT), PathInfo(
                     c, dict(layouts), dict(roles), tuple(dict.fromkeys(entries)), out,
                     tuple(t for t in produced if t != out), gran)
 
@@ -441,7 +469,7 @@ def const_array(model: Model, t: Tensor) -> np.ndarray:
     raw = buffer_bytes(model, t.buffer)
     if raw is None:
         raise ValueError(f"tensor {t.name}: no data to slice")
-    return np.frombuffer(raw, dtype=_NP[t.dtype]).reshape(t.shape)
+    return np.frombuffer(raw, dtype=NUMPY_DTYPES[t.dtype]).reshape(t.shape)
 
 
 def _sliced_quant(q: Quantization | None, idx: np.ndarray, axis: int,
@@ -502,7 +530,7 @@ class _Splitter:
         nparts = len(self.splits)
         for k, (c0, c1) in enumerate(self.splits):
             out = self.emit_part(k, c0, c1)
-            if path.merge == "sum":
+            if path.merge == Merge.SUM:
                 if acc is None:
                     acc = out
                 else:
@@ -523,7 +551,7 @@ class _Splitter:
                 self.concat([t for t, _ in done], chunk, origin)
                 chunks.append((chunk, width))
                 done = []
-        if path.merge == "concat":
+        if path.merge == Merge.CONCAT:
             self.concat([t for t, _ in (chunks or done)], info.exit, origin)
         for op in sg.operators[path.last + 1:]:
             ed.keep(op)
@@ -544,7 +572,7 @@ class _Splitter:
             y = op.outputs[0]
             inputs = list(op.inputs)
             changes: dict = {}
-            if role == "split_out":
+            if role == Role.SPLIT_OUT:
                 idx = np.arange(c0, c1)
                 waxis = 3 if op.opcode == "DEPTHWISE_CONV_2D" else 0
                 inputs[1] = self.take(op.inputs[1], idx, waxis, f"fdt{k}_w")
@@ -553,14 +581,14 @@ class _Splitter:
                 if op.opcode == "DEPTHWISE_CONV_2D":
                     changes["depth_multiplier"] = nch
                 out = self.part_tensor(y, nch, f"fdt{k}")
-            elif role == "split_in":
+            elif role == Role.SPLIT_IN:
                 x = op.inputs[0]
                 lay = info.layouts[x]
-                idx = _part_index(lay, c0, c1)
+                idx = lay.part_index(c0, c1)
                 if op.opcode == "FULLY_CONNECTED":
                     cin = sg.tensors[op.inputs[1]].shape[1]
-                    if cin != _width(lay):  # FC flattens a (.., C) input
-                        c = _width(lay)
+                    if cin != lay.width:  # FC flattens a (.., C) input
+                        c = lay.width
                         idx = (np.arange(cin // c)[:, None] * c + idx[None, :]).ravel()
                     inputs[1] = self.take(op.inputs[1], idx, 1, f"fdt{k}_w")
                 else:
@@ -572,15 +600,15 @@ class _Splitter:
                 out = ed.new_tensor(sg.tensors[y], sg.tensors[y].shape, f"fdt_part{k}")
             else:
                 lay = info.layouts[y]
-                idx = _part_index(lay, c0, c1)
-                width = _width(lay)
+                idx = lay.part_index(c0, c1)
+                width = lay.width
                 for p, t in enumerate(op.inputs):
                     if t < 0:
                         continue
                     ten = sg.tensors[t]
                     if t in cur:
                         inputs[p] = cur[t]
-                    elif ten.kind == "activation":
+                    elif ten.kind == TensorKind.ACTIVATION:
                         if ten.shape[-1] == 1:
                             continue  # broadcast over channels
                         if t not in sliced:
@@ -610,7 +638,7 @@ class _Splitter:
     def zero_bias(self, t: int) -> int:
         if self._zero_bias is None:
             ten = self.sg.tensors[t]
-            self._zero_bias = self.const(ten, np.zeros(ten.shape, dtype=_NP[ten.dtype]),
+            self._zero_bias = self.const(ten, np.zeros(ten.shape, dtype=NUMPY_DTYPES[ten.dtype]),
                                          "fdt_zero_bias", ten.quantization)
         return self._zero_bias
 
@@ -647,10 +675,6 @@ def fdt_split(model: Model, path: Path, parts: int) -> Model:
 # Discovery
 
 
-def _align(n: int) -> int:
-    return (n + 15) // 16 * 16
-
-
 def fdt_steps(model: Model, peak_op: int, arena: int,
               max_candidates: int | None = MAX_CANDIDATES) -> Iterator[FdtStep]:
     """FDT steps for paths through the main subgraph's peak (moiopt's discovery).
@@ -677,7 +701,7 @@ def fdt_steps(model: Model, peak_op: int, arena: int,
     live = np.zeros(n + 1, dtype=np.int64)
     for t in acts:
         a, b = max(first_use[t], 0), min(last_use.get(t, first_use[t]), n)
-        live[a:b + 1] += _align(sg.tensors[t].nbytes)
+        live[a:b + 1] += align(sg.tensors[t].nbytes)
     alive = [t for t in acts if first_use[t] <= peak_op <= last_use.get(t, first_use[t])
              and t in producer]
     if not alive:
@@ -708,15 +732,10 @@ def fdt_steps(model: Model, peak_op: int, arena: int,
     for _, _, path, counts in found:
         if budget <= 0:
             break
-        span = _source_span(sg, path)
+        span = source_span(sg, path)
         for parts in counts[:budget]:
             yield FdtStep(segment=path, parts=parts, source_ops=span)
         budget -= len(counts)
-
-
-def _source_span(sg: Subgraph, path: Path) -> tuple[int, int]:
-    origins = [sg.operators[i].origin for i in path.ops if sg.operators[i].origin is not None]
-    return (min(origins), max(origins)) if origins else (path.first, path.last)
 
 
 def _estimates(sg: Subgraph, path: Path, info: PathInfo, live: np.ndarray,
@@ -733,8 +752,8 @@ def _estimates(sg: Subgraph, path: Path, info: PathInfo, live: np.ndarray,
     ops = list(path.ops)
     own = set(info.internal) | {info.exit}
     entries = set(info.entries)
-    exit_b = _align(sg.tensors[info.exit].nbytes)
-    entry_b = sum(_align(sg.tensors[t].nbytes) for t in entries)
+    exit_b = align(sg.tensors[info.exit].nbytes)
+    entry_b = sum(align(sg.tensors[t].nbytes) for t in entries)
     # Live bytes of the path's own tensors and of its entries, per path op.
     own_live = np.zeros(len(ops), dtype=np.int64)
     ent_live = np.zeros(len(ops), dtype=np.int64)
@@ -743,17 +762,17 @@ def _estimates(sg: Subgraph, path: Path, info: PathInfo, live: np.ndarray,
             a, b = max(first_use[t], 0), last_use.get(t, n_ops)
             for j, i in enumerate(ops):
                 if a <= i <= b:
-                    arr[j] += _align(sg.tensors[t].nbytes)
+                    arr[j] += align(sg.tensors[t].nbytes)
     background = int((live[path.first: path.last + 1] - own_live - ent_live).max())
     outside = np.concatenate([live[: path.first], live[path.last + 1: n_ops]])
     outside_max = int(outside.max()) if outside.size else 0
-    if path.merge == "sum":
+    if path.merge == Merge.SUM:
         own_live[-1] -= exit_b  # the partial sums are counted apart
     work = int(own_live.max())
     entries_after = entry_b if any(last_use.get(t, n_ops) > path.last for t in entries) else 0
     out: list[tuple[int, int]] = []
     for parts in info.part_counts():
-        if path.merge == "concat":
+        if path.merge == Merge.CONCAT:
             during = background + entry_b + exit_b * (parts - 1) // parts + work // parts
             merge = background + 2 * exit_b + entries_after
         else:

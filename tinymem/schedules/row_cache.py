@@ -30,7 +30,8 @@ from ..ir import Model, Subgraph
 from .edit import GraphEditor
 from .segments import Segment
 from .spatial import Grid, _axis_cost_tables, _data_inputs, even_splits, segment_windows
-from .tiling_steps import candidate_segments, source_span
+from .segments import source_span
+from .tiling_steps import candidate_segments
 
 # Strip counts tried per segment (capped at the exit's height): fewer strips
 # mean fewer added ops (each a node in the arena tail), more mean less head.

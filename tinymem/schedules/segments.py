@@ -26,6 +26,13 @@ class Segment:
         return range(self.first, self.last + 1)
 
 
+def source_span(sg: Subgraph, seg) -> tuple[int, int]:
+    """The source model's op numbers a run of ops [seg.first, seg.last] computes
+    (ops of an already-rewritten graph keep their origin), for people to read."""
+    origins = [sg.operators[i].origin for i in seg.ops if sg.operators[i].origin is not None]
+    return (min(origins), max(origins)) if origins else (seg.first, seg.last)
+
+
 class SegmentFinder:
     """Answers "is [first, last] a segment?" quickly for one subgraph."""
 
@@ -36,10 +43,6 @@ class SegmentFinder:
         for op in sg.operators:
             for t in op.real_inputs():
                 self.last_reader[t] = op.index
-        self.first_reader: dict[int, int] = {}
-        for op in reversed(sg.operators):
-            for t in op.real_inputs():
-                self.first_reader[t] = op.index
         self.outputs = set(sg.outputs)
 
     def segment(self, first: int, last: int) -> Segment | None:

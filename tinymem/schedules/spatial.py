@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..ir import Model, Subgraph
+from ..ir import Model, Subgraph, TensorKind
 from ..ops import rule_for
 from .edit import GraphEditor
 from .segments import Segment
@@ -59,7 +59,7 @@ def tileable(sg: Subgraph, seg: Segment) -> bool:
             return False
         for t in list(op.real_inputs()) + [o for o in op.outputs if o >= 0]:
             ten = sg.tensors[t]
-            if ten.kind == "activation" and (len(ten.shape) != 4 or ten.shape[0] != 1):
+            if ten.kind == TensorKind.ACTIVATION and (len(ten.shape) != 4 or ten.shape[0] != 1):
                 return False
         if op.opcode in ("AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D"):
             wh, ww = rule.window(op, sg)
@@ -76,7 +76,7 @@ def _needs_border(win, in_size: int, out_size: int) -> bool:
 
 def _data_inputs(sg: Subgraph, op) -> list[int]:
     """Positions of the op's inputs that are activations."""
-    return [p for p, t in enumerate(op.inputs) if t >= 0 and sg.tensors[t].kind == "activation"]
+    return [p for p, t in enumerate(op.inputs) if t >= 0 and sg.tensors[t].kind == TensorKind.ACTIVATION]
 
 
 def segment_windows(sg: Subgraph, seg: Segment) -> dict[int, tuple]:
@@ -107,7 +107,9 @@ def needed_ranges(sg: Subgraph, seg: Segment, tile: Range2,
 
 
 def tile_segment(model: Model, seg: Segment, grid: Grid, tag: str = "tile") -> Model:
-    """The model with `seg` run tile by tile over `grid` of its exit tensor."""
+    """The model with `seg` run tile by tile over `grid` (two tiles or more) of its exit tensor."""
+    if grid.tiles < 2:
+        raise ValueError(f"a {grid.label} grid is not a tiling")
     sg = model.subgraphs[seg.subgraph]
     ed = GraphEditor(model, seg.subgraph)
     for op in sg.operators[: seg.first]:
@@ -130,19 +132,9 @@ def tile_segment(model: Model, seg: Segment, grid: Grid, tag: str = "tile") -> M
         row_outputs.append(row)
     if len(row_outputs) > 1:
         ed.concat(row_outputs, 1, seg.exit, tag, origin=seg.last)
-    elif row_outputs[0] != seg.exit:
-        # A single tile: its last op writes the exit tensor directly (the
-        # tile tensor it wrote before is dropped as unused).
-        ed.ops[-1] = _retarget(ed.ops[-1], row_outputs[0], seg.exit)
     for op in sg.operators[seg.last + 1:]:
         ed.keep(op)
     return ed.finish()
-
-
-def _retarget(op, old: int, new: int):
-    import dataclasses
-
-    return dataclasses.replace(op, outputs=tuple(new if t == old else t for t in op.outputs))
 
 
 def _emit_tile(ed: GraphEditor, sg: Subgraph, seg: Segment, tile: Range2, name: str,

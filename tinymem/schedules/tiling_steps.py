@@ -13,7 +13,7 @@ from typing import Iterator
 from ..ir import Model, Subgraph
 from ..ops import rule_for
 from ..graph_cuts import narrow_points
-from .segments import Segment, SegmentFinder
+from .segments import Segment, SegmentFinder, source_span
 from .spatial import Grid, balanced_grid, tile_segment, tileable, uniform_grid
 
 # Grids tried for every segment: squares and their near-square neighbours.
@@ -45,11 +45,6 @@ class Step:
 
     def apply(self, model: Model) -> Model:
         return tile_segment(model, self.segment, self.grid)
-
-
-def source_span(sg, seg: Segment) -> tuple[int, int]:
-    origins = [sg.operators[i].origin for i in seg.ops if sg.operators[i].origin is not None]
-    return (min(origins), max(origins)) if origins else (seg.first, seg.last)
 
 
 def input_prologue(sg: Subgraph) -> int:
