@@ -74,7 +74,8 @@ def _first_fit_by_hand(bufs: list[BufferRequest], order: list[int]) -> list[int]
         if i in offsets:
             continue
         b = bufs[i]
-        live = sorted((offsets[j], j) for j in offsets if bufs[j].overlaps(b))
+        live = sorted((offsets[j], j) for j in offsets
+                      if bufs[j].first <= b.last and b.first <= bufs[j].last)  # alive together
         top = 0
         for off, j in live:
             if off - top >= b.aligned:

@@ -40,14 +40,15 @@ def _u32(data: bytes, pos: int, what: str) -> int:
 
 class _Walk:
     def __init__(self, data: bytes, max_tables: int):
-        from .flatbuffer_tables import UNION_CODES, _UNIONS, table_fields
+        from .flatbuffer_tables import table_fields
+        from .tflite_schema import UNION_CODES, UNION_ENUMS
 
         self.data = data
         self.n = len(data)
         self.fields = table_fields
         # union field name -> {code: member table name}
         self.members = {name: {code: member for member, code in UNION_CODES[enum].items()}
-                        for name, enum in _UNIONS.items()}
+                        for name, enum in UNION_ENUMS.items()}
         self.seen: set[tuple[str, int]] = set()
         self.max_tables = max_tables
 
