@@ -252,7 +252,10 @@ def test_float_fc_stack(tmp_path):
     model = tinymem.load_model(path)
     ex = explore(model, sources=[fdt_steps])
     best = min((o for o in ex.options if "fdt" in o.kind), key=lambda o: o.arena_bytes)
-    assert best.arena_bytes * 4 <= ex.baseline.arena_bytes
+    # Explore weighs the arena to set: finer splits' tail (OpData per part) stops it
+    # before the head falls 4x.
+    assert best.arena_bytes * 2 <= ex.baseline.arena_bytes
+    assert best.required_bytes < ex.baseline.required_bytes
     assert "sum-merge" in best.description
     assert 0 < best.macs - ex.baseline.macs == _merge_macs(best.model)
     out = tmp_path / "fc_stack_fdt.tflite"
