@@ -99,7 +99,8 @@ def explored(path, budget: int | None = None, max_overhead: float | None = None,
         _EXPLORED[key] = ex_mod.explore(tinymem.load_model(path), budget=budget,
                                         sources=sources)
     ex = _EXPLORED[key]
-    options = [dataclasses.replace(o) for o in ex.options]
+    # _mark sets `recommended` on one option and never clears it: start clean.
+    options = [dataclasses.replace(o, recommended=False) for o in ex.options]
     ex_mod._mark(options, budget, max_overhead)
     baseline = next(o for o in options if o.kind == "baseline")
     return dataclasses.replace(ex, baseline=baseline, options=options, budget=budget,
