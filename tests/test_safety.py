@@ -527,7 +527,7 @@ def test_explore_stdin_documents(model, name, text, fragment):
 
 def test_explore_stdin_document_that_matches_its_file_is_used(model):
     out, _ = assert_clean(run("explore", "--json", input=_doc(model).encode()), (0,))
-    assert json.loads(out)["schema"] == "tinymem.explore/1"
+    assert json.loads(out)["schema"] == "tinymem.explore/2"
 
 
 OPTION_CASES = [

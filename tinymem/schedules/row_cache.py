@@ -251,7 +251,10 @@ class _Strips:
             kt, k0, k1 = kept
             parts.append(self._crop((kt, k0, k1), r.lo, k1, (0, width), ten, width))
         n0 = kept[2] if parts else r.lo
-        assert not parts or r.pad_lo == r.lo, (t, k)  # top padding only before any kept rows
+        if parts and r.pad_lo != r.lo:
+            # Top padding can only come before any kept rows; a segment whose reads
+            # need both (a folded SAME pad over a kept tensor) is not cached.
+            raise ValueError(f"tensor {t}: padded rows above kept rows (strip {k})")
         if n0 < r.hi:
             src = self._rows(t, n0, r.hi, cols)
             pads = ((0, 0), (n0 - (r.pad_lo if not parts else n0), r.pad_hi - r.hi),
@@ -301,7 +304,8 @@ class _Strips:
         key = ("join", t)
         if key not in self.memo:
             (kt, k0, k1), (nt, n0, n1) = pieces
-            assert k1 == n0, (t, k1, n0)
+            if k1 != n0:
+                raise ValueError(f"tensor {t}: kept rows end at {k1}, new rows start at {n0}")
             joined = self.ed.new_tensor(ten, (1, n1 - k0, ten.shape[2], ten.shape[3]), "join")
             self.ed.concat([kt, nt], 1, joined, self.tag, origin=self.seg.first)
             self.memo[key] = joined
