@@ -22,7 +22,7 @@ from _models import model_paths  # noqa: E402
 
 from tinymem import firmware  # noqa: E402
 from tinymem.memory.planner import plan_model  # noqa: E402
-from tinymem.reader import load_model  # noqa: E402
+from tinymem.read.reader import load_model  # noqa: E402
 from tinymem.targets import resolve_target  # noqa: E402
 
 DEFAULT = ("cortex-m3:cmsis-nn,cortex-m4:cmsis-nn,cortex-m7:cmsis-nn,cortex-m55:cmsis-nn,"

@@ -17,7 +17,7 @@ from _models import model_paths
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
 
-from tinymem.reader import load_model  # noqa: E402
+from tinymem.read.reader import load_model  # noqa: E402
 from tinymem.writer import serialize_model  # noqa: E402
 
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import pytest
 
-from tinymem import firmware
+from tinymem.verify import firmware
 from tinymem.memory.planner import plan_model
-from tinymem.reader import load_model
+from tinymem.read.reader import load_model
 from tinymem.targets import resolve_target
 
 from .conftest import sample_paths, shared_paths
@@ -99,7 +99,7 @@ def test_explore_recommendation_runs_on_the_firmware_as_predicted(tmp_path):
     # one, and its outputs there are the original's, byte for byte.
     from tinymem.writer import write_option
     from tinymem.schedules.explore import explore
-    from tinymem.verify import verify_on_firmware
+    from tinymem.verify.compare import verify_on_firmware
 
     from .conftest import SAMPLES
 
@@ -119,7 +119,7 @@ def test_explore_recommendation_runs_on_the_firmware_as_predicted(tmp_path):
 
 def test_verify_without_a_runner_says_what_is_missing(tmp_path):
     from tinymem.errors import TinymemError
-    from tinymem.verify import verify_on_firmware
+    from tinymem.verify.compare import verify_on_firmware
 
     from .conftest import SAMPLES
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import tinymem
-from tinymem import runtimes
+from tinymem.verify import runtimes
 
 from .conftest import all_model_params, shared_manifest
 

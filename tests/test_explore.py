@@ -12,7 +12,7 @@ import tinymem
 from tinymem.schedules.explore import explore
 
 from tinymem.errors import BudgetError
-from tinymem.units import parse_fraction, parse_size
+from tinymem.report.units import parse_fraction, parse_size
 
 from .conftest import SAMPLES, all_model_params, explored
 

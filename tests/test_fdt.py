@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import tinymem
-from tinymem import runtimes
+from tinymem.verify import runtimes
 from tinymem.memory.planner import plan_model
 from tinymem.ops import rule_for
 from tinymem.schedules.explore import explore, model_macs
@@ -222,7 +222,7 @@ def _fc_stack(path, widths=(128, 2048, 64, 10), seed=0):
     """A float fully-connected stack (no converter needed: built as IR and written)."""
     import copy
 
-    from tinymem.ir import Operator, Subgraph, Tensor
+    from tinymem.graph.ir import Operator, Subgraph, Tensor
 
     base = tinymem.load_model(SAMPLES / "cnn_float32.tflite")
     rng = np.random.default_rng(seed)

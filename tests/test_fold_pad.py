@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 import tinymem
-from tinymem import runtimes
+from tinymem.verify import runtimes
 from tinymem.writer import write_option
 from tinymem.schedules.explore import explore
 from tinymem.schedules.fold_pad import fold_pads, foldable
-from tinymem.verify import verify_models
+from tinymem.verify.compare import verify_models
 
 from .conftest import SHARED
 from .tiny_models import BO, I8, I32, ModelBuilder, S, _opts

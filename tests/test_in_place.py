@@ -20,12 +20,12 @@ import numpy as np
 import pytest
 
 import tinymem
-from tinymem import runtimes
+from tinymem.verify import runtimes
 from tinymem.memory.aliases import find_aliases
 from tinymem.memory.layout import best_layout
 from tinymem.memory.planner import plan_model
 from tinymem.schedules.explore import explore
-from tinymem.verify import verify_models
+from tinymem.verify.compare import verify_models
 
 from .in_place_models import add_over_input, residual_int8
 from .tiny_models import BO, F32, I8, I16, I32, ModelBuilder, _opts

@@ -11,7 +11,7 @@ import os
 import pytest
 
 import tinymem
-from tinymem import limits
+from tinymem.read import limits
 from tinymem.errors import ModelError
 from tinymem.memory.planner import plan_model
 

@@ -20,7 +20,7 @@ from rich.console import Console
 import tinymem
 from tinymem.targets import DEFAULT_TARGET
 from tinymem import extras
-from tinymem.analysis import profile_model
+from tinymem.memory.profile import profile_model
 from tinymem.memory.requests import align
 from tinymem.report import layer_csv
 from tinymem.report.explore_view import explore_view
@@ -28,7 +28,7 @@ from tinymem.report.html import profile_html_text
 from tinymem.report.profile_view import ALIVE_SHOWN, profile_view
 from tinymem.report.summary import explore_summary, profile_summary
 from tinymem.schedules.explore import _peak_op, explore
-from tinymem.units import UNITS_LEGEND, human_bytes, human_count, plural, short_bytes
+from tinymem.report.units import UNITS_LEGEND, human_bytes, human_count, plural, short_bytes
 
 from .conftest import ROOT, SAMPLES, SHARED
 
@@ -173,7 +173,7 @@ def test_peak_inside_a_call_is_reported_there_and_searched_at_its_caller(tmp_pat
 
 def test_live_bound_with_an_offline_plan_never_exceeds_tflm(tmp_path):
     pytest.importorskip("tflite_micro", reason="tflite-micro not installed")
-    from tinymem import runtimes
+    from tinymem.verify import runtimes
 
     from . import tiny_models
 

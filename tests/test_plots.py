@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from tinymem.units import human_bytes
+from tinymem.report.units import human_bytes
 
 import tinymem
-from tinymem.analysis import profile_model
+from tinymem.memory.profile import profile_model
 from tinymem.errors import TinymemError
 from tinymem.report import plots
 from tinymem.report.html import profile_html, profile_html_text

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 import tinymem
-from tinymem import runtimes
+from tinymem.verify import runtimes
 from tinymem.schedules.explore import explore
-from tinymem.verify import verify_models
+from tinymem.verify.compare import verify_models
 from tinymem.writer import write_option
 
 from .conftest import SAMPLES

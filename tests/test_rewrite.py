@@ -13,10 +13,10 @@ import os
 import pytest
 
 import tinymem
-from tinymem import runtimes
+from tinymem.verify import runtimes
 from tinymem.errors import TinymemError
 from tinymem.schedules.explore import explore
-from tinymem.verify import verify_models
+from tinymem.verify.compare import verify_models
 from tinymem.writer import write_option
 
 from .conftest import SAMPLES, all_model_params, explored

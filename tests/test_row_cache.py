@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import tinymem
-from tinymem import runtimes
+from tinymem.verify import runtimes
 from tinymem.memory.planner import plan_model
 from tinymem.writer import write_option
 from tinymem.schedules.copies import bytes_copied
@@ -22,7 +22,7 @@ from tinymem.schedules.row_cache import (MAX_CONCAT_INPUTS, balanced_cuts, cache
                                          cacheable, row_plan)
 from tinymem.schedules.segments import SegmentFinder
 from tinymem.schedules.spatial import even_splits, segment_windows
-from tinymem.verify import verify_models
+from tinymem.verify.compare import verify_models
 from tinymem.writer import write_model
 
 from .conftest import SAMPLES, SHARED

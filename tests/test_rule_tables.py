@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tinymem.ir import Operator, Quantization, Subgraph, Tensor
+from tinymem.graph.ir import Operator, Quantization, Subgraph, Tensor
 from tinymem.memory.greedy import arena_size, greedy_offsets, place_in_order
 from tinymem.memory.requests import BufferRequest
 from tinymem.ops import REGISTRY, Window

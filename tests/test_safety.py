@@ -22,10 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from tinymem import fileio, runtimes
+from tinymem import fileio
+
+from tinymem.verify import runtimes
 from tinymem.errors import TinymemError
 from tinymem.report.safe_text import plain, visible
-from tinymem.units import parse_fraction, parse_size
+from tinymem.report.units import parse_fraction, parse_size
 
 from .tiny_models import BO, BOOL, I8, I32, ModelBuilder, _opts
 
@@ -426,7 +428,7 @@ def test_verify_view_escapes_runtime_error_text():
     from rich.console import Console
 
     from tinymem.report.verify_view import verify_view
-    from tinymem.verify import RuntimeResult, VerifyReport
+    from tinymem.verify.compare import RuntimeResult, VerifyReport
 
     rep = VerifyReport("[/x]a.tflite", "b\x1b[2J.tflite", 1,
                        [RuntimeResult("litert", None, error="[/x] Didn't find op \x1b]8;;x\x07")],

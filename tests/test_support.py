@@ -23,8 +23,8 @@ import pytest
 
 from tinymem.ops import REGISTRY
 from tinymem.ops.support import arena_to_set, check_support, deploy_snippet, resolver_calls
-from tinymem.reader import load_model
-from tinymem.runtimes import have_tflm, tflm_run
+from tinymem.read.reader import load_model
+from tinymem.verify.runtimes import have_tflm, tflm_run
 from tinymem.targets import Kernels, resolve_target
 
 from .conftest import ROOT, SAMPLES, shared_paths

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import tflite
 
-from tinymem import dtypes
-from tinymem.tflite_schema import (BUILTIN_CODES, BUILTIN_NAMES, CUSTOM_CODE, OPTIONS2_CODES,
+from tinymem.read import dtypes
+from tinymem.read.schema import (BUILTIN_CODES, BUILTIN_NAMES, CUSTOM_CODE, OPTIONS2_CODES,
                                    OPTIONS_CODES, custom_name, opcode_name, opcode_of)
 
 CONV = tflite.BuiltinOperator.CONV_2D

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tinymem.ir import Operator, Subgraph, Tensor
+from tinymem.graph.ir import Operator, Subgraph, Tensor
 from tinymem.ops import REGISTRY
 from tinymem.ops.support import op_problem
 from tinymem.ops.tflm import Signature
@@ -86,7 +86,7 @@ def test_every_resolver_method_is_named_once():
 
 def test_a_custom_op_name_with_control_characters_is_printed_escaped():
     from tinymem.ops.support import check_support
-    from tinymem.ir import Model
+    from tinymem.graph.ir import Model
 
     op, sg = _graph("CUSTOM:\x1b[31mX", [A(1, 4)], [A(1, 4)], custom="\x1b[31mX")
     s = check_support(Model(None, 3, "", [sg], [], {}), CMSIS)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from tinymem.errors import TinymemError
-from tinymem.ir import Buffer, Model, Operator, SignatureDef, Subgraph, Tensor
-from tinymem.tflite_schema import BUILTIN_CODES, CUSTOM_CODE, OFFLINE_PLAN_KEY
+from tinymem.graph.ir import Buffer, Model, Operator, SignatureDef, Subgraph, Tensor
+from tinymem.read.schema import BUILTIN_CODES, CUSTOM_CODE, OFFLINE_PLAN_KEY
 from tinymem.writer.plan import opcode_key, plan_opcodes, plan_write
 from tinymem.writer.validate import check_model
 

@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 import tflite
 
-from tinymem import runtimes
+from tinymem.verify import runtimes
 from tinymem.errors import TinymemError
-from tinymem.ir import Model, Operator, Tensor
+from tinymem.graph.ir import Model, Operator, Tensor
 from tinymem.memory.planner import plan_model
-from tinymem.reader import load_model, parse_model
-from tinymem.tflite_file import buffer_bytes, offline_plan
-from tinymem.tflite_schema import OFFLINE_PLAN_KEY
+from tinymem.read.reader import load_model, parse_model
+from tinymem.read.file import buffer_bytes, offline_plan
+from tinymem.read.schema import OFFLINE_PLAN_KEY
 from tinymem import writer
 from tinymem.writer import serialize_model, write_model
 

@@ -16,13 +16,13 @@ Library use, no CLI needed:
 __version__ = "0.1.0"
 
 from .errors import ModelError, TinymemError  # noqa: E402
-from .reader import load_model, parse_model  # noqa: E402
+from .read.reader import load_model, parse_model  # noqa: E402
 
 
 def profile(model, search_layout: bool = True, target=None):
     """Profile a Model (or a path to a .tflite file) for a target
     (a `targets.Target`, e.g. `resolve_target("cortex-m4", "cmsis-nn")`; None: the host wheel)."""
-    from .analysis import profile_model
+    from .memory.profile import profile_model
 
     if not hasattr(model, "subgraphs"):
         model = load_model(model)

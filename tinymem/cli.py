@@ -87,11 +87,11 @@ def profile(model_paths: tuple[str, ...], as_json: bool, no_layout: bool, rows: 
             csv_path: str | None, target: str, kernels: str | None) -> None:
     """Profile MODEL.tflite: the arena to set on the target, and why (several models: one
     summary row each)."""
-    from .analysis import profile_model
+    from .memory.profile import profile_model
     from .ops.support import check_support, deploy_snippet
-    from .reader import load_model
+    from .read.reader import load_model
     from .targets import resolve_target
-    from .units import parse_size
+    from .report.units import parse_size
 
     if len(model_paths) > 1:
         if plot_path or html_path or csv_path:
@@ -155,8 +155,8 @@ _STDIN_LIMIT = 64 * 1024 * 1024  # a profile document of a 10,000-op model is a 
 def _profile_many(paths: tuple[str, ...], as_json: bool, search_layout: bool, target) -> None:
     """Each model's summary (a row, or a JSON document); a file that fails gets its
     error in its row and the exit code is 2, without hiding the others."""
-    from .analysis import profile_model
-    from .reader import load_model
+    from .memory.profile import profile_model
+    from .read.reader import load_model
 
     results = []
     for path in paths:
@@ -266,10 +266,10 @@ def explore(model_path: str | None, sram: str | None, max_overhead: str | None, 
 
     With no MODEL, reads the JSON `tinymem profile MODEL --json` printed from stdin.
     """
-    from .reader import load_model
+    from .read.reader import load_model
     from .schedules.explore import explore as run_explore
     from .targets import resolve_target
-    from .units import parse_fraction, parse_size
+    from .report.units import parse_fraction, parse_size
 
     budget = parse_size(sram) if sram is not None else None
     limit = parse_fraction(max_overhead) if max_overhead is not None else None
@@ -310,7 +310,7 @@ def explore(model_path: str | None, sram: str | None, max_overhead: str | None, 
         console.print(explore_view(ex, console.width))
     # Written before the no-fit exit: the pictures matter most when nothing fits.
     if plot_path or html_path:
-        from .analysis import profile_model
+        from .memory.profile import profile_model
         from .report.summary import option_to_show
 
         shown = option_to_show(ex, chosen)
@@ -385,11 +385,11 @@ def verify(original: str, rewritten: str, runs: int, seed: int, timeout: float, 
     whether each runs at tinymem's predicted arena, and whether outputs are identical.
     Exit code 0 when every runtime that ran gives the same results, 1 otherwise.
     """
-    from .verify import verify_models
+    from .verify.compare import verify_models
 
     if firmware_dir is not None:
-        from .reader import load_model
-        from .verify import verify_on_firmware
+        from .read.reader import load_model
+        from .verify.compare import verify_on_firmware
 
         load_model(original)
         load_model(rewritten)

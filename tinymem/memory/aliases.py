@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..ir import Model
+from ..graph.ir import Model
 from ..ops import rule_for
 from .requests import BufferRequest, Requests
 

@@ -22,7 +22,7 @@ import random
 from dataclasses import dataclass
 
 
-from ..ir import Model
+from ..graph.ir import Model
 from .aliases import Alias, alias_groups, find_aliases, merge
 from .greedy import arena_size, place_in_order
 from .liveness import live_bytes_per_scope

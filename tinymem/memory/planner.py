@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ir import Model
+from ..graph.ir import Model
 from ..targets import HOST, Target, resolve_target
-from ..tflite_file import offline_plan
+from ..read.file import offline_plan
 from .greedy import arena_size, greedy_offsets
 from .liveness import live_bytes_per_scope
 from .requests import BufferRequest, ExecutionStep, Requests, build_requests

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from .. import dtypes
-from ..ir import Model, Operator, Subgraph, TensorKind
+from ..read import dtypes
+from ..graph.ir import Model, Operator, Subgraph, TensorKind
 from ..ops import rule_for
 from ..targets import Target
 

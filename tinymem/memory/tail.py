@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..ir import Model, Operator, Subgraph
+from ..graph.ir import Model, Operator, Subgraph
 from ..ops import rule_for
 from ..targets import Target
 

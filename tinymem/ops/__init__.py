@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Iterable
 
-from ..ir import Operator, Subgraph
+from ..graph.ir import Operator, Subgraph
 from . import conv, custom, dense, elementwise, movement, pool, recurrent, reduce
 from .base import Channels, InPlace, OpRule, Window
 from .params import BUILTIN_PARAMS

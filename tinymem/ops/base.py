@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Callable, Optional
 
-from ..ir import Operator, Subgraph
+from ..graph.ir import Operator, Subgraph
 from ..targets import Target
 from .tflm import Tflm
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..ir import Operator, Subgraph, Tensor
+from ..graph.ir import Operator, Subgraph, Tensor
 from ..targets import Target
 from . import cmsis_nn as cm
 from .base import Channels, OpData, OpRule, Window

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import tflite
 
-from .. import dtypes
-from ..ir import Operator, Subgraph
+from ..read import dtypes
+from ..graph.ir import Operator, Subgraph
 from ..targets import Target
 from .base import OpData, OpRule
 from .shapes import dim, inp

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..ir import Operator, Subgraph
+from ..graph.ir import Operator, Subgraph
 from ..targets import Kernels, Target
 from . import cmsis_nn as cm
 from .base import Channels, OpData, OpRule

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..ir import Operator, Subgraph
+from ..graph.ir import Operator, Subgraph
 from ..targets import Target
 from .base import Channels, OpData, OpRule
 from .shapes import elements, inp, out  # noqa: F401

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..ir import Operator, Subgraph, Tensor
+from ..graph.ir import Operator, Subgraph, Tensor
 
 
 def tensor(sg: Subgraph, op: Operator, which: str, i: int) -> Tensor | None:

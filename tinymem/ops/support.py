@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..ir import Model, Operator, Subgraph
+from ..graph.ir import Model, Operator, Subgraph
 from ..targets import FIRMWARE_MODEL_MAX_BYTES, Target
 from . import REGISTRY
 

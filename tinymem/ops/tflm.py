@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional
 
-from ..ir import Operator, Subgraph
+from ..graph.ir import Operator, Subgraph
 from ..targets import Kernels
 
 # A Prepare check: the reason the kernel refuses this op, or None.

@@ -8,7 +8,7 @@ from rich.text import Text
 
 from ..schedules.copies import bytes_copied
 from ..schedules.explore import Exploration
-from ..units import human_bytes
+from .units import human_bytes
 from .columns import Column, fitted_table
 from .safe_text import plain, visible
 from .summary import explore_summary, option_macs, overhead_text

@@ -18,7 +18,7 @@ from .. import __version__
 from ..errors import TinymemError
 from ..fileio import atomic_write
 from ..extras import Extra, install_hint
-from ..units import UNITS_LEGEND, human_count, plural, short_bytes
+from .units import UNITS_LEGEND, human_count, plural, short_bytes
 from .names import short_name
 from . import plots as _plots
 from .safe_text import visible
@@ -26,7 +26,7 @@ from .summary import (Card, ExploreSummary, Line, ProfileSummary, Tone, exact_by
                       explore_summary, option_macs, overhead_text, profile_summary)
 
 if TYPE_CHECKING:
-    from ..analysis import Profile
+    from ..memory.profile import Profile
     from ..schedules.explore import Exploration
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"

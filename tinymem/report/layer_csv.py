@@ -11,7 +11,7 @@ import csv
 import io
 import os
 
-from ..analysis import Profile
+from ..memory.profile import Profile
 from ..fileio import atomic_write
 
 COLUMNS = ("index", "subgraph", "op", "name", "output_shape", "input_bytes", "output_bytes",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..ir import own_name
+from ..graph.ir import own_name
 
 
 def short_name(name: str, limit: int = 48) -> str:

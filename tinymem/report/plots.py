@@ -24,11 +24,11 @@ from .. import __version__
 from ..errors import TinymemError
 from ..fileio import atomic_write
 from ..extras import Extra, install_hint
-from ..units import human_bytes, plural
+from .units import human_bytes, plural
 from .safe_text import visible
 
 if TYPE_CHECKING:
-    from ..analysis import Profile
+    from ..memory.profile import Profile
     from ..schedules.explore import Exploration
 
 MISSING_MATPLOTLIB = f"plots need matplotlib: {install_hint(Extra.PLOTS)}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from .. import __version__
-from ..analysis import Profile
+from ..memory.profile import Profile
 from ..ops.support import Support, arena_to_set, deploy_document
 
 SCHEMA = "tinymem.profile/2"

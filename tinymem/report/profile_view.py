@@ -12,9 +12,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from ..analysis import Profile
+from ..memory.profile import Profile
 from ..ops.support import Support
-from ..units import UNITS_LEGEND, human_count, plural, short_bytes
+from .units import UNITS_LEGEND, human_count, plural, short_bytes
 from .charts import bar, sparkline
 from .columns import Column, fitted_table
 from .safe_text import plain, visible

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from ..units import human_bytes, human_count, plural
+from .units import human_bytes, human_count, plural
 from .names import short_name
 
 if TYPE_CHECKING:
-    from ..analysis import Profile
+    from ..memory.profile import Profile
     from ..ops.support import Support
     from ..schedules.explore import Exploration, Option
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from ..verify import VerifyReport
+from ..verify.compare import VerifyReport
 from .safe_text import plain
 
 

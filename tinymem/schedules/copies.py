@@ -8,7 +8,7 @@ of the price of recomputing tiles too.
 
 from __future__ import annotations
 
-from ..ir import Model
+from ..graph.ir import Model
 from ..ops import rule_for
 
 

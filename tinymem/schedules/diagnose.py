@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from ..ir import Model
+from ..graph.ir import Model
 from ..memory.aliases import alias_groups, find_aliases, merge
 from ..memory.liveness import live_bytes_per_scope
 from ..memory.planner import ArenaPlan

@@ -7,8 +7,8 @@ import dataclasses
 
 import numpy as np
 
-from ..ir import Model, Operator, Subgraph, Tensor, TensorKind, own_name
-from ..tflite_schema import BUILTIN_CODES
+from ..graph.ir import Model, Operator, Subgraph, Tensor, TensorKind, own_name
+from ..read.schema import BUILTIN_CODES
 
 
 def _stem(name: str, index: int) -> str:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from ..errors import TinymemError
-from ..ir import Model, Subgraph
+from ..graph.ir import Model, Subgraph
 from ..memory.layout import best_layout
 from ..memory.greedy import arena_size, greedy_offsets
 from ..memory.liveness import live_bytes_per_scope

@@ -42,11 +42,11 @@ from typing import Iterator
 
 import numpy as np
 
-from ..dtypes import NUMPY_DTYPES
-from ..ir import Model, Operator, Quantization, Subgraph, Tensor, TensorKind
+from ..read.dtypes import NUMPY_DTYPES
+from ..graph.ir import Model, Operator, Quantization, Subgraph, Tensor, TensorKind
 from ..memory.requests import align
 from ..ops import Channels, rule_for
-from ..tflite_file import buffer_bytes
+from ..read.file import buffer_bytes
 from .edit import GraphEditor, _stem
 from .segments import source_span
 from .spatial import even_splits

@@ -11,7 +11,7 @@ result is bit-identical, and the padded tensor is never allocated.
 
 from __future__ import annotations
 
-from ..ir import Model, Operator, Subgraph
+from ..graph.ir import Model, Operator, Subgraph
 from ..ops.conv import same_pad_before
 from ..ops.movement import constant_values, spatial_pads
 from .edit import GraphEditor, clone

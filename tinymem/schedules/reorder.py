@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..ir import Model, Subgraph
+from ..graph.ir import Model, Subgraph
 from ..memory.planner import plan_model
 
 # The list scheduler scores every ready op at every step (quadratic); real

@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
-from ..ir import Model, Subgraph
+from ..graph.ir import Model, Subgraph
 from .edit import GraphEditor
 from .segments import Segment
 from .spatial import Grid, _axis_cost_tables, _data_inputs, even_splits, segment_windows

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..ir import Subgraph
+from ..graph.ir import Subgraph
 
 
 @dataclass(frozen=True)

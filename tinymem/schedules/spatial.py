@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..ir import Model, Subgraph, TensorKind
+from ..graph.ir import Model, Subgraph, TensorKind
 from ..ops import rule_for
 from .edit import GraphEditor
 from .segments import Segment

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
-from ..ir import Model, Subgraph
+from ..graph.ir import Model, Subgraph
 from ..ops import rule_for
-from ..graph_cuts import narrow_points
+from ..graph.cuts import narrow_points
 from .segments import Segment, SegmentFinder, source_span
 from .spatial import Grid, balanced_grid, tile_segment, tileable, uniform_grid
 

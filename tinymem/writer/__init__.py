@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING
 
 from ..errors import TinymemError
 from ..fileio import atomic_write, check_output
-from ..ir import Model
-from ..tflite_file import offline_plan as stored_offline_plan
-from ..tflite_schema import OFFLINE_PLAN_KEY
+from ..graph.ir import Model
+from ..read.file import offline_plan as stored_offline_plan
+from ..read.schema import OFFLINE_PLAN_KEY
 from .emit import emit_model
 from .plan import plan_write
 from .source import SourceModel
@@ -62,7 +62,7 @@ def write_model(model: Model, path: str | os.PathLike, offline_plan: list[int] |
     from the temporary file and parsed before they replace anything: a
     failure leaves no file behind.
     """
-    from ..reader import parse_model
+    from ..read.reader import parse_model
 
     check_output(path, [model.path])  # before serialising: fail fast on a bad path
     data = serialize_model(model, offline_plan, keep_unused)

@@ -18,13 +18,13 @@ from dataclasses import dataclass
 import flatbuffers
 import tflite
 
-from .. import dtypes
+from ..read import dtypes
 from ..errors import TinymemError
-from ..flatbuffer_tables import (build_options, bytes_vector, copy_table, int_vector,
+from .tables import (build_options, bytes_vector, copy_table, int_vector,
                                  numeric_vector, offsets_vector, options_keys, table_fields,
                                  union_table)
-from ..ir import Model, Operator, Quantization, Subgraph, Tensor
-from ..tflite_schema import (DATA_ALIGN, DEPRECATED_CODE_MAX, FILE_IDENTIFIER, OPTIONS2_CODES,
+from ..graph.ir import Model, Operator, Quantization, Subgraph, Tensor
+from ..read.schema import (DATA_ALIGN, DEPRECATED_CODE_MAX, FILE_IDENTIFIER, OPTIONS2_CODES,
                              OPTIONS2_NAMES, OPTIONS_CODES, UNION_CODES)
 from .plan import OpcodeKey, WritePlan
 from .source import SourceModel, SourceSubgraph, options_table

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import dtypes
+from ..read import dtypes
 from ..errors import TinymemError
-from ..ir import Buffer, Model, Operator, Tensor
-from ..tflite_file import offline_plan_words
-from ..tflite_schema import BUILTIN_CODES, BUILTIN_NAMES, CUSTOM_CODE, OFFLINE_PLAN_KEY, custom_name
+from ..graph.ir import Buffer, Model, Operator, Tensor
+from ..read.file import offline_plan_words
+from ..read.schema import BUILTIN_CODES, BUILTIN_NAMES, CUSTOM_CODE, OFFLINE_PLAN_KEY, custom_name
 from .validate import check_offline_plan
 
 # (builtin code, custom code or None, version): what makes two OperatorCode entries the same.

@@ -11,10 +11,10 @@ from __future__ import annotations
 import tflite
 
 from ..errors import TinymemError
-from ..flatbuffer_tables import schema_module
-from ..ir import Model
-from ..tflite_file import buffer_view
-from ..tflite_schema import OPTIONS2_NAMES, OPTIONS_NAMES, opcode_name, opcode_of
+from .tables import schema_module
+from ..graph.ir import Model
+from ..read.file import buffer_view
+from ..read.schema import OPTIONS2_NAMES, OPTIONS_NAMES, opcode_name, opcode_of
 from .plan import OpcodeKey
 
 

@@ -7,9 +7,9 @@ TinymemError naming the place.
 
 from __future__ import annotations
 
-from .. import dtypes
+from ..read import dtypes
 from ..errors import TinymemError
-from ..ir import Model, Subgraph
+from ..graph.ir import Model, Subgraph
 
 
 def check_model(model: Model) -> None:

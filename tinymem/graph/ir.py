@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from . import dtypes
+from ..read import dtypes
 
 
 def own_name(name: str) -> str:

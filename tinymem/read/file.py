@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import tflite
 
-from .ir import Model
-from .tflite_schema import OFFLINE_PLAN_KEY
+from ..graph.ir import Model
+from .schema import OFFLINE_PLAN_KEY
 
 
 def buffer_view(raw: bytes, fb_buffer) -> memoryview:

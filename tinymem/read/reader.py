@@ -21,10 +21,10 @@ import numpy as np
 import tflite
 
 from . import dtypes, limits
-from .errors import ModelError, TinymemError
+from ..errors import ModelError, TinymemError
 from .flatbuffer_check import Damaged, check_model
-from .ir import Buffer, Model, Operator, Quantization, SignatureDef, Subgraph, Tensor
-from .tflite_schema import (ENUM_FIELDS, FILE_IDENTIFIER, OPTIONS2_NAMES, OPTIONS_NAMES,
+from ..graph.ir import Buffer, Model, Operator, Quantization, SignatureDef, Subgraph, Tensor
+from .schema import (ENUM_FIELDS, FILE_IDENTIFIER, OPTIONS2_NAMES, OPTIONS_NAMES,
                             opcode_name, opcode_of)
 
 # No tensor of a real model (let alone one for a microcontroller) has more
@@ -56,7 +56,7 @@ def load_model(path: str | os.PathLike) -> Model:
 def check_model_file(path: str) -> None:
     """Refuse, before opening it, a path that is not a regular file of sane size:
     /dev/zero would be read forever, a FIFO would wait for a writer."""
-    from .fileio import check_input
+    from ..fileio import check_input
 
     try:
         st = check_input(path)

@@ -16,8 +16,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import TinymemError
-from .targets import FIRMWARE_KERNELS, Target
+from ..errors import TinymemError
+from ..targets import FIRMWARE_KERNELS, Target
 
 # Where the shared firmware lives next to a checkout (../shared/targets).
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "targets"

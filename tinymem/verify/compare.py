@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import runtimes
-from .errors import TinymemError
-from .extras import Extra, install_hint
+from ..errors import TinymemError
+from ..extras import Extra, install_hint
 
 FLOAT_RTOL = 1e-5
 # Random inputs for all runs together are allocated here and copied to each
@@ -114,7 +114,7 @@ def verify_models(original: str, rewritten: str, runs: int = 3, seed: int = 0,
     `timeout` bounds all the runtimes' child processes together (seconds); a
     runtime that runs out of it is reported as not run.
     """
-    from .reader import load_model
+    from ..read.reader import load_model
 
     if runs < 1:
         raise TinymemError(f"verify needs at least one run, got {runs}")
@@ -178,7 +178,7 @@ def _check_input_size(details: list[dict], runs: int) -> None:
 
 
 def _details_from_ir(path: str) -> list[dict]:
-    from .reader import load_model
+    from ..read.reader import load_model
 
     sg = load_model(path).main
     return [{"dtype": np.dtype(sg.tensors[t].dtype), "shape": sg.tensors[t].shape}
@@ -309,8 +309,8 @@ def verify_on_firmware(original: str, rewritten: str, target, folder: str | None
     import tempfile
 
     from . import firmware
-    from .memory.planner import plan_model
-    from .reader import load_model
+    from ..memory.planner import plan_model
+    from ..read.reader import load_model
 
     why = firmware.missing(folder, target)
     if why is not None:

@@ -19,9 +19,9 @@ from typing import Any
 import flatbuffers
 import numpy as np
 
-from .errors import TinymemError
-from .reader import options_fields
-from .tflite_schema import ENUM_VALUES, FORCE_ALIGN, UNION_CODES, UNION_ENUMS
+from ..errors import TinymemError
+from ..read.reader import options_fields
+from ..read.schema import ENUM_VALUES, FORCE_ALIGN, UNION_CODES, UNION_ENUMS
 
 # flatbuffers number type of a field -> the numpy dtype of its little-endian bytes.
 _NP_TYPES = {

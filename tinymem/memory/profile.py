@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .graph_cuts import narrow_points
-from .ir import Model, Subgraph
-from .memory.layout import Layout, best_layout
-from .memory.planner import ArenaPlan, PlannedFigures, plan_model
-from .memory.requests import BufferRequest
-from .ops import is_known, op_macs
-from .targets import Target
+from ..graph.cuts import narrow_points
+from ..graph.ir import Model, Subgraph
+from .layout import Layout, best_layout
+from .planner import ArenaPlan, PlannedFigures, plan_model
+from .requests import BufferRequest
+from ..ops import is_known, op_macs
+from ..targets import Target
 
 
 # When the blocks after the peak one are too few to compare with (see Profile.imbalance).

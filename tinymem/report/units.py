@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 
-from .errors import BudgetError
+from ..errors import BudgetError
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([kmg]?)(i?b?)\s*$", re.IGNORECASE)
 _FACTOR = {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}

@@ -40,8 +40,8 @@ def _u32(data: bytes, pos: int, what: str) -> int:
 
 class _Walk:
     def __init__(self, data: bytes, max_tables: int):
-        from .flatbuffer_tables import table_fields
-        from .tflite_schema import UNION_CODES, UNION_ENUMS
+        from ..writer.tables import table_fields
+        from .schema import UNION_CODES, UNION_ENUMS
 
         self.data = data
         self.n = len(data)

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from .extras import Extra, install_hint
+from ..extras import Extra, install_hint
 
 _TFLM_SCRIPT = r"""
 import sys
@@ -124,7 +124,7 @@ def _litert(path: str, preserve: bool = False):
 _LITERT_CHILD = r"""
 import os, pickle, sys
 sys.path.insert(0, sys.argv[1])
-from tinymem.runtimes import _litert_here
+from .runtimes import _litert_here
 with open(sys.argv[2], "rb") as f:
     job = pickle.load(f)
 result = _litert_here(*job)
@@ -221,7 +221,7 @@ def tflm_run(path: str, inputs_per_run: list[list], arena_size: int = 64 * 1024 
             for i, x in enumerate(inputs):
                 arrays[f"x{k}_{i}"] = x
         np.savez(npz, **arrays)
-        from .reader import load_model
+        from ..read.reader import load_model
 
         n_out = len(load_model(path).main.outputs)
         proc = subprocess.run([sys.executable, "-c", _TFLM_RUN_SCRIPT, os.fspath(path),
@@ -240,7 +240,7 @@ def unique_tensor_names(path: str) -> set[str]:
     """Names that identify exactly one tensor of the main subgraph (comparable across files)."""
     from collections import Counter
 
-    from .reader import load_model
+    from ..read.reader import load_model
 
     counts = Counter(t.name for t in load_model(path).main.tensors)
     return {n for n, c in counts.items() if n and c == 1}

@@ -1,0 +1,1 @@
+"""The graph IR the reader builds and every later stage works on."""
