@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _models import model_paths  # noqa: E402
 
-from tinymem import firmware  # noqa: E402
+from tinymem.verify import firmware  # noqa: E402
 from tinymem.memory.planner import plan_model  # noqa: E402
 from tinymem.read.reader import load_model  # noqa: E402
 from tinymem.targets import resolve_target  # noqa: E402
