@@ -3,7 +3,7 @@
 These are the graph shapes a hidden benchmark of int8 CNNs holds and the
 shared and sample models lack: fire modules, a CIFAR ResNet without
 downsampling blocks, MobileNetV3 with squeeze-excite and hard-swish,
-MobileNetV1 with explicit PADs, inception branches, a UNet decoder built of
+MobileNetV1, inception branches, a UNet decoder built of
 TRANSPOSE_CONVs and encoder skips, a DS-CNN, a plain conv/max-pool CNN and a
 two-scale detection head. ``bench/vela_table.py`` compares tinymem with Arm
 Vela on them.
@@ -100,8 +100,8 @@ def build_mobilenet_v3_small() -> keras.Model:
 
 
 def build_mobilenet_v1() -> keras.Model:
-    """keras.applications MobileNet (V1), alpha 0.25, 128x128x3, 10 classes: strided
-    depthwise convs read an explicit ZeroPadding2D (a PAD op each), as the zoo models do."""
+    """keras.applications MobileNet (V1), alpha 0.25, 128x128x3, 10 classes (the
+    converter folds Keras' ZeroPadding2D before strided depthwise convs: no PAD ops)."""
     return keras.applications.MobileNet(
         input_tensor=keras.Input(shape=(128, 128, 3), batch_size=1, name="image"), alpha=0.25, weights=None, classes=10, dropout=0.0)
 
