@@ -36,6 +36,10 @@ from .tiling_steps import candidate_segments
 # Strip counts tried per segment (capped at the exit's height): fewer strips
 # mean fewer added ops (each a node in the arena tail), more mean less head.
 STRIP_COUNTS = (2, 3, 4, 6, 8, 12, 18, 24, 36)
+# Strip counts tried for strips paced by an inner tensor: pacing pays where the
+# strips are thin (with few strips it matches strips of the exit), and each
+# count is one more candidate for the explorer to plan.
+PACED_STRIP_COUNTS = (12, 18, 24, 36)
 # TFLite Micro's CONCATENATION takes at most this many inputs (kMaxInputNum).
 MAX_CONCAT_INPUTS = 10
 # Types TFLite Micro's STRIDED_SLICE, CONCATENATION and PAD all run.
@@ -623,7 +627,7 @@ def cached_steps(model: Model, peak_op: int, arena: int) -> Iterator[CachedStep]
         h = sg.tensors[pace].shape[1]
         origin = next((sg.operators[i].origin for i in seg.ops
                        if sg.operators[i].outputs[0] == pace), None)
-        for n in STRIP_COUNTS:
+        for n in PACED_STRIP_COUNTS:
             if n > h:
                 break
             rows = even_splits(h, n)
