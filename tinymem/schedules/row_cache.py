@@ -39,7 +39,7 @@ STRIP_COUNTS = (2, 3, 4, 6, 8, 12, 18, 24, 36)
 # Strip counts tried for strips paced by an inner tensor: pacing pays where the
 # strips are thin (with few strips it matches strips of the exit), and each
 # count is one more candidate for the explorer to plan.
-PACED_STRIP_COUNTS = (12, 18, 24, 36)
+PACED_STRIP_COUNTS = (18, 24, 36)
 # TFLite Micro's CONCATENATION takes at most this many inputs (kMaxInputNum).
 MAX_CONCAT_INPUTS = 10
 # Types TFLite Micro's STRIDED_SLICE, CONCATENATION and PAD all run.
