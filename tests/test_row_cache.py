@@ -18,7 +18,7 @@ from tinymem.memory.planner import plan_model
 from tinymem.writer import write_option
 from tinymem.schedules.copies import bytes_copied
 from tinymem.schedules.explore import explore, model_macs
-from tinymem.schedules.row_cache import (MAX_CONCAT_INPUTS, CachedStep, balanced_cuts,
+from tinymem.schedules.row_cache import (MAX_CONCAT_INPUTS, balanced_cuts,
                                          cache_segment, cached_steps, cacheable, pacing_tensor,
                                          row_plan)
 from tinymem.targets import DEFAULT_TARGET

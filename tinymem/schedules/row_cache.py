@@ -19,6 +19,11 @@ layer's strip needs input rows `[a*stride - pad, (b-1)*stride - pad +
 dilation*(kernel-1) + 1)` for output rows `[a, b)`, a tensor is produced up
 to the furthest row any reader needs by then, and it keeps from the first
 row a reader will need in a later strip.
+
+Strips may instead be paced by an inner tensor (`driven_rows`): it makes
+even cuts, its ancestors what those need, every later tensor all the rows
+its inputs allow. The widest tensor then grows by even steps while deeper
+layers lag and keep rows, so no strip makes a deep layer's whole halo at once.
 """
 
 from __future__ import annotations
