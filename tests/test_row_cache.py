@@ -18,8 +18,10 @@ from tinymem.memory.planner import plan_model
 from tinymem.writer import write_option
 from tinymem.schedules.copies import bytes_copied
 from tinymem.schedules.explore import explore, model_macs
-from tinymem.schedules.row_cache import (MAX_CONCAT_INPUTS, balanced_cuts, cache_segment,
-                                         cacheable, row_plan)
+from tinymem.schedules.row_cache import (MAX_CONCAT_INPUTS, balanced_cuts,
+                                         cache_segment, cached_steps, cacheable, pacing_tensor,
+                                         row_plan)
+from tinymem.targets import DEFAULT_TARGET
 from tinymem.schedules.segments import SegmentFinder
 from tinymem.schedules.spatial import even_splits, segment_windows
 from tinymem.verify.compare import verify_models
@@ -182,6 +184,56 @@ def test_many_strips_join_in_groups_tflm_accepts(chain, tmp_path):
     assert report.ok and len(report.results) == 2, report.to_json()
 
 
+def paced(model, n: int, op: int | None = None):
+    """The whole chain in `n` strips paced by op `op`'s output (default: pacing_tensor)."""
+    sg, seg = model.main, whole_graph(model)
+    d = pacing_tensor(sg, seg) if op is None else sg.operators[op].outputs[0]
+    return seg, d, cuts(sg.tensors[d].shape[1], n)
+
+
+@pytest.mark.parametrize("n,op", [(4, None), (7, 1), (5, 3)])
+def test_paced_strips_make_every_row_once_and_in_time(chain, n, op):
+    """Paced by an inner tensor: the driver makes its cuts, no strip reads a row
+    not made yet, every tensor ends with the rows the exit needs, and the exit
+    lags (some strip adds no exit row)."""
+    model = tinymem.load_model(chain)
+    sg = model.main
+    seg, d, c = paced(model, n, op)
+    plan = row_plan(sg, seg, None, driver=d, driver_cuts=c)
+    full = row_plan(sg, seg, (0, sg.tensors[seg.exit].shape[1]))
+    assert plan.made[d][:-1] == list(c[:-1])
+    for t, rows in full.made.items():
+        if t == seg.entry:
+            continue
+        assert plan.made[t][-1] == rows[-1], t
+        assert all(a <= b for a, b in zip(plan.made[t], plan.made[t][1:])), t
+    for (i, p), per_strip in plan.reads.items():
+        t = sg.operators[i].inputs[p]
+        for k, r in enumerate(per_strip):
+            if r is not None and t != seg.entry:
+                assert r.hi <= plan.made[t][k + 1]
+                assert k == 0 or r.lo >= plan.keep[t][k - 1]
+    exit_rows = plan.made[seg.exit]
+    assert any(a == b for a, b in zip(exit_rows, exit_rows[1:]))
+    out = cache_segment(model, seg, None, driver=d, driver_cuts=c)
+    assert model_macs(out) <= model_macs(model)
+
+
+@needs_runtimes
+@pytest.mark.parametrize("n,op", [(4, None), (7, 1), (5, 3), (11, 0)])
+def test_paced_chain_is_exact_in_litert_and_tflm(chain, n, op, tmp_path):
+    model = tinymem.load_model(chain)
+    seg, d, c = paced(model, n, op)
+    out = cache_segment(model, seg, None, driver=d, driver_cuts=c)
+    path = tmp_path / f"paced_{n}_{op}.tflite"
+    write_model(out, path)
+    report = verify_models(chain, str(path), runs=3)
+    assert {r.runtime for r in report.results} == {"litert", "tflite-micro"}
+    for r in report.results:
+        assert r.ok, (n, op, r)
+    assert report.arena_rewritten == plan_model(out).arena_bytes
+
+
 # --------------------------------------------------------------------------- real models
 
 MNV2 = SAMPLES / "mobilenet_v2_035_144_int8.tflite"
@@ -268,3 +320,62 @@ def test_explore_reports_copies_and_modes_side_by_side(explored):
     assert any("cached" in k for k in kinds) and any("patch" in k or "spatial" in k for k in kinds)
     table, _ = explore_table(ex, width=200)
     assert "copied" in [c.header for c in table.columns]
+
+
+# ------------------------------------------------------------- issue 11's bars (Arm Vela --optimise Size)
+
+VELA_SIZE_HEAD = {MNV2: 120_955, PERSON: 30_720}
+
+
+def cached_options(path):
+    """(head, arena to set, model, step) of every cached step at the baseline's peak,
+    planned for the default target (Cortex-M4, CMSIS-NN), within 1% extra MACs."""
+    model = tinymem.load_model(path)
+    base = plan_model(model, target=DEFAULT_TARGET)
+    out = []
+    for step in cached_steps(model, base.main_op_at(base.peak_step()), base.arena_bytes):
+        m = step.apply(model)
+        if model_macs(m) > 1.01 * model_macs(model):
+            continue
+        p = plan_model(m, target=DEFAULT_TARGET)
+        out.append((p.arena_bytes, p.required_bytes, m, step))
+    return model, base, out
+
+
+@pytest.fixture(scope="module", params=[MNV2, PERSON], ids=lambda p: p.stem)
+def stepped(request):
+    if not request.param.exists():
+        pytest.skip(f"{request.param} is absent")
+    return request.param, cached_options(request.param)
+
+
+def test_a_cached_head_is_at_or_below_vela_size_within_one_percent_macs(stepped):
+    path, (model, base, options) = stepped
+    head = min(o[0] for o in options)
+    assert head <= VELA_SIZE_HEAD[path], head
+
+
+def test_cached_options_lower_the_arena_to_set(stepped):
+    _, (model, base, options) = stepped
+    assert min(o[1] for o in options) < base.required_bytes
+
+
+def test_paced_strips_are_offered_beside_exit_strips(stepped):
+    _, (_, _, options) = stepped
+    assert any(o[3].driver is not None for o in options)
+    assert any(o[3].driver is None for o in options)
+
+
+@needs_firmware
+def test_lowest_cached_head_agrees_on_the_m4_firmware(stepped, tmp_path):
+    path, (model, base, options) = stepped
+    head, _, m, step = min(options, key=lambda o: o[0])
+    out = tmp_path / "lowest_head.tflite"
+    write_model(m, out)
+    sg = model.main
+    x = _inputs(model, 3)
+    orig, orig_out = run_firmware(path, inputs=x, n_outputs=len(sg.outputs))
+    new, new_out = run_firmware(out, inputs=x, n_outputs=len(sg.outputs))
+    assert orig["invoke"] == "ok" and new["invoke"] == "ok", (orig.get("invoke"), new.get("invoke"))
+    assert new_out == orig_out and all(new_out)
+    assert new["head"] == head

@@ -19,6 +19,11 @@ layer's strip needs input rows `[a*stride - pad, (b-1)*stride - pad +
 dilation*(kernel-1) + 1)` for output rows `[a, b)`, a tensor is produced up
 to the furthest row any reader needs by then, and it keeps from the first
 row a reader will need in a later strip.
+
+Strips may instead be paced by an inner tensor (`driven_rows`): it makes
+even cuts, its ancestors what those need, every later tensor all the rows
+its inputs allow. The widest tensor then grows by even steps while deeper
+layers lag and keep rows, so no strip makes a deep layer's whole halo at once.
 """
 
 from __future__ import annotations
@@ -36,6 +41,10 @@ from .tiling_steps import candidate_segments
 # Strip counts tried per segment (capped at the exit's height): fewer strips
 # mean fewer added ops (each a node in the arena tail), more mean less head.
 STRIP_COUNTS = (2, 3, 4, 6, 8, 12, 18, 24, 36)
+# Strip counts tried for strips paced by an inner tensor: pacing pays where the
+# strips are thin (with few strips it matches strips of the exit), and each
+# count is one more candidate for the explorer to plan.
+PACED_STRIP_COUNTS = (18, 24, 36)
 # TFLite Micro's CONCATENATION takes at most this many inputs (kMaxInputNum).
 MAX_CONCAT_INPUTS = 10
 # Types TFLite Micro's STRIDED_SLICE, CONCATENATION and PAD all run.
@@ -67,22 +76,41 @@ class RowPlan:
     made: dict[int, list[int]]
     reads: dict[tuple[int, int], list[Read | None]]
     keep: dict[int, list[int]]
+    # For tensors kept already padded: the same in padded rows (below 0: the
+    # top padding a reader will still need).
+    keep_padded: dict[int, list[int]] | None = None
 
     def kept_rows(self, t: int, k: int) -> int:
         return max(self.made[t][k + 1] - self.keep[t][k], 0)
 
 
 def row_plan(sg: Subgraph, seg: Segment, exit_cuts: tuple[int, ...],
-             windows: dict[int, tuple] | None = None) -> RowPlan:
+             windows: dict[int, tuple] | None = None, driver: int | None = None,
+             driver_cuts: tuple[int, ...] | None = None) -> RowPlan:
+    """The rows every strip makes: driven by the exit's cuts (each tensor makes
+    just what the exit's strip needs) or, with `driver`, by the cuts of one
+    inner tensor (see `driven_rows`); `exit_cuts` then only gives the count."""
     windows = windows or segment_windows(sg, seg)
+    if driver is None or driver == seg.exit:
+        made = _needed_rows(sg, seg, exit_cuts, windows)
+    else:
+        made = driven_rows(sg, seg, driver, driver_cuts, windows)
+    return _reads_and_keep(sg, seg, made, windows)
+
+
+def _needed_rows(sg: Subgraph, seg: Segment, exit_cuts: tuple[int, ...],
+                 windows: dict[int, tuple], tensors: set[int] | None = None,
+                 start: int | None = None) -> dict[int, list[int]]:
+    """Walking back from `start` (the exit), the rows of each tensor its strips need."""
+    start = seg.exit if start is None else start
     strips = len(exit_cuts) - 1
-    made: dict[int, list[int]] = {seg.exit: list(exit_cuts)}
+    made: dict[int, list[int]] = {start: list(exit_cuts)}
     need_hi: dict[int, list[int]] = {}
-    reads: dict[tuple[int, int], list[Read | None]] = {}
-    readers: dict[int, list[tuple[int, int]]] = {}
     for i in reversed(seg.ops):
         op = sg.operators[i]
         o = op.outputs[0]
+        if tensors is not None and o not in tensors:
+            continue
         if o not in made:
             # Every reader of o is later in the segment, so its needs are known.
             made[o] = _running_max(need_hi.get(o, [0] * strips))
@@ -91,8 +119,87 @@ def row_plan(sg: Subgraph, seg: Segment, exit_cuts: tuple[int, ...],
         for p in _data_inputs(sg, op):
             t = op.inputs[p]
             size = sg.tensors[t].shape[1]
-            per_strip: list[Read | None] = []
             hi = need_hi.setdefault(t, [0] * strips)
+            for k in range(strips):
+                a, b = cuts[k], cuts[k + 1]
+                if a < b:
+                    hi[k] = max(hi[k], min(wh.padded_range(a, b)[1], size))
+    if seg.entry in need_hi:  # how far into the entry the strips have read
+        made[seg.entry] = _running_max(need_hi[seg.entry])
+    return made
+
+
+def driven_rows(sg: Subgraph, seg: Segment, driver: int, cuts: tuple[int, ...],
+                windows: dict[int, tuple]) -> dict[int, list[int]]:
+    """Strips paced by an inner tensor: `driver` makes rows `cuts` (its
+    ancestors what that needs), and every other tensor as many rows as its
+    inputs allow by then. The heaviest tensor then grows by even steps, and
+    the layers after it lag behind, keeping a few rows, instead of the first
+    strip making the whole halo of the exit's first row at once."""
+    strips = len(cuts) - 1
+    ancestors = _ancestors(sg, seg, driver)
+    need = _needed_rows(sg, seg, cuts, windows, tensors=ancestors, start=driver)
+    if seg.entry not in need:
+        raise ValueError(f"tensor {driver} does not depend on the segment's entry")
+    full = _needed_rows(sg, seg, (0, sg.tensors[seg.exit].shape[1]), windows)
+    made: dict[int, list[int]] = {}
+    for i in seg.ops:
+        op = sg.operators[i]
+        o = op.outputs[0]
+        if o in ancestors:
+            rows = need[o]
+        else:
+            wh = windows[i][0]
+            rows = [0]
+            for k in range(strips):
+                b = full[o][1]
+                for p in _data_inputs(sg, op):
+                    t = op.inputs[p]
+                    # The entry is whole, but an op reading it keeps pace
+                    # with the driver's own reads of it.
+                    avail = need[t][k + 1] if t == seg.entry else made[t][k + 1]
+                    if avail < full[t][1]:
+                        b = min(b, _rows_from(wh, avail))
+                rows.append(max(rows[-1], b))
+        rows = [min(r, full[o][1]) for r in rows[:-1]] + [full[o][1]]
+        made[o] = _running_max(rows[1:])
+    return made
+
+
+def _rows_from(win, avail: int) -> int:
+    """How many output rows a window computes from the first `avail` input rows."""
+    return max((avail + win.pad_before - win.dilation * (win.kernel - 1) - 1) // win.stride + 1, 0)
+
+
+def _ancestors(sg: Subgraph, seg: Segment, t: int) -> set[int]:
+    """`t` and the segment tensors it is computed from (the entry excluded)."""
+    out, todo = {t}, [t]
+    producer = {sg.operators[i].outputs[0]: i for i in seg.ops}
+    while todo:
+        i = producer.get(todo.pop())
+        if i is None:
+            continue
+        for p in _data_inputs(sg, sg.operators[i]):
+            x = sg.operators[i].inputs[p]
+            if x != seg.entry and x not in out:
+                out.add(x)
+                todo.append(x)
+    return out
+
+
+def _reads_and_keep(sg: Subgraph, seg: Segment, made: dict[int, list[int]],
+                    windows: dict[int, tuple]) -> RowPlan:
+    strips = len(made[seg.exit]) - 1
+    reads: dict[tuple[int, int], list[Read | None]] = {}
+    readers: dict[int, list[tuple[int, int]]] = {}
+    for i in seg.ops:
+        op = sg.operators[i]
+        cuts = made[op.outputs[0]]
+        wh = windows[i][0]
+        for p in _data_inputs(sg, op):
+            t = op.inputs[p]
+            size = sg.tensors[t].shape[1]
+            per_strip: list[Read | None] = []
             for k in range(strips):
                 a, b = cuts[k], cuts[k + 1]
                 if a >= b:
@@ -100,25 +207,32 @@ def row_plan(sg: Subgraph, seg: Segment, exit_cuts: tuple[int, ...],
                     continue
                 plo, phi = wh.padded_range(a, b)
                 r = Read(lo=max(plo, 0), hi=min(phi, size), pad_lo=plo, pad_hi=phi)
+                if t != seg.entry and r.hi > made[t][k + 1]:
+                    raise ValueError(f"tensor {t}: strip {k} reads rows not made yet")
                 per_strip.append(r)
-                hi[k] = max(hi[k], r.hi)
             reads[(i, p)] = per_strip
             readers.setdefault(t, []).append((i, p))
     keep: dict[int, list[int]] = {}
+    keep_padded: dict[int, list[int]] = {}
     for t, rs in readers.items():
         if t == seg.entry:
             continue
         first_needed = [made[t][k + 1] for k in range(strips)]
+        first_padded = list(first_needed)
         for key in rs:
             later = None  # the lowest row this reader needs in a later strip
+            later_pad = None  # the same, counting the padding rows above row 0
             for k in range(strips - 1, -1, -1):
                 if later is not None:
                     first_needed[k] = min(first_needed[k], later)
+                    first_padded[k] = min(first_padded[k], later_pad)
                 r = reads[key][k]
                 if r is not None:
                     later = r.lo if later is None else min(later, r.lo)
+                    later_pad = r.pad_lo if later_pad is None else min(later_pad, r.pad_lo)
         keep[t] = first_needed
-    return RowPlan(strips=strips, made=made, reads=reads, keep=keep)
+        keep_padded[t] = first_padded
+    return RowPlan(strips=strips, made=made, reads=reads, keep=keep, keep_padded=keep_padded)
 
 
 def _running_max(his: list[int]) -> list[int]:
@@ -238,55 +352,86 @@ class _Strips:
             if t != self.seg.entry and self.last_reader[t] == i:
                 self._keep(t, k)
 
+    def _reader_cols(self, i: int, t: int) -> tuple[tuple[int, int], tuple[int, int]]:
+        """Columns of t op i reads (clipped) and as padded, for its full output width."""
+        width = self.sg.tensors[self.sg.operators[i].outputs[0]].shape[2]
+        qlo, qhi = self.windows[i][1].padded_range(0, width)
+        return (max(qlo, 0), min(qhi, self.sg.tensors[t].shape[2])), (qlo, qhi)
+
     def _padded_rows(self, t: int, i: int, k: int, r: Read, cols: tuple[int, int],
                      padded_cols: tuple[int, int]) -> int:
         """Rows r of t as op i reads them, padded: kept padded rows joined to
         this strip's new rows, which are padded on their own."""
+        have = [self.kept[t]] if t in self.kept else []
+        window = self._padded_piece(t, i, k, have, r.pad_lo, r.pad_hi, cols, padded_cols)
+        self.memo[("padded", t)] = (window, r.pad_lo, r.pad_hi)
+        return window
+
+    def _padded_piece(self, t: int, i: int, k: int, have: list[tuple[int, int, int]],
+                      lo: int, hi: int, cols: tuple[int, int],
+                      padded_cols: tuple[int, int]) -> int:
+        """Padded rows [lo, hi) of t (below 0 and from its height on: padding),
+        as wide as op i reads it: cropped from the padded pieces `have`
+        where they hold them, the rest padded from this strip's new rows."""
         ed, ten = self.ed, self.sg.tensors[t]
         qlo, qhi = padded_cols
         width = qhi - qlo
-        kept = self.kept.get(t)
-        parts = []
-        if kept is not None and r.lo < kept[2]:
-            kt, k0, k1 = kept
-            parts.append(self._crop((kt, k0, k1), r.lo, k1, (0, width), ten, width))
-        n0 = kept[2] if parts else r.lo
-        if parts and r.pad_lo != r.lo:
-            # Top padding can only come before any kept rows; a segment whose reads
-            # need both (a folded SAME pad over a kept tensor) is not cached.
-            raise ValueError(f"tensor {t}: padded rows above kept rows (strip {k})")
-        if n0 < r.hi:
-            src = self._rows(t, n0, r.hi, cols)
-            pads = ((0, 0), (n0 - (r.pad_lo if not parts else n0), r.pad_hi - r.hi),
-                    (cols[0] - qlo, qhi - cols[1]), (0, 0))
-            rows = (r.hi - n0) + pads[1][0] + pads[1][1]
-            padded = ed.new_tensor(ten, (1, rows, width, ten.shape[3]), f"s{k}_pad{i}")
-            ed.pad(src, pads, padded, self.tag, origin=i)
-            parts.append(padded)
-        elif r.pad_hi > r.hi:
-            # Every row was kept; only the bottom border is missing.
-            pads = ((0, 0), (0, r.pad_hi - r.hi), (0, 0), (0, 0))
-            padded = ed.new_tensor(ten, (1, r.pad_hi - r.lo, width, ten.shape[3]), f"s{k}_pad{i}")
-            ed.pad(parts[-1], pads, padded, self.tag, origin=i)
-            parts[-1] = padded
+        size = ten.shape[1]
+        parts, cur = [], lo
+        while cur < hi:
+            covering = [p for p in have if p[1] <= cur < p[2]]
+            if not covering:
+                break
+            piece = max(covering, key=lambda p: p[2])
+            end = min(piece[2], hi)
+            parts.append(self._crop(piece, cur, end, (0, width), ten, width))
+            cur = end
+        if cur < hi:
+            r0, r1 = max(cur, 0), min(hi, size)
+            top, bottom = max(min(0, hi) - cur, 0), max(hi - max(size, cur), 0)
+            if r0 < r1:
+                new = self.new.get(t)
+                if new is None or not (new[1] <= r0 and r1 <= new[2]):
+                    raise ValueError(f"tensor {t}: rows {r0}-{r1} are neither kept nor new "
+                                     f"(strip {k})")
+                src = self._crop(new, r0, r1, cols, ten)
+                pads = ((0, 0), (top, bottom), (cols[0] - qlo, qhi - cols[1]), (0, 0))
+                padded = ed.new_tensor(ten, (1, hi - cur, width, ten.shape[3]), f"s{k}_pad{i}")
+                ed.pad(src, pads, padded, self.tag, origin=i)
+                parts.append(padded)
+            elif parts and top == 0:
+                # Every row was kept; only the bottom border is missing.
+                pads = ((0, 0), (0, bottom), (0, 0), (0, 0))
+                rows = ed.tensors[parts[-1]].shape[1] + bottom
+                padded = ed.new_tensor(ten, (1, rows, width, ten.shape[3]), f"s{k}_pad{i}")
+                ed.pad(parts[-1], pads, padded, self.tag, origin=i)
+                parts[-1] = padded
+            else:
+                raise ValueError(f"tensor {t}: padding rows {cur}-{hi} with no row to pad")
         if len(parts) == 1:
-            window = parts[0]
-        else:
-            window = ed.new_tensor(ten, (1, r.pad_hi - r.pad_lo, width, ten.shape[3]), "join")
-            ed.concat(parts, 1, window, self.tag, origin=i)
-        self.memo[("padded", t)] = (window, r.pad_lo, width)
+            return parts[0]
+        window = ed.new_tensor(ten, (1, hi - lo, width, ten.shape[3]), "join")
+        ed.concat(parts, 1, window, self.tag, origin=i)
         return window
 
     def _keep(self, t: int, k: int) -> None:
-        lo, hi = self.plan.keep[t][k], self.plan.made[t][k + 1]
+        hi = self.plan.made[t][k + 1]
+        if t in self.padded_keep:
+            lo = self.plan.keep_padded[t][k]
+            if max(lo, 0) >= hi:  # no row of t kept (top padding alone is made later)
+                self.kept.pop(t, None)
+                return
+            have = [self.kept[t]] if t in self.kept else []
+            if ("padded", t) in self.memo:  # the reader ran in this strip
+                have.insert(0, self.memo[("padded", t)])
+            cols, padded_cols = self._reader_cols(self.last_reader[t], t)
+            piece = self._padded_piece(t, self.last_reader[t], k, have, lo, hi, cols,
+                                       padded_cols)
+            self.kept[t] = (piece, lo, hi)
+            return
+        lo = self.plan.keep[t][k]
         if lo >= hi:
             self.kept.pop(t, None)
-            return
-        if t in self.padded_keep:
-            if ("padded", t) in self.memo:  # the reader ran in this strip
-                window, w0, width = self.memo[("padded", t)]
-                self.kept[t] = (self._crop((window, w0, w0 + self.ed.tensors[window].shape[1]),
-                                           lo, hi, (0, width), self.sg.tensors[t], width), lo, hi)
             return
         w = self.sg.tensors[t].shape[2]
         self.kept[t] = (self._rows(t, lo, hi, (0, w)), lo, hi)
@@ -333,13 +478,15 @@ class _Strips:
         return self.memo[key]
 
 
-def cache_segment(model: Model, seg: Segment, exit_cuts: tuple[int, ...],
-                  tag: str = "cached") -> Model:
+def cache_segment(model: Model, seg: Segment, exit_cuts: tuple[int, ...] | None,
+                  tag: str = "cached", driver: int | None = None,
+                  driver_cuts: tuple[int, ...] | None = None) -> Model:
     """The model with `seg` run in row strips of its exit (`exit_cuts`, from 0
-    to its height), each layer computing only its new rows."""
+    to its height) or, with `driver`, paced by that tensor's rows
+    (`driver_cuts`); each layer computes only its new rows."""
     sg = model.subgraphs[seg.subgraph]
     windows = segment_windows(sg, seg)
-    plan = row_plan(sg, seg, exit_cuts, windows)
+    plan = row_plan(sg, seg, exit_cuts, windows, driver, driver_cuts)
     ed = GraphEditor(model, seg.subgraph)
     for op in sg.operators[: seg.first]:
         ed.keep(op)
@@ -411,27 +558,55 @@ def balanced_cuts(sg: Subgraph, seg: Segment, parts: int,
 
 @dataclass(frozen=True)
 class CachedStep:
-    """An explorer step: run `segment` in row strips `grid.rows`, keeping halos."""
+    """An explorer step: run `segment` in row strips `grid.rows` of its exit,
+    keeping halos; or, with `driver`, strips paced by that tensor's rows
+    `driver_rows` (the exit then grows by uneven, lagging steps)."""
 
     segment: Segment
     grid: Grid
     source_ops: tuple[int, int] | None = None
     kind: str = "cached"
     parts: int = 0
+    driver: int | None = None
+    driver_rows: tuple[int, ...] | None = None
+    driver_op: int | None = None  # the driver's producer, in source numbering (the label)
 
     @property
     def label(self) -> str:
         first, last = self.source_ops or (self.segment.first, self.segment.last)
+        if self.driver is not None:
+            ragged = " ragged" if len({b - a for a, b in zip(self.driver_rows,
+                                                               self.driver_rows[1:])}) > 1 else ""
+            return (f"{self.kind} ops {first}-{last} {len(self.driver_rows) - 1} row strips"
+                    f"{ragged} paced by op {self.driver_op}")
         ragged = " ragged" if len({b - a for a, b in self.grid.rows}) > 1 else ""
         return f"{self.kind} ops {first}-{last} {len(self.grid.rows)} row strips{ragged}"
 
     def apply(self, model: Model) -> Model:
+        if self.driver is not None:
+            return cache_segment(model, self.segment, None, driver=self.driver,
+                                 driver_cuts=self.driver_rows)
         cuts = tuple(a for a, _ in self.grid.rows) + (self.grid.rows[-1][1],)
         return cache_segment(model, self.segment, cuts)
 
 
+def pacing_tensor(sg: Subgraph, seg: Segment) -> int | None:
+    """The tensor whose rows should pace the strips: the output of the op
+    that reads the segment's widest-row tensor (so that tensor is made in
+    the steps its reader consumes), or None when that is the exit itself."""
+    inner = [sg.operators[i].outputs[0] for i in seg.ops if i != seg.last]
+    if not inner:
+        return None
+    widest = max(inner, key=lambda t: sg.tensors[t].nbytes // max(sg.tensors[t].shape[1], 1))
+    reader = next((i for i in seg.ops if widest in sg.operators[i].inputs), None)
+    if reader is None or reader == seg.last:
+        return None
+    return sg.operators[reader].outputs[0]
+
+
 def cached_steps(model: Model, peak_op: int, arena: int) -> Iterator[CachedStep]:
-    """Row-strip caching steps over the segments the spatial tiler would try."""
+    """Row-strip caching steps over the segments the spatial tiler would try:
+    strips of the exit (even and balanced), and strips paced by an inner tensor."""
     sg = model.main
     for _, seg in candidate_segments(model, peak_op, arena):
         if not cacheable(sg, seg):
@@ -439,6 +614,8 @@ def cached_steps(model: Model, peak_op: int, arena: int) -> Iterator[CachedStep]
         y = sg.tensors[seg.exit]
         span = source_span(sg, seg)
         windows = segment_windows(sg, seg)
+        full = Grid(rows=((0, y.shape[1]),), cols=((0, y.shape[2]),))
+        pace = pacing_tensor(sg, seg)
         seen = set()
         for n in STRIP_COUNTS:
             if n > y.shape[1]:
@@ -450,3 +627,15 @@ def cached_steps(model: Model, peak_op: int, arena: int) -> Iterator[CachedStep]
                 seen.add(rows)
                 yield CachedStep(segment=seg, grid=Grid(rows=rows, cols=((0, y.shape[2]),)),
                                  source_ops=span)
+        if pace is None:
+            continue
+        h = sg.tensors[pace].shape[1]
+        origin = next((sg.operators[i].origin for i in seg.ops
+                       if sg.operators[i].outputs[0] == pace), None)
+        for n in PACED_STRIP_COUNTS:
+            if n > h:
+                break
+            rows = even_splits(h, n)
+            yield CachedStep(segment=seg, grid=full, source_ops=span, driver=pace,
+                             driver_rows=tuple(a for a, _ in rows) + (h,),
+                             driver_op=origin if origin is not None else pace)
