@@ -98,6 +98,23 @@ class Channels(StrEnum):
 
 
 @dataclass(frozen=True)
+class OutSplit:
+    """Where the operands of an op split by output channels (Channels.SPLIT_OUT) sit.
+
+    Each part reads the whole `data` input and its own slice of the weights
+    (along `weights_axis`) and bias; `out_shape`, when set, is a constant
+    input holding the output's shape, whose last entry becomes the part's
+    channel count. The weights' other axes must not mix output channels.
+    """
+
+    data: int = 0
+    weights: int = 1
+    weights_axis: int = 0
+    bias: int | None = 2
+    out_shape: int | None = None
+
+
+@dataclass(frozen=True)
 class InPlace:
     """The op's output may take the memory of one of its inputs.
 
@@ -131,6 +148,8 @@ class OpRule:
     window: WindowFn | None = None
     # Channel tiling (FDT): how the op may be partitioned by channels.
     channels: Channels = Channels.NONE
+    # Where a SPLIT_OUT op's data, weights and bias are (ignored otherwise).
+    out_split: OutSplit = OutSplit()
     # May the output share the memory of an input (see `InPlace`)? None: no.
     in_place: InPlace | None = None
     # The op writes its whole output as a copy of input bytes (slices, joins,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..graph.ir import Operator, Subgraph, Tensor
 from ..targets import Target
 from . import cmsis_nn as cm
-from .base import Channels, OpData, OpRule, Window
+from .base import Channels, OpData, OpRule, OutSplit, Window
 from .tflm import input_rank, kernel, tflm
 from .shapes import dim, elements, inp, out
 
@@ -190,7 +190,11 @@ RULES = [
            persistent=per_channel_arrays,
            tflm=tflm("AddDepthwiseConv2D", _CONV, _CONV_CMSIS),
            ),
+    # Output channel j needs filter j (weights OHWI) and bias j only; its int32
+    # (int64) accumulator scratch grows with the output, so parts ask for a share.
     OpRule("TRANSPOSE_CONV", macs=transpose_conv_macs, scratch=transpose_conv_scratch,
+           channels=Channels.SPLIT_OUT,
+           out_split=OutSplit(data=2, weights=1, weights_axis=0, bias=3, out_shape=0),
            opdata=OpData(64),
            persistent=transpose_conv_arrays,
            tflm=tflm("AddTransposeConv", _TRANSPOSE_CONV),
