@@ -82,3 +82,27 @@ def branch_join_int8(seed: int = 0, hw: int = 16, c: int = 4, wide: int = 48) ->
     y, _ = _conv(g, rng, cat, (1, h, h, wide + 8), 4, k=1, scale_in=0.08, scale_out=0.2)
     g.io([x], [y])
     return g
+
+
+def inception_int8(seed: int = 0, hw: int = 16, c: int = 4, branch: int = 16) -> ModelBuilder:
+    """Two conv branches -> CONCATENATION -> MAX_POOL (stride 2) -> 1x1 conv.
+
+    The peak is the concatenation (both branches and their join alive): run
+    from the branches, each part is pooled on its own and only the small
+    pooled parts are concatenated.
+    """
+    rng = np.random.default_rng(seed)
+    g = ModelBuilder()
+    x = g.tensor([1, hw, hw, c], I8, scale=0.05, zp=-3, name="input")
+    a, _ = _conv(g, rng, x, (1, hw, hw, c), branch, k=1, scale_in=0.05, scale_out=0.08, zp=1)
+    b, _ = _conv(g, rng, x, (1, hw, hw, c), branch, scale_in=0.05, scale_out=0.08, zp=1)
+    cat = g.tensor([1, hw, hw, 2 * branch], I8, scale=0.08, zp=1)
+    g.op(BO.CONCATENATION, [a, b], [cat], _opts("Concatenation", axis=3))
+    h = hw // 2
+    p = g.tensor([1, h, h, 2 * branch], I8, scale=0.08, zp=1)
+    g.op(BO.MAX_POOL_2D, [cat], [p],
+         _opts("Pool2D", padding=S.Padding.VALID, strideH=2, strideW=2, filterHeight=2,
+               filterWidth=2))
+    y, _ = _conv(g, rng, p, (1, h, h, 2 * branch), 4, k=1, scale_in=0.08, scale_out=0.2)
+    g.io([x], [y])
+    return g

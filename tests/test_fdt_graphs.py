@@ -16,7 +16,7 @@ from tinymem.schedules.fdt import Merge, fdt_steps
 from tinymem.verify import runtimes
 from tinymem.writer import write_option
 
-from .fdt_models import branch_join_int8, unet_int8
+from .fdt_models import branch_join_int8, inception_int8, unet_int8
 
 needs_runtimes = pytest.mark.skipif(not (runtimes.have_litert() and runtimes.have_tflm()),
                                     reason="needs ai-edge-litert and tflite-micro")
@@ -51,6 +51,11 @@ def branch_join(tmp_path_factory):
     return branch_join_int8().save(tmp_path_factory.mktemp("fdt") / "branch_join.tflite")
 
 
+@pytest.fixture(scope="module")
+def inception(tmp_path_factory):
+    return inception_int8().save(tmp_path_factory.mktemp("fdt") / "inception.tflite")
+
+
 def test_transpose_conv_scratch_is_the_unet_peak(unet):
     plan = _fdt_only(unet).baseline.plan
     scratch = max(b.aligned for b in plan.buffers if b.tensor is None)
@@ -67,8 +72,8 @@ def test_transpose_conv_is_split_into_the_concat(unet):
     assert ops.count("CONCATENATION") == 1  # the model's own, with the parts as inputs
 
 
-def test_split_adds_no_work(unet, branch_join):
-    for path in (unet, branch_join):
+def test_split_adds_no_work(unet, branch_join, inception):
+    for path in (unet, branch_join, inception):
         ex = _fdt_only(path)
         assert _best(ex).macs == ex.baseline.macs
 
@@ -80,8 +85,19 @@ def test_branch_parts_join_the_concat(branch_join):
     assert any(s.segment.merge == Merge.JOIN for s in best.steps)
 
 
+def test_parts_start_from_the_concat_inputs(inception):
+    ex = _fdt_only(inception)
+    best = _best(ex)
+    assert best.required_bytes < ex.baseline.required_bytes
+    # Each branch is pooled on its own: the pooled halves are concatenated, not the branches.
+    sg = best.model.main
+    cats = [op for op in sg.operators if op.opcode == "CONCATENATION"]
+    assert len(cats) == 1 and sg.operators[-1].inputs[0] == cats[0].outputs[0]
+    assert [op.opcode for op in sg.operators].count("MAX_POOL_2D") == 2
+
+
 @needs_runtimes
-@pytest.mark.parametrize("which", ["unet", "branch_join"])
+@pytest.mark.parametrize("which", ["unet", "branch_join", "inception"])
 def test_written_split_is_exact_and_planned_as_predicted(which, request, tmp_path):
     src = request.getfixturevalue(which)
     ex = _fdt_only(src)

@@ -153,6 +153,9 @@ class Role(StrEnum):
     SPLIT_OUT = "split_out"  # starts the path: each part computes some output channels
     CHANNELWISE = "channelwise"  # computes each channel on its own
     SPLIT_IN = "split_in"  # ends a sum-merged path: each part reads some input channels
+    # Starts the path: a channel-axis CONCATENATION, whose inputs are the parts
+    # (it is never run; each part goes on from its own input).
+    FROM_CONCAT = "from_concat"
 
 
 @dataclass
@@ -167,10 +170,14 @@ class PathInfo:
     granularity: int = 1
     # The most parts the merge takes (a JOIN shares its CONCATENATION's inputs).
     max_parts: int = FDT_PARTS[-1]
+    # A path from a CONCATENATION: the parts are its inputs' channel ranges.
+    fixed: tuple[tuple[int, int], ...] | None = None
 
     def splits(self, parts: int) -> tuple[tuple[int, int], ...]:
         """Channel ranges of the parts: as even as the granularity allows; the
         channels beyond the last multiple of it go to the last part."""
+        if self.fixed is not None:
+            return self.fixed
         g = self.granularity
         out = [(a * g, b * g) for a, b in even_splits(self.channels // g, parts)]
         out[-1] = (out[-1][0], self.channels)
@@ -178,6 +185,9 @@ class PathInfo:
 
     def part_counts(self) -> list[int]:
         """The partition counts this path can be split into."""
+        if self.fixed is not None:
+            ok = all(a % self.granularity == 0 for a, _ in self.fixed)
+            return [len(self.fixed)] if ok and len(self.fixed) <= self.max_parts else []
         out = []
         for n in FDT_PARTS:
             if n > self.channels // self.granularity or n > self.max_parts:
@@ -391,6 +401,27 @@ def _channelwise(sg: Subgraph, op: Operator,
     return lay
 
 
+def _concat_parts(sg: Subgraph, op: Operator) -> tuple[tuple[int, int], ...] | None:
+    """The channel range of each input of a CONCATENATION on the channel (last)
+    axis of activations, or None for any other op."""
+    if op.opcode != "CONCATENATION" or len(op.outputs) != 1 or len(op.inputs) < 2 \
+            or op.options.get("fused_activation_function", "NONE") != "NONE":
+        return None
+    y = sg.tensors[op.outputs[0]]
+    if not y.shape or op.options.get("axis", 0) % len(y.shape) != len(y.shape) - 1 \
+            or not _per_tensor(y) or y.kind != TensorKind.ACTIVATION:
+        return None
+    out, c = [], 0
+    for t in op.inputs:
+        x = sg.tensors[t] if t >= 0 else None
+        if x is None or x.kind != TensorKind.ACTIVATION or x.shape[:-1] != y.shape[:-1] \
+                or x.dtype != y.dtype or x.quantization != y.quantization or not x.shape[-1]:
+            return None  # a part must be the concatenated channels exactly
+        out.append((c, c + x.shape[-1]))
+        c += x.shape[-1]
+    return tuple(out) if c == y.shape[-1] and len(set(op.inputs)) == len(op.inputs) else None
+
+
 class PathFinder:
     """Answers "which paths start at op `first`?" for one subgraph."""
 
@@ -434,8 +465,13 @@ class PathFinder:
         y0 = op0.outputs[0]
         roles = {first: Role.SPLIT_OUT}
         c = _split_out_channels(sg, op0)
+        fixed = None
         if c is not None:
             entries = [op0.inputs[_split_out(op0).data]]
+        elif (fixed := _concat_parts(sg, op0)) is not None:
+            c = fixed[-1][1]
+            roles[first] = Role.FROM_CONCAT
+            entries = list(op0.inputs)
         else:
             # A channel-wise op whose activation inputs all come from outside.
             acts = _act_inputs(sg, op0)
@@ -452,7 +488,7 @@ class PathFinder:
             return
         layouts = {y0: ChannelLayout(c)}
         produced = [y0]
-        gran = _granularity(sg, op0, c)
+        gran = _granularity(sg, op0, c) if fixed is None else 1
         for last in range(first, min(first + max_ops, self.n)):
             op = sg.operators[last]
             if last > first:
@@ -467,7 +503,7 @@ class PathFinder:
                     r[last] = Role.SPLIT_IN
                     yield Path(sg.index, first, last, Merge.SUM), PathInfo(
                         c, dict(layouts), r, tuple(dict.fromkeys(entries)), op.outputs[0],
-                        tuple(produced), gran)
+                        tuple(produced), gran, fixed=fixed)
                 lay = _channelwise(sg, op, layouts)
                 if lay is None:
                     return
@@ -483,7 +519,7 @@ class PathFinder:
             if layouts[out].flat or not self._closed(produced, out, last):
                 continue
             info = PathInfo(c, dict(layouts), dict(roles), tuple(dict.fromkeys(entries)), out,
-                            tuple(t for t in produced if t != out), gran)
+                            tuple(t for t in produced if t != out), gran, fixed=fixed)
             if last > first or roles[first] == Role.SPLIT_OUT:
                 yield Path(sg.index, first, last, Merge.CONCAT), info
             room = self.join_room(out)
@@ -631,6 +667,9 @@ class _Splitter:
             y = op.outputs[0]
             inputs = list(op.inputs)
             changes: dict = {}
+            if role == Role.FROM_CONCAT:
+                cur[y] = op.inputs[k]
+                continue
             if role == Role.SPLIT_OUT:
                 idx = np.arange(c0, c1)
                 sp = _split_out(op)
@@ -789,7 +828,9 @@ def fdt_steps(model: Model, peak_op: int, arena: int,
             limit = max(split)
             entry = sum(sg.tensors[t].nbytes for t in info.entries)
             exit_b = sg.tensors[info.exit].nbytes
-            if entry >= limit or (exit_b >= limit and path.merge != Merge.JOIN) \
+            # (A path from a CONCATENATION reads its inputs where they are.)
+            if (entry >= limit and info.fixed is None) \
+                    or (exit_b >= limit and path.merge != Merge.JOIN) \
                     or not dense_constants(model, path):
                 continue
             ests = _estimates(sg, path, info, live, scratch, first_use, last_use)
