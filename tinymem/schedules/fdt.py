@@ -67,8 +67,6 @@ MAX_CONCAT_INPUTS = 10
 # allows finer splits of quantized depthwise convs and means.
 EXACT_IN_LITERT = True
 
-_POOLS = ("AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D")
-_REDUCE = ("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN")
 _SUM_ACTS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
 
 
@@ -225,19 +223,16 @@ def _sliceable(t: Tensor, axis: int) -> bool:
 
 
 def _split_out(op: Operator) -> OutSplit:
-    """Where `op`'s data, weights and bias sit when it is split by output channels
-    (a one-channel DEPTHWISE_CONV_2D keeps its output channels on the weights' last axis)."""
-    rule = rule_for(op)
-    if rule.channels == Channels.SPLIT_OUT:
-        return rule.out_split
-    return OutSplit(weights_axis=3)
+    """Where `op`'s data, weights and bias sit when it is split by output channels."""
+    return rule_for(op).out_split or OutSplit()
 
 
 def _split_out_channels(sg: Subgraph, op: Operator) -> int | None:
     """Output channels of an op that can start a path by splitting its output."""
     rule = rule_for(op)
-    sp = _split_out(op)
-    if len(op.outputs) != 1 or len(op.inputs) <= max(sp.data, sp.weights):
+    sp = rule.out_split
+    if sp is None or rule.channels not in (Channels.SPLIT_OUT, Channels.CHANNELWISE) \
+            or len(op.outputs) != 1 or len(op.inputs) <= max(sp.data, sp.weights):
         return None
     x, w, y = (sg.tensors[op.inputs[sp.data]], sg.tensors[op.inputs[sp.weights]],
                sg.tensors[op.outputs[0]])
@@ -263,25 +258,27 @@ def _split_out_channels(sg: Subgraph, op: Operator) -> int | None:
             return None
         n = w.shape[sp.weights_axis]
         return n if y.shape[-1] == n else None
-    if op.opcode == "DEPTHWISE_CONV_2D":
-        # One input channel: output channel j is filter j on the whole input.
-        if len(w.shape) != 4 or len(x.shape) != 4 or x.shape[3] != 1 or w.shape[3] != y.shape[3]:
-            return None
-        return w.shape[3]
-    return None
+    # A channel-wise op on one input channel: output channel j is filter j on
+    # the whole input.
+    n = w.shape[sp.weights_axis]
+    if len(w.shape) != 4 or len(x.shape) != 4 or x.shape[3] != 1 or y.shape[3] != n:
+        return None
+    return n
 
 
 def _sum_merge_ok(sg: Subgraph, op: Operator, layout: ChannelLayout) -> bool:
     """A CONV_2D / FULLY_CONNECTED that can be split by input channels (float)."""
-    if op.opcode not in ("CONV_2D", "FULLY_CONNECTED") or len(op.outputs) != 1:
+    rule = rule_for(op)
+    if rule.channels != Channels.SPLIT_OUT or rule.out_split != OutSplit() \
+            or len(op.outputs) != 1:
         return False
     if op.options.get("fused_activation_function", "NONE") not in _SUM_ACTS:
         return False
     x, w, y = sg.tensors[op.inputs[0]], sg.tensors[op.inputs[1]], sg.tensors[op.outputs[0]]
     if x.dtype != "float32" or y.dtype != "float32" or w.dtype != "float32" or not w.has_data:
         return False
-    if op.opcode == "CONV_2D":
-        return not layout.flat and len(w.shape) == 4 and len(x.shape) == 4 \
+    if len(w.shape) == 4:  # a convolution
+        return not layout.flat and len(x.shape) == 4 \
             and w.shape[3] == x.shape[3] == layout.channels
     if len(w.shape) != 2 or op.options.get("weights_format", 0):
         return False
@@ -311,13 +308,11 @@ def _granularity(sg: Subgraph, op: Operator, channels: int) -> int:
     the same over 16 channels. (TFLite Micro alone would be exact for any
     split; this keeps LiteRT a faithful check.)
     """
-    if not EXACT_IN_LITERT or sg.tensors[op.inputs[0]].dtype not in ("int8", "uint8"):
+    rule = rule_for(op)
+    if not EXACT_IN_LITERT or rule.channels != Channels.CHANNELWISE or not op.inputs \
+            or sg.tensors[op.inputs[0]].dtype not in ("int8", "uint8"):
         return 1
-    if op.opcode == "DEPTHWISE_CONV_2D":
-        return 8
-    if op.opcode in ("MEAN", "SUM"):
-        return 16  # the same for its vector loop over 16 channels
-    return 1
+    return rule.channelwise.group
 
 
 def _channelwise(sg: Subgraph, op: Operator,
@@ -347,64 +342,33 @@ def _channelwise(sg: Subgraph, op: Operator,
         if lay.flat or not ten.shape or ten.shape[-1] not in (1, width) \
                 or not _per_tensor(ten) or len(ten.shape) > len(y.shape):
             return None
-    code = op.opcode
-    if code == "DEPTHWISE_CONV_2D":
-        w = sg.tensors[op.inputs[1]]
-        if lay.flat or len(w.shape) != 4 or w.shape[3] != width or y.shape[-1] != width \
-                or not _sliceable(w, 3) or len(acts) != 1:
+    how = rule_for(op).channelwise
+    for p, t in enumerate(op.inputs):
+        # Constants are sliced per channel (or broadcast), parameters passed on.
+        if t >= 0 and sg.tensors[t].has_data and p not in how.params \
+                and not _const_ok(sg, t, width):
             return None
-        if len(op.inputs) > 2 and op.inputs[2] >= 0 and not _sliceable(sg.tensors[op.inputs[2]], 0):
+    if how.view:
+        # The same bytes in another shape: the channels stay last, or the
+        # tensor is flattened (positions x channels).
+        if math.prod(y.shape) != math.prod(x.shape):
             return None
-        return lay
-    if code in _POOLS:
-        return lay if not lay.flat and len(x.shape) == 4 and y.shape[-1] == width else None
-    if code in ("PAD", "PADV2"):
-        from ..ops.movement import constant_values
-
-        pads = constant_values(sg, op.inputs[1]) if len(op.inputs) > 1 else None
-        if lay.flat or pads is None or pads.size != 2 * len(x.shape):
-            return None
-        if pads.reshape(-1, 2)[-1].tolist() != [0, 0]:
-            return None
-        return lay
-    if code in _REDUCE:
-        from ..ops.movement import constant_values
-
-        axes = constant_values(sg, op.inputs[1]) if len(op.inputs) > 1 else None
-        if lay.flat or axes is None:
-            return None
-        rank = len(x.shape)
-        if (rank - 1) in {int(a) % rank for a in np.ravel(axes)} or y.shape[-1] != width:
-            return None
-        return lay
-    if code == "RESHAPE":
         if y.shape[-1] == x.shape[-1]:
-            if lay.flat and y.shape != x.shape:
-                return None
-            return lay
+            return None if lay.flat and y.shape != x.shape else lay
         if not lay.flat and len(y.shape) == 2 and len(x.shape) >= 3 \
                 and y.shape[0] == x.shape[0] and y.shape[1] == math.prod(x.shape[1:]):
             return ChannelLayout(width, positions=math.prod(x.shape[1:-1]))
         return None
-    if code == "SQUEEZE":
-        dims = op.options.get("squeeze_dims") or []
-        rank = len(x.shape)
-        if not dims or (rank - 1) in {d % rank for d in dims} or y.shape[-1] != width:
-            return None
-        return lay
-    # Element-wise: the output has the path input's shape; constants broadcast.
-    if y.shape != x.shape:
-        return None
-    for t in op.inputs:
-        if t >= 0 and sg.tensors[t].has_data and not _const_ok(sg, t, width):
-            return None
-    return lay
+    if how.check is not None:
+        return lay if how.check(op, sg, lay.flat) else None
+    # Element-wise: the output has the path input's shape.
+    return lay if y.shape == x.shape else None
 
 
 def _concat_parts(sg: Subgraph, op: Operator) -> tuple[tuple[int, int], ...] | None:
     """The channel range of each input of a CONCATENATION on the channel (last)
     axis of activations, or None for any other op."""
-    if op.opcode != "CONCATENATION" or len(op.outputs) != 1 or len(op.inputs) < 2 \
+    if rule_for(op).channels != Channels.CONCAT or len(op.outputs) != 1 or len(op.inputs) < 2 \
             or op.options.get("fused_activation_function", "NONE") != "NONE":
         return None
     y = sg.tensors[op.outputs[0]]
@@ -446,7 +410,8 @@ class PathFinder:
             return 0
         op = sg.operators[users[0]]
         y = sg.tensors[op.outputs[0]] if len(op.outputs) == 1 else None
-        if op.opcode != "CONCATENATION" or y is None or not y.shape or op.tag is not None \
+        if rule_for(op).channels != Channels.CONCAT or y is None or not y.shape \
+                or op.tag is not None \
                 or list(op.inputs).count(exit_) != 1 \
                 or op.options.get("fused_activation_function", "NONE") != "NONE":
             return 0
@@ -688,7 +653,7 @@ class _Splitter:
                 x = op.inputs[0]
                 lay = info.layouts[x]
                 idx = lay.part_index(c0, c1)
-                if op.opcode == "FULLY_CONNECTED":
+                if len(sg.tensors[op.inputs[1]].shape) == 2:  # a FULLY_CONNECTED
                     cin = sg.tensors[op.inputs[1]].shape[1]
                     if cin != lay.width:  # FC flattens a (.., C) input
                         c = lay.width
@@ -702,6 +667,7 @@ class _Splitter:
                 changes["fused_activation_function"] = "NONE"
                 out = ed.new_tensor(sg.tensors[y], sg.tensors[y].shape, f"fdt_part{k}")
             else:
+                how = rule_for(op).channelwise
                 lay = info.layouts[y]
                 idx = lay.part_index(c0, c1)
                 width = lay.width
@@ -722,16 +688,14 @@ class _Splitter:
                                              self.tag, origin=op.origin if op.origin is not None
                                              else op.index)
                         inputs[p] = sliced[t]
-                    elif ten.has_data and op.opcode == "DEPTHWISE_CONV_2D" and p in (1, 2):
-                        inputs[p] = self.take(t, idx, 3 if p == 1 else 0, f"fdt{k}_{'wb'[p - 1]}")
-                    elif ten.has_data and op.opcode == "RESHAPE" and p == 1:
+                    elif ten.has_data and p == how.shape_input:
                         shape = list(sg.tensors[y].shape[:-1]) + [len(idx)]
                         inputs[p] = ed.const_int32(shape, "tinymem/shape_" +
                                                    "_".join(map(str, shape)))
                     elif ten.has_data and ten.shape and ten.shape[-1] == width and width > 1 \
-                            and op.opcode not in ("PAD", "PADV2") and op.opcode not in _REDUCE:
+                            and p not in how.params:
                         inputs[p] = self.take(t, idx, len(ten.shape) - 1, f"fdt{k}_c{p}")
-                if op.opcode == "RESHAPE" and "new_shape" in op.options:
+                if how.shape_input is not None and "new_shape" in op.options:
                     changes["new_shape"] = list(sg.tensors[y].shape[:-1]) + [len(idx)]
                 out = self.part_tensor(y, len(idx), f"fdt{k}")
             ed.copy_op(op, inputs, [out], self.tag, **changes)
