@@ -101,9 +101,13 @@ def diagnose(model: Model, plan: ArenaPlan, overwrite_inputs: bool = False) -> D
     sizes = ", ".join(f"{b.aligned:,}" for b in sorted(alive, key=lambda b: -b.aligned)[:4])
     bound = "at its live-set bound" if plan.arena_bytes <= peak else \
         f"{plan.arena_bytes - peak:,} B above its live-set bound, which no layout closed,"
+    # A peak that recurs at many ops needs them all split at once (one split
+    # lowers one stretch of the chain; the next op is as high).
+    again = len({s.op for s in at_peak}) - 1
+    recurs = f", and as high at {again} more op{'s' if again != 1 else ''}" if again > 0 else ""
     return Diagnosis(Wall.AT_LIVE_SET_BOUND,
-                     f"the model is {bound} ({peak:,} B {where}: buffers of {sizes} B must "
-                     f"coexist) and no split within the MAC caps lowers it; would help: a larger "
+                     f"the model is {bound} ({peak:,} B {where}{recurs}: buffers of {sizes} B "
+                     f"must coexist) and no split within the MAC caps lowers it; would help: a larger "
                      f"MAC overhead allowance, a narrower layer at the peak, or another op order")
 
 
