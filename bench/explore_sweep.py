@@ -6,7 +6,10 @@ arena to set for the baseline and the best option, the best option's head,
 the best arena to set within 10% MAC overhead, and, where no option is
 below the baseline, the explorer's one-line diagnosis.
 
-    python bench/explore_sweep.py [--timeout S] [--target CORE] [MODEL.tflite ...]
+    python bench/explore_sweep.py [--timeout S] [--target CORE] [--graphs] [MODEL.tflite ...]
+
+`--graphs` adds the small generated graphs of tests/fdt_models.py (a UNet
+block, a branch joined by a concatenation, an inception block).
 """
 
 from __future__ import annotations
@@ -42,11 +45,25 @@ def one(path: str, core: str | None, kernels: str | None) -> dict:
             "seconds": time.perf_counter() - t0}
 
 
+def _graphs() -> list[Path]:
+    """The generated graph models, written to a temporary folder."""
+    import tempfile
+
+    sys.path.insert(0, str(ROOT))
+    from tests import fdt_models
+
+    out = Path(tempfile.mkdtemp(prefix="tinymem-sweep-"))
+    return [fdt_models.unet_int8().save(out / "gen_unet_int8.tflite"),
+            fdt_models.branch_join_int8().save(out / "gen_branch_join_int8.tflite"),
+            fdt_models.inception_int8().save(out / "gen_inception_int8.tflite")]
+
+
 def main(argv: list[str]) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--target", default=None)
     ap.add_argument("--kernels", default=None)
+    ap.add_argument("--graphs", action="store_true")
     ap.add_argument("--one", default=None, help=argparse.SUPPRESS)
     ap.add_argument("models", nargs="*")
     args = ap.parse_args(argv)
@@ -54,6 +71,8 @@ def main(argv: list[str]) -> None:
         print(json.dumps(one(args.one, args.target, args.kernels)))
         return
     paths = [Path(p) for p in args.models] or model_paths()
+    if args.graphs:
+        paths += _graphs()
     print("| model | baseline to set | best to set | best head | best kind (MACs) "
           "| within 10% | s | diagnosis |")
     print("|---|---:|---:|---:|---|---:|---:|---|")

@@ -1,21 +1,26 @@
 """Fused depthwise tiling (FDT; Stahl et al. 2023, arXiv 2303.17878).
 
 A path is a run of consecutive ops of the main subgraph that can be split
-along channels with nothing recomputed:
+along channels with nothing recomputed. What each op may do is data in its
+OpRule (`channels`, `out_split`, `channelwise`); this module names no op.
 
-  * it starts with a CONV_2D / FULLY_CONNECTED (or a DEPTHWISE_CONV_2D on a
-    one-channel input) split by output channels - weights, bias and
-    per-channel quantization sliced - reading its whole input; or with a
-    channel-wise op whose input is cut into channel slices (STRIDED_SLICE);
+  * it starts with an op split by output channels (CONV_2D, FULLY_CONNECTED,
+    TRANSPOSE_CONV, a DEPTHWISE_CONV_2D on a one-channel input) - weights,
+    bias and per-channel quantization sliced, its kernel scratch shrinking
+    with its output - reading its whole input; or at a channel-axis
+    CONCATENATION whose inputs are taken as the parts (it never runs); or
+    with a channel-wise op whose input is cut into channel slices
+    (STRIDED_SLICE);
   * channel-wise ops follow, each partition on its own channels (depthwise
     convs with multiplier 1, pooling, activations, element-wise ops with
-    sliced per-channel constants, PAD, reductions over other axes, and
-    reshapes that keep the channel axis last);
+    sliced per-channel constants or sliced activation operands, PAD,
+    reductions over other axes, and views that keep the channel axis last);
   * the partitions are merged by CONCATENATION on the channel (last) axis,
-    exact for every type; or, for float models, by a CONV_2D /
-    FULLY_CONNECTED split by input channels whose partial results are
-    summed by a chain of ADDs (bias in the first part, the fused activation
-    on the last ADD).
+    exact for every type; or handed to the channel-axis CONCATENATION that
+    read the path's exit, as its inputs (no merge op); or, for float
+    models, by a CONV_2D / FULLY_CONNECTED split by input channels whose
+    partial results are summed by a chain of ADDs (bias in the first part,
+    the fused activation on the last ADD).
 
 Ops are emitted partition by partition (part 0's ops, part 1's, ..., then
 the merge), so TFLite Micro's planner sees short lifetimes: while part k
@@ -35,8 +40,8 @@ partials is not the rounding of the sum.
 
 from __future__ import annotations
 
-import math
 import dataclasses
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Iterator
@@ -766,7 +771,10 @@ def fdt_steps(model: Model, peak_op: int, arena: int,
     last_use = finder.last_use
     acts = [t for t in range(len(sg.tensors)) if sg.is_activation(t) and sg.tensors[t].nbytes > 0
             and (t in producer or t in sg.inputs)]
-    # Aligned live bytes per op, kernel scratch included (what TFLM's planner sees).
+    # Aligned live bytes per op, kernel scratch included (what TFLM's planner
+    # sees). Step sources are not told the explorer's target: the default
+    # target's scratch only ranks the paths; each candidate is measured on the
+    # explorer's own target.
     scratch = np.zeros(n + 1, dtype=np.int64)
     for op in sg.operators:
         scratch[op.index] = sum(align(b) for b in rule_for(op).scratch(op, sg, DEFAULT_TARGET)
