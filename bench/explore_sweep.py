@@ -9,7 +9,8 @@ below the baseline, the explorer's one-line diagnosis.
     python bench/explore_sweep.py [--timeout S] [--target CORE] [--graphs] [MODEL.tflite ...]
 
 `--graphs` adds the small generated graphs of tests/fdt_models.py (a UNet
-block, a branch joined by a concatenation, an inception block).
+block, a branch joined by a concatenation, an inception block, a conv1d
+block with RESHAPE / EXPAND_DIMS views).
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ def _graphs() -> list[Path]:
     out = Path(tempfile.mkdtemp(prefix="tinymem-sweep-"))
     return [fdt_models.unet_int8().save(out / "gen_unet_int8.tflite"),
             fdt_models.branch_join_int8().save(out / "gen_branch_join_int8.tflite"),
-            fdt_models.inception_int8().save(out / "gen_inception_int8.tflite")]
+            fdt_models.inception_int8().save(out / "gen_inception_int8.tflite"),
+            fdt_models.conv1d_views_int8().save(out / "gen_conv1d_views_int8.tflite")]
 
 
 def main(argv: list[str]) -> None:

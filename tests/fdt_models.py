@@ -106,3 +106,29 @@ def inception_int8(seed: int = 0, hw: int = 16, c: int = 4, branch: int = 16) ->
     y, _ = _conv(g, rng, p, (1, h, h, 2 * branch), 4, k=1, scale_in=0.08, scale_out=0.2)
     g.io([x], [y])
     return g
+
+
+def conv1d_views_int8(seed: int = 0, n: int = 64, c: int = 8, wide: int = 32) -> ModelBuilder:
+    """A conv1d block as converters write it: CONV_2D on [1, 1, n, c] -> RESHAPE
+    to [1, n, wide] -> EXPAND_DIMS back to [1, 1, n, wide] -> MAX_POOL (1x2) -> 1x1 conv.
+
+    The peak is the wide conv output and its view copies; split by output
+    channels, each part goes through the views and the pool on its own.
+    """
+    rng = np.random.default_rng(seed)
+    g = ModelBuilder()
+    x = g.tensor([1, 1, n, c], I8, scale=0.05, zp=-3, name="input")
+    a, _ = _conv(g, rng, x, (1, 1, n, c), wide, k=1, scale_in=0.05, scale_out=0.08, zp=1)
+    shape = g.tensor([3], I32, data=[1, n, wide])
+    r = g.tensor([1, n, wide], I8, scale=0.08, zp=1)
+    g.op(BO.RESHAPE, [a, shape], [r], _opts("Reshape", newShape=[1, n, wide]))
+    axis = g.tensor([], I32, data=1)
+    e = g.tensor([1, 1, n, wide], I8, scale=0.08, zp=1)
+    g.op(BO.EXPAND_DIMS, [r, axis], [e])
+    p = g.tensor([1, 1, n // 2, wide], I8, scale=0.08, zp=1)
+    g.op(BO.MAX_POOL_2D, [e], [p],
+         _opts("Pool2D", padding=S.Padding.VALID, strideH=1, strideW=2, filterHeight=1,
+               filterWidth=2))
+    y, _ = _conv(g, rng, p, (1, 1, n // 2, wide), 4, k=1, scale_in=0.08, scale_out=0.2)
+    g.io([x], [y])
+    return g

@@ -16,7 +16,7 @@ from tinymem.schedules.fdt import Merge, fdt_steps
 from tinymem.verify import runtimes
 from tinymem.writer import write_option
 
-from .fdt_models import branch_join_int8, inception_int8, unet_int8
+from .fdt_models import branch_join_int8, conv1d_views_int8, inception_int8, unet_int8
 
 needs_runtimes = pytest.mark.skipif(not (runtimes.have_litert() and runtimes.have_tflm()),
                                     reason="needs ai-edge-litert and tflite-micro")
@@ -56,6 +56,11 @@ def inception(tmp_path_factory):
     return inception_int8().save(tmp_path_factory.mktemp("fdt") / "inception.tflite")
 
 
+@pytest.fixture(scope="module")
+def conv1d(tmp_path_factory):
+    return conv1d_views_int8().save(tmp_path_factory.mktemp("fdt") / "conv1d.tflite")
+
+
 def test_transpose_conv_scratch_is_the_unet_peak(unet):
     plan = _fdt_only(unet).baseline.plan
     scratch = max(b.aligned for b in plan.buffers if b.tensor is None)
@@ -72,8 +77,8 @@ def test_transpose_conv_is_split_into_the_concat(unet):
     assert ops.count("CONCATENATION") == 1  # the model's own, with the parts as inputs
 
 
-def test_split_adds_no_work(unet, branch_join, inception):
-    for path in (unet, branch_join, inception):
+def test_split_adds_no_work(unet, branch_join, inception, conv1d):
+    for path in (unet, branch_join, inception, conv1d):
         ex = _fdt_only(path)
         assert _best(ex).macs == ex.baseline.macs
 
@@ -96,8 +101,16 @@ def test_parts_start_from_the_concat_inputs(inception):
     assert [op.opcode for op in sg.operators].count("MAX_POOL_2D") == 2
 
 
+def test_parts_go_through_reshape_and_expand_dims(conv1d):
+    ex = _fdt_only(conv1d)
+    best = _best(ex)
+    assert best.required_bytes < ex.baseline.required_bytes
+    ops = [op.opcode for op in best.model.main.operators]
+    assert ops.count("EXPAND_DIMS") == best.steps[0].parts == ops.count("RESHAPE")
+
+
 @needs_runtimes
-@pytest.mark.parametrize("which", ["unet", "branch_join", "inception"])
+@pytest.mark.parametrize("which", ["unet", "branch_join", "inception", "conv1d"])
 def test_written_split_is_exact_and_planned_as_predicted(which, request, tmp_path):
     src = request.getfixturevalue(which)
     ex = _fdt_only(src)
