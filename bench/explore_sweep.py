@@ -20,6 +20,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -46,14 +47,11 @@ def one(path: str, core: str | None, kernels: str | None) -> dict:
             "seconds": time.perf_counter() - t0}
 
 
-def _graphs() -> list[Path]:
-    """The generated graph models, written to a temporary folder."""
-    import tempfile
-
+def _graphs(out: Path) -> list[Path]:
+    """The generated graph models, written to `out`."""
     sys.path.insert(0, str(ROOT))
     from tests import fdt_models
 
-    out = Path(tempfile.mkdtemp(prefix="tinymem-sweep-"))
     return [fdt_models.unet_int8().save(out / "gen_unet_int8.tflite"),
             fdt_models.branch_join_int8().save(out / "gen_branch_join_int8.tflite"),
             fdt_models.inception_int8().save(out / "gen_inception_int8.tflite"),
@@ -73,8 +71,13 @@ def main(argv: list[str]) -> None:
         print(json.dumps(one(args.one, args.target, args.kernels)))
         return
     paths = [Path(p) for p in args.models] or model_paths()
-    if args.graphs:
-        paths += _graphs()
+    with tempfile.TemporaryDirectory(prefix="tinymem-sweep-") as tmp:
+        if args.graphs:
+            paths += _graphs(Path(tmp))
+        _sweep(paths, args)
+
+
+def _sweep(paths: list[Path], args) -> None:
     print("| model | baseline to set | best to set | best head | best kind (MACs) "
           "| within 10% | s | diagnosis |")
     print("|---|---:|---:|---:|---|---:|---:|---|")
