@@ -12,13 +12,13 @@ import tinymem
 from tinymem.schedules.diagnose import Wall
 from tinymem.schedules.explore import explore
 
-from .conftest import SAMPLES
+from .conftest import SAMPLES, shared_param
 from .tiny_models import BO, F32, I8, I32, ModelBuilder, _opts, transpose_conv_model
 
 
-def _fc_on_big_input() -> ModelBuilder:
+def _fc_on_big_input(n_in: int = 640) -> ModelBuilder:
     g = ModelBuilder()
-    x = g.tensor([1, 640], F32, name="x")
+    x = g.tensor([1, n_in], F32, name="x")
     g.io([x], [g.fc(x, 16)])
     return g
 
@@ -44,7 +44,9 @@ def _parse(g: ModelBuilder):
 @pytest.mark.parametrize("make, wall", [
     (lambda: _parse(_fc_on_big_input()), Wall.PEAK_IS_INPUT),
     (lambda: _parse(_transpose_at_peak()), Wall.PEAK_OP_UNSPLITTABLE),
-    (lambda: _parse(transpose_conv_model(I8, cin=3, cout=5)), Wall.PEAK_IS_SCRATCH),
+    # One output channel: nothing to split its accumulator by.
+    (lambda: _parse(transpose_conv_model(I8, cin=3, cout=1, H=16, W=16)), Wall.PEAK_IS_SCRATCH),
+    (lambda: _parse(_fc_on_big_input(4)), Wall.TAIL_DOMINATES),
     (lambda: tinymem.load_model(SAMPLES / "ds_cnn_kws_int8.tflite"), Wall.AT_LIVE_SET_BOUND),
 ])
 def test_wall_named_when_nothing_lowers_the_arena(make, wall):
@@ -53,6 +55,13 @@ def test_wall_named_when_nothing_lowers_the_arena(make, wall):
     assert ex.diagnosis is not None and ex.diagnosis.wall is wall
     assert ex.notes == [ex.diagnosis.text] and "would help" in ex.notes[0]
     assert "\n" not in ex.notes[0]
+
+
+@pytest.mark.parametrize("path", [shared_param("arm_mobilenet_v2_1.0_224_uint8")])
+def test_model_the_target_cannot_run_is_named(path):
+    ex = explore(tinymem.load_model(path))
+    assert ex.diagnosis is not None and ex.diagnosis.wall is Wall.MODEL_UNSUPPORTED
+    assert "uint8" in ex.diagnosis.text
 
 
 def test_no_diagnosis_when_an_option_is_lower():

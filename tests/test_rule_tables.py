@@ -206,7 +206,9 @@ CHANNEL_KINDS = [
     ("RESHAPE", "channelwise"),            # only while the channel axis stays last
     ("MEAN", "channelwise"),               # over H, W: each channel's own mean
     ("SOFTMAX", "none"),                   # normalises across channels
-    ("CONCATENATION", "none"),
+    ("CONCATENATION", "concat"),          # parts may start at its inputs or end in it
+    ("EXPAND_DIMS", "channelwise"),        # a view: only while the channel axis stays last
+    ("TRANSPOSE_CONV", "split_out"),       # output channel j needs filter j only
     ("TRANSPOSE", "none"),                 # moves the channel axis
     ("MIRROR_PAD", "none"),
 ]

@@ -94,7 +94,55 @@ class Channels(StrEnum):
 
     SPLIT_OUT = "split_out"  # split by output channel: each part computes some of them (conv, FC)
     CHANNELWISE = "channelwise"  # each channel is computed on its own (depthwise, pool, activations)
+    # Joins its inputs along the channel axis: channel partitions may start at
+    # its inputs (never running it) or end in it (the parts become its inputs).
+    CONCAT = "concat"
     NONE = "none"  # cannot be partitioned
+
+
+# (op, subgraph, flat) -> may this CHANNELWISE op carry a channel partition of
+# its first input? `flat`: that input's last axis is positions x channels (a
+# flattened NHWC tensor), not the channels alone.
+ChannelCheck = Callable[[Operator, Subgraph, bool], bool]
+
+
+@dataclass(frozen=True)
+class ChannelWise:
+    """How a CHANNELWISE op computes a channel partition.
+
+    `check` None: an element-wise op, whose output has its input's shape
+    (the splitter then checks that every constant broadcasts per channel).
+    Every constant input but the `params` is sliced with the channels.
+    """
+
+    check: ChannelCheck | None = None
+    # Constant inputs that are parameters (paddings, axes), passed on unsliced.
+    params: tuple[int, ...] = ()
+    # The output is the input's bytes in another shape (RESHAPE and kin): the
+    # partition goes on while the channel axis stays last or the tensor is flattened.
+    view: bool = False
+    # A view's constant input holding its output shape (rewritten per part).
+    shape_input: int | None = None
+    # LiteRT's optimised int8 kernel treats channels in vector groups of this
+    # many and rounds the remainder differently: parts start at multiples of it.
+    group: int = 1
+
+
+@dataclass(frozen=True)
+class OutSplit:
+    """Where the operands of an op split by output channels (Channels.SPLIT_OUT) sit.
+
+    Each part reads the whole `data` input and its own slice of the weights
+    (along `weights_axis`) and bias; `out_shape`, when set, is a constant
+    input holding the output's shape, whose last entry becomes the part's
+    channel count. The weights' other axes must not mix output channels.
+    """
+
+    data: int = 0
+    weights: int = 1
+    weights_axis: int = 0
+    bias: int | None = 2
+    out_shape: int | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +179,12 @@ class OpRule:
     window: WindowFn | None = None
     # Channel tiling (FDT): how the op may be partitioned by channels.
     channels: Channels = Channels.NONE
+    # Where a SPLIT_OUT op's data, weights and bias are; a CHANNELWISE op
+    # with one also starts a partition when its input has one channel (a
+    # depthwise conv's output channels are then its filters).
+    out_split: OutSplit | None = None
+    # How a CHANNELWISE op computes a partition (ignored otherwise).
+    channelwise: ChannelWise = ChannelWise()
     # May the output share the memory of an input (see `InPlace`)? None: no.
     in_place: InPlace | None = None
     # The op writes its whole output as a copy of input bytes (slices, joins,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..graph.ir import Operator, Subgraph, Tensor
 from ..targets import Target
 from . import cmsis_nn as cm
-from .base import Channels, OpData, OpRule, Window
+from .base import Channels, ChannelWise, OpData, OpRule, OutSplit, Window
 from .tflm import input_rank, kernel, tflm
 from .shapes import dim, elements, inp, out
 
@@ -177,20 +177,35 @@ _CONV_CMSIS = kernel(*_CONV_TYPES, weights=1, checks=(input_rank("4-D", 4, 4),))
 _TRANSPOSE_CONV = kernel("float32/float32->float32", "int8/int8->int8", "int16/int8->int16",
                          data=2, weights=1)
 
+def depthwise_channels(op: Operator, sg: Subgraph, flat: bool) -> bool:
+    # Multiplier 1: output channel c is filter c on input channel c.
+    x, w, y = inp(sg, op, 0), inp(sg, op, 1), out(sg, op, 0)
+    return not flat and x is not None and w is not None and y is not None \
+        and len(w.shape) == 4 and x.shape[-1:] == y.shape[-1:] == (w.shape[3],)
+
+
 RULES = [
     OpRule("CONV_2D", macs=conv2d_macs, scratch=conv2d_scratch, window=conv_window,
-           channels=Channels.SPLIT_OUT,
+           channels=Channels.SPLIT_OUT, out_split=OutSplit(),
            opdata=OpData(56, cmsis_nn=60, host=80),
            persistent=per_channel_arrays,
            tflm=tflm("AddConv2D", _CONV, _CONV_CMSIS),
            ),
     OpRule("DEPTHWISE_CONV_2D", macs=depthwise_macs, scratch=depthwise_scratch,
            window=conv_window, channels=Channels.CHANNELWISE,
+           # LiteRT's optimised int8 kernel requantizes 8 channels at a time.
+           channelwise=ChannelWise(check=depthwise_channels, group=8),
+           # On a one-channel input it splits by output channels (filters on axis 3).
+           out_split=OutSplit(weights_axis=3),
            opdata=OpData(56, cmsis_nn=60, host=80),
            persistent=per_channel_arrays,
            tflm=tflm("AddDepthwiseConv2D", _CONV, _CONV_CMSIS),
            ),
+    # Output channel j needs filter j (weights OHWI) and bias j only; its int32
+    # (int64) accumulator scratch grows with the output, so parts ask for a share.
     OpRule("TRANSPOSE_CONV", macs=transpose_conv_macs, scratch=transpose_conv_scratch,
+           channels=Channels.SPLIT_OUT,
+           out_split=OutSplit(data=2, weights=1, weights_axis=0, bias=3, out_shape=0),
            opdata=OpData(64),
            persistent=transpose_conv_arrays,
            tflm=tflm("AddTransposeConv", _TRANSPOSE_CONV),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..graph.ir import Operator, Subgraph
 from ..targets import Kernels, Target
 from . import cmsis_nn as cm
-from .base import Channels, OpData, OpRule
+from .base import Channels, OpData, OpRule, OutSplit
 from .conv import int4_filter_scratch
 from .shapes import dim, elements, inp, out
 from .tflm import kernel, tflm
@@ -93,7 +93,7 @@ _BATCH_MATMUL = kernel("float32/float32->float32", "int8/int8->int8", "int16/int
                        weights=1)
 
 RULES = [
-    OpRule("FULLY_CONNECTED", macs=fc_macs, scratch=fc_scratch, channels=Channels.SPLIT_OUT,
+    OpRule("FULLY_CONNECTED", macs=fc_macs, scratch=fc_scratch, channels=Channels.SPLIT_OUT, out_split=OutSplit(),
            opdata=OpData(48, cmsis_nn=72, host=72),
            persistent=fc_persistent,
            tflm=tflm("AddFullyConnected", _FC),

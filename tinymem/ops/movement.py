@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..graph.ir import Operator, Subgraph
 from ..targets import Target
-from .base import Channels, NO_MACS, InPlace, OpData, OpRule, Window
+from .base import Channels, ChannelWise, NO_MACS, InPlace, OpData, OpRule, Window
 from .shapes import inp, out
 from .tflm import constant_input, input_rank, kernel, same_types, tflm
 
@@ -105,15 +105,30 @@ TFLM = {
     "CALL_ONCE": tflm("AddCallOnce", kernel("*->*")),
 }
 
+def pad_channels(op: Operator, sg: Subgraph, flat: bool) -> bool:
+    # Pads other axes only: each channel is padded on its own (with the same value).
+    x = inp(sg, op, 0)
+    pads = constant_values(sg, op.inputs[1]) if len(op.inputs) > 1 else None
+    if flat or x is None or pads is None or getattr(pads, "size", 0) != 2 * len(x.shape):
+        return False
+    return pads.reshape(-1, 2)[-1].tolist() == [0, 0]
+
+
+_PAD_CHANNELS = ChannelWise(check=pad_channels, params=(1, 2))
+# The shape operand is rewritten per part (the last entry is the part's width).
+_VIEW = ChannelWise(view=True, params=(1,), shape_input=1)
+
 RULES = [
     OpRule("MIRROR_PAD", macs=NO_MACS, scratch=mirror_pad_scratch,
            tflm=TFLM["MIRROR_PAD"],
            ),
     OpRule("PAD", macs=NO_MACS, window=pad_window, channels=Channels.CHANNELWISE, copies=True,
+           channelwise=_PAD_CHANNELS,
            opdata=OpData(56),
            tflm=TFLM["PAD"],
            ),
     OpRule("PADV2", macs=NO_MACS, window=pad_window, channels=Channels.CHANNELWISE, copies=True,
+           channelwise=_PAD_CHANNELS,
            opdata=OpData(56),
            tflm=TFLM["PADV2"],
            ),
@@ -121,20 +136,22 @@ RULES = [
     # Channel-wise when the channel axis stays last (the splitter checks).
     # TFLM's RESHAPE copies only when input and output differ in memory
     # (reshape.cc); SQUEEZE always memcpy()s, which is undefined on one buffer.
-    OpRule("RESHAPE", macs=NO_MACS, channels=Channels.CHANNELWISE,
+    OpRule("RESHAPE", macs=NO_MACS, channels=Channels.CHANNELWISE, channelwise=_VIEW,
            in_place=InPlace((0,), same_shape=False, writes=False),
            tflm=TFLM["RESHAPE"],
            ),
     OpRule("SQUEEZE", macs=NO_MACS, channels=Channels.CHANNELWISE,
+           channelwise=ChannelWise(view=True),
            tflm=TFLM["SQUEEZE"],
            ),
     # EXPAND_DIMS copies element by element (output[i] = input[i]): a no-op in place.
-    OpRule("EXPAND_DIMS", macs=NO_MACS,
+    OpRule("EXPAND_DIMS", macs=NO_MACS, channels=Channels.CHANNELWISE,
+           channelwise=ChannelWise(view=True, params=(1,)),
            in_place=InPlace((0,), same_shape=False, writes=False),
            tflm=TFLM["EXPAND_DIMS"],
            ),
 ] + [
-    OpRule("CONCATENATION", macs=NO_MACS, copies=True,
+    OpRule("CONCATENATION", macs=NO_MACS, copies=True, channels=Channels.CONCAT,
            opdata=OpData(32),
            tflm=TFLM.get("CONCATENATION"),
            ),

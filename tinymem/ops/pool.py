@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..graph.ir import Operator, Subgraph
 from ..targets import Target
 from . import cmsis_nn as cm
-from .base import Channels, OpData, OpRule, Window
+from .base import Channels, ChannelWise, OpData, OpRule, Window
 from .conv import same_pad_before
 from .shapes import dim, elements, inp, out
 from .tflm import input_rank, same_types
@@ -47,17 +47,29 @@ _POOL_TFLM = {
     "L2_POOL_2D": same_types("AddL2Pool2D", "float32", checks=(input_rank("4-D", 4, 4),)),
 }
 
+def pool_channels(op: Operator, sg: Subgraph, flat: bool) -> bool:
+    # Each output channel pools its own input channel over H and W.
+    x, y = inp(sg, op, 0), out(sg, op, 0)
+    return not flat and x is not None and y is not None and len(x.shape) == 4 \
+        and y.shape[-1:] == x.shape[-1:]
+
+
+_POOL_CHANNELS = ChannelWise(check=pool_channels)
+
 RULES = [
     OpRule("AVERAGE_POOL_2D", macs=pool_macs, window=pool_window, channels=Channels.CHANNELWISE,
+           channelwise=_POOL_CHANNELS,
            scratch=avgpool_scratch,
            opdata=OpData(32, cmsis_nn=36),
            tflm=_POOL_TFLM["AVERAGE_POOL_2D"],
            ),
     OpRule("MAX_POOL_2D", macs=pool_macs, window=pool_window, channels=Channels.CHANNELWISE,
+           channelwise=_POOL_CHANNELS,
            opdata=OpData(32, cmsis_nn=36),
            tflm=_POOL_TFLM["MAX_POOL_2D"],
            ),
     OpRule("L2_POOL_2D", macs=pool_macs, window=pool_window, channels=Channels.CHANNELWISE,
+           channelwise=_POOL_CHANNELS,
            opdata=OpData(32),
            tflm=_POOL_TFLM["L2_POOL_2D"],
            ),

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from ..graph.ir import Operator, Subgraph
 from ..targets import Target
-from .base import Channels, OpData, OpRule
+import numpy as np
+
+from .base import Channels, ChannelWise, OpData, OpRule
+from .movement import constant_values
 from .shapes import elements, inp, out  # noqa: F401
 from .tflm import kernel, same_types, tflm
 
@@ -45,10 +48,24 @@ TFLM = {
     "L2_NORMALIZATION": same_types("AddL2Normalization", "float32", "int8"),
 }
 
+def reduce_channels(op: Operator, sg: Subgraph, flat: bool) -> bool:
+    # Reduces other axes only: each channel is reduced on its own (and its
+    # int32 accumulators, one per output element, split with it).
+    x, y = inp(sg, op, 0), out(sg, op, 0)
+    axes = constant_values(sg, op.inputs[1]) if len(op.inputs) > 1 else None
+    if flat or x is None or y is None or axes is None or not x.shape or not y.shape:
+        return False
+    rank = len(x.shape)
+    return (rank - 1) not in {int(a) % rank for a in np.ravel(axes)} \
+        and y.shape[-1] == x.shape[-1]
+
+
 # Reductions over axes other than the channel (last) axis compute each
-# channel on its own; the channel splitter checks the axes.
+# channel on its own. LiteRT's quantized MEAN and SUM run 16 channels at a time.
 RULES = [
     OpRule(name, macs=per_input_element, scratch=reduce_scratch, channels=Channels.CHANNELWISE,
+           channelwise=ChannelWise(check=reduce_channels, params=(1,),
+                                   group=16 if name in ("MEAN", "SUM") else 1),
            opdata=OpData(44),
            tflm=TFLM.get(name),
            )

@@ -13,10 +13,13 @@ from ..graph.ir import Model
 from ..memory.aliases import alias_groups, find_aliases, merge
 from ..memory.liveness import live_bytes_per_scope
 from ..memory.planner import ArenaPlan
-from ..ops import rule_for
+from ..ops import Channels, rule_for
+from ..ops.support import check_support
 
 
 class Wall(enum.Enum):
+    MODEL_UNSUPPORTED = "model_unsupported"  # the target's kernels cannot run the model at all
+    TAIL_DOMINATES = "tail_dominates"  # the arena to set is mostly the tail, which splits add to
     PEAK_IS_INPUT = "peak_is_input"  # the model input dominates the peak
     PEAK_IS_SCRATCH = "peak_is_scratch"  # a kernel's scratch buffer dominates it
     PEAK_OP_UNSPLITTABLE = "peak_op_unsplittable"  # no rule to split the op at the peak
@@ -34,6 +37,21 @@ class Diagnosis:
 
 def diagnose(model: Model, plan: ArenaPlan, overwrite_inputs: bool = False) -> Diagnosis:
     """Why the explorer found nothing below `plan` (the baseline) for `model`."""
+    support = check_support(model, plan.target) if plan.target is not None else None
+    if support is not None and not support.runs:
+        return Diagnosis(Wall.MODEL_UNSUPPORTED,
+                         f"the model {support.headline()} ({support.brief(1)}), so no rewrite "
+                         f"of it can be offered; would help: a model in types the target's "
+                         f"kernels run (int8 rather than uint8, say) or another kernel set")
+    tail = plan.required_bytes - plan.arena_bytes
+    if tail > plan.arena_bytes:
+        return Diagnosis(Wall.TAIL_DOMINATES,
+                         f"the arena to set ({plan.required_bytes:,} B) is mostly the tail "
+                         f"({tail:,} B of kernel state, tensor structs and allocator "
+                         f"bookkeeping) and the head is only {plan.arena_bytes:,} B: every op a "
+                         f"split adds brings its own tail, more than it takes off the head; "
+                         f"would help: fewer, larger ops (fused activations), or kernels "
+                         f"with less per-op state")
     # The live set as a layout running ops in place would see it; where it
     # ties, the op that cannot be split is the one to name (every peak must fall).
     req = plan.requests
@@ -62,12 +80,18 @@ def diagnose(model: Model, plan: ArenaPlan, overwrite_inputs: bool = False) -> D
                          f"({in_bytes:,} B), which must be in the arena whole before the first "
                          f"op runs; would help: {help_}")
     if scratch and 2 * scratch_bytes >= peak:
-        owner = sg.operators[scratch[0].op].opcode if scratch[0].op is not None else "a kernel"
+        owner_op = sg.operators[scratch[0].op] if scratch[0].op is not None else None
+        owner = owner_op.opcode if owner_op is not None else "a kernel"
+        if owner_op is not None and rule_for(owner_op).channels == Channels.SPLIT_OUT:
+            help_ = (f"a kernel set that needs less scratch ({owner} split by output channels "
+                     f"lowers no arena: its scratch does not shrink with the parts' outputs, or "
+                     f"the parts' own tail outweighs it)")
+        else:
+            help_ = (f"splitting {owner} (by output channels) so each part asks for a fraction, "
+                     f"or a kernel set that needs less scratch")
         return Diagnosis(Wall.PEAK_IS_SCRATCH,
                          f"the peak ({peak:,} B {where}) is mostly {owner}'s kernel scratch "
-                         f"({scratch_bytes:,} B), which it asks for whole; would help: splitting "
-                         f"{owner} (by output channels) so each part asks for a fraction, or a "
-                         f"kernel set that needs less scratch")
+                         f"({scratch_bytes:,} B), which it asks for whole; would help: {help_}")
     if op is not None and _unsplittable(op):
         return Diagnosis(Wall.PEAK_OP_UNSPLITTABLE,
                          f"the peak op ({op.opcode} #{op.index}, {peak:,} B alive) cannot be "
@@ -77,12 +101,16 @@ def diagnose(model: Model, plan: ArenaPlan, overwrite_inputs: bool = False) -> D
     sizes = ", ".join(f"{b.aligned:,}" for b in sorted(alive, key=lambda b: -b.aligned)[:4])
     bound = "at its live-set bound" if plan.arena_bytes <= peak else \
         f"{plan.arena_bytes - peak:,} B above its live-set bound, which no layout closed,"
+    # A peak that recurs at many ops needs them all split at once (one split
+    # lowers one stretch of the chain; the next op is as high).
+    again = len({s.op for s in at_peak}) - 1
+    recurs = f", and as high at {again} more op{'s' if again != 1 else ''}" if again > 0 else ""
     return Diagnosis(Wall.AT_LIVE_SET_BOUND,
-                     f"the model is {bound} ({peak:,} B {where}: buffers of {sizes} B must "
-                     f"coexist) and no split within the MAC caps lowers it; would help: a larger "
+                     f"the model is {bound} ({peak:,} B {where}{recurs}: buffers of {sizes} B "
+                     f"must coexist) and no split within the MAC caps lowers it; would help: a larger "
                      f"MAC overhead allowance, a narrower layer at the peak, or another op order")
 
 
 def _unsplittable(op) -> bool:
     rule = rule_for(op)
-    return rule.window is None and rule.channels == "none"
+    return rule.window is None and rule.channels == Channels.NONE

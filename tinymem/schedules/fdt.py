@@ -1,21 +1,26 @@
 """Fused depthwise tiling (FDT; Stahl et al. 2023, arXiv 2303.17878).
 
 A path is a run of consecutive ops of the main subgraph that can be split
-along channels with nothing recomputed:
+along channels with nothing recomputed. What each op may do is data in its
+OpRule (`channels`, `out_split`, `channelwise`); this module names no op.
 
-  * it starts with a CONV_2D / FULLY_CONNECTED (or a DEPTHWISE_CONV_2D on a
-    one-channel input) split by output channels - weights, bias and
-    per-channel quantization sliced - reading its whole input; or with a
-    channel-wise op whose input is cut into channel slices (STRIDED_SLICE);
+  * it starts with an op split by output channels (CONV_2D, FULLY_CONNECTED,
+    TRANSPOSE_CONV, a DEPTHWISE_CONV_2D on a one-channel input) - weights,
+    bias and per-channel quantization sliced, its kernel scratch shrinking
+    with its output - reading its whole input; or at a channel-axis
+    CONCATENATION whose inputs are taken as the parts (it never runs); or
+    with a channel-wise op whose input is cut into channel slices
+    (STRIDED_SLICE);
   * channel-wise ops follow, each partition on its own channels (depthwise
     convs with multiplier 1, pooling, activations, element-wise ops with
-    sliced per-channel constants, PAD, reductions over other axes, and
-    reshapes that keep the channel axis last);
+    sliced per-channel constants or sliced activation operands, PAD,
+    reductions over other axes, and views that keep the channel axis last);
   * the partitions are merged by CONCATENATION on the channel (last) axis,
-    exact for every type; or, for float models, by a CONV_2D /
-    FULLY_CONNECTED split by input channels whose partial results are
-    summed by a chain of ADDs (bias in the first part, the fused activation
-    on the last ADD).
+    exact for every type; or handed to the channel-axis CONCATENATION that
+    read the path's exit, as its inputs (no merge op); or, for float
+    models, by a CONV_2D / FULLY_CONNECTED split by input channels whose
+    partial results are summed by a chain of ADDs (bias in the first part,
+    the fused activation on the last ADD).
 
 Ops are emitted partition by partition (part 0's ops, part 1's, ..., then
 the merge), so TFLite Micro's planner sees short lifetimes: while part k
@@ -35,6 +40,7 @@ partials is not the rounding of the sum.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from enum import StrEnum
@@ -45,9 +51,10 @@ import numpy as np
 from ..read.dtypes import NUMPY_DTYPES
 from ..graph.ir import Model, Operator, Quantization, Subgraph, Tensor, TensorKind
 from ..memory.requests import align
-from ..ops import Channels, rule_for
+from ..ops import Channels, OutSplit, rule_for
 from ..read.file import buffer_bytes
-from .edit import GraphEditor, _stem
+from ..targets import DEFAULT_TARGET
+from .edit import GraphEditor, _stem, clone
 from .segments import source_span
 from .spatial import even_splits
 
@@ -56,8 +63,6 @@ FDT_PARTS = (2, 3, 4, 5, 7, 9, 12, 16, 20, 25)
 # How far a path may reach before the peak op, and its longest length.
 MAX_REACH = 12
 MAX_PATH_OPS = 24
-# Peak buffers smaller than this share of the largest are not split.
-MIN_SHARE = 0.05
 # Candidates yielded per call (the explorer measures each one).
 MAX_CANDIDATES = 40
 # TFLite Micro's CONCATENATION takes at most 10 inputs.
@@ -67,8 +72,6 @@ MAX_CONCAT_INPUTS = 10
 # allows finer splits of quantized depthwise convs and means.
 EXACT_IN_LITERT = True
 
-_POOLS = ("AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D")
-_REDUCE = ("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN")
 _SUM_ACTS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
 
 
@@ -77,6 +80,10 @@ class Merge(StrEnum):
 
     CONCAT = "concat"  # CONCATENATION of the parts' output channels
     SUM = "sum"  # ADD of partial sums (a conv/FC split by input channels)
+    # The exit is read by one channel-axis CONCATENATION only: the parts take
+    # its place among that op's inputs, so no merge op (and no second copy of
+    # the exit) is added.
+    JOIN = "join"
 
 
 @dataclass(frozen=True)
@@ -106,7 +113,8 @@ class FdtStep:
     @property
     def label(self) -> str:
         first, last = self.source_ops or (self.segment.first, self.segment.last)
-        merge = " sum-merge" if self.segment.merge == Merge.SUM else ""
+        merge = {Merge.SUM: " sum-merge", Merge.JOIN: " into the concat"}.get(
+            self.segment.merge, "")
         return f"{self.kind} ops {first}-{last} {self.parts} parts{merge}"
 
     def apply(self, model: Model) -> Model:
@@ -148,6 +156,9 @@ class Role(StrEnum):
     SPLIT_OUT = "split_out"  # starts the path: each part computes some output channels
     CHANNELWISE = "channelwise"  # computes each channel on its own
     SPLIT_IN = "split_in"  # ends a sum-merged path: each part reads some input channels
+    # Starts the path: a channel-axis CONCATENATION, whose inputs are the parts
+    # (it is never run; each part goes on from its own input).
+    FROM_CONCAT = "from_concat"
 
 
 @dataclass
@@ -160,10 +171,16 @@ class PathInfo:
     internal: tuple[int, ...]  # tensors produced in the path (not the exit)
     # Partition boundaries fall on multiples of this many channels.
     granularity: int = 1
+    # The most parts the merge takes (a JOIN shares its CONCATENATION's inputs).
+    max_parts: int = FDT_PARTS[-1]
+    # A path from a CONCATENATION: the parts are its inputs' channel ranges.
+    fixed: tuple[tuple[int, int], ...] | None = None
 
     def splits(self, parts: int) -> tuple[tuple[int, int], ...]:
         """Channel ranges of the parts: as even as the granularity allows; the
         channels beyond the last multiple of it go to the last part."""
+        if self.fixed is not None:
+            return self.fixed
         g = self.granularity
         out = [(a * g, b * g) for a, b in even_splits(self.channels // g, parts)]
         out[-1] = (out[-1][0], self.channels)
@@ -171,9 +188,12 @@ class PathInfo:
 
     def part_counts(self) -> list[int]:
         """The partition counts this path can be split into."""
+        if self.fixed is not None:
+            ok = all(a % self.granularity == 0 for a, _ in self.fixed)
+            return [len(self.fixed)] if ok and len(self.fixed) <= self.max_parts else []
         out = []
         for n in FDT_PARTS:
-            if n > self.channels // self.granularity:
+            if n > self.channels // self.granularity or n > self.max_parts:
                 break
             out.append(n)
         return out
@@ -207,47 +227,63 @@ def _sliceable(t: Tensor, axis: int) -> bool:
     return (q.quantized_dimension == axis or len(t.shape) == 1) and len(q.scale) == t.shape[axis]
 
 
+def _split_out(op: Operator) -> OutSplit:
+    """Where `op`'s data, weights and bias sit when it is split by output channels."""
+    return rule_for(op).out_split or OutSplit()
+
+
 def _split_out_channels(sg: Subgraph, op: Operator) -> int | None:
     """Output channels of an op that can start a path by splitting its output."""
-    if len(op.outputs) != 1 or len(op.inputs) < 2:
+    rule = rule_for(op)
+    sp = rule.out_split
+    if sp is None or rule.channels not in (Channels.SPLIT_OUT, Channels.CHANNELWISE) \
+            or len(op.outputs) != 1 or len(op.inputs) <= max(sp.data, sp.weights):
         return None
-    x, w, y = sg.tensors[op.inputs[0]], sg.tensors[op.inputs[1]], sg.tensors[op.outputs[0]]
+    x, w, y = (sg.tensors[op.inputs[sp.data]], sg.tensors[op.inputs[sp.weights]],
+               sg.tensors[op.outputs[0]])
     if (x.kind != TensorKind.ACTIVATION or not w.has_data or w.dtype == "int4"
             or w.dtype not in NUMPY_DTYPES):
         return None
-    waxis = 3 if op.opcode == "DEPTHWISE_CONV_2D" else 0
-    if not _sliceable(w, waxis) or (len(op.inputs) > 2 and op.inputs[2] >= 0
-                                    and not _sliceable(sg.tensors[op.inputs[2]], 0)):
+    bias = op.inputs[sp.bias] if sp.bias is not None and len(op.inputs) > sp.bias else -1
+    if not _sliceable(w, sp.weights_axis) or (bias >= 0
+                                              and not _sliceable(sg.tensors[bias], 0)):
         return None
     if not _per_tensor(x) or not _per_tensor(y) or not y.shape:
         return None
-    if op.opcode == "CONV_2D":
-        if len(w.shape) != 4 or len(x.shape) != 4 or w.shape[3] != x.shape[3]:
+    if sp.out_shape is not None:
+        shape = sg.tensors[op.inputs[sp.out_shape]] if len(op.inputs) > sp.out_shape else None
+        if shape is None or not shape.has_data:
+            return None
+    if rule.channels == Channels.SPLIT_OUT:
+        if op.options.get("weights_format", 0):
+            return None  # shuffled FULLY_CONNECTED weights
+        if len(w.shape) == 4 and (len(x.shape) != 4 or w.shape[3] != x.shape[3]):
             return None  # grouped convolution
-        return w.shape[0] if y.shape[-1] == w.shape[0] else None
-    if op.opcode == "FULLY_CONNECTED":
-        if len(w.shape) != 2 or y.shape[-1] != w.shape[0] or op.options.get("weights_format", 0):
+        if len(w.shape) not in (2, 4):
             return None
-        return w.shape[0]
-    if op.opcode == "DEPTHWISE_CONV_2D":
-        # One input channel: output channel j is filter j on the whole input.
-        if len(w.shape) != 4 or len(x.shape) != 4 or x.shape[3] != 1 or w.shape[3] != y.shape[3]:
-            return None
-        return w.shape[3]
-    return None
+        n = w.shape[sp.weights_axis]
+        return n if y.shape[-1] == n else None
+    # A channel-wise op on one input channel: output channel j is filter j on
+    # the whole input.
+    n = w.shape[sp.weights_axis]
+    if len(w.shape) != 4 or len(x.shape) != 4 or x.shape[3] != 1 or y.shape[3] != n:
+        return None
+    return n
 
 
 def _sum_merge_ok(sg: Subgraph, op: Operator, layout: ChannelLayout) -> bool:
     """A CONV_2D / FULLY_CONNECTED that can be split by input channels (float)."""
-    if op.opcode not in ("CONV_2D", "FULLY_CONNECTED") or len(op.outputs) != 1:
+    rule = rule_for(op)
+    if rule.channels != Channels.SPLIT_OUT or rule.out_split != OutSplit() \
+            or len(op.outputs) != 1:
         return False
     if op.options.get("fused_activation_function", "NONE") not in _SUM_ACTS:
         return False
     x, w, y = sg.tensors[op.inputs[0]], sg.tensors[op.inputs[1]], sg.tensors[op.outputs[0]]
     if x.dtype != "float32" or y.dtype != "float32" or w.dtype != "float32" or not w.has_data:
         return False
-    if op.opcode == "CONV_2D":
-        return not layout.flat and len(w.shape) == 4 and len(x.shape) == 4 \
+    if len(w.shape) == 4:  # a convolution
+        return not layout.flat and len(x.shape) == 4 \
             and w.shape[3] == x.shape[3] == layout.channels
     if len(w.shape) != 2 or op.options.get("weights_format", 0):
         return False
@@ -277,13 +313,11 @@ def _granularity(sg: Subgraph, op: Operator, channels: int) -> int:
     the same over 16 channels. (TFLite Micro alone would be exact for any
     split; this keeps LiteRT a faithful check.)
     """
-    if not EXACT_IN_LITERT or sg.tensors[op.inputs[0]].dtype not in ("int8", "uint8"):
+    rule = rule_for(op)
+    if not EXACT_IN_LITERT or rule.channels != Channels.CHANNELWISE or not op.inputs \
+            or sg.tensors[op.inputs[0]].dtype not in ("int8", "uint8"):
         return 1
-    if op.opcode == "DEPTHWISE_CONV_2D":
-        return 8
-    if op.opcode in ("MEAN", "SUM"):
-        return 16  # the same for its vector loop over 16 channels
-    return 1
+    return rule.channelwise.group
 
 
 def _channelwise(sg: Subgraph, op: Operator,
@@ -313,58 +347,48 @@ def _channelwise(sg: Subgraph, op: Operator,
         if lay.flat or not ten.shape or ten.shape[-1] not in (1, width) \
                 or not _per_tensor(ten) or len(ten.shape) > len(y.shape):
             return None
-    code = op.opcode
-    if code == "DEPTHWISE_CONV_2D":
-        w = sg.tensors[op.inputs[1]]
-        if lay.flat or len(w.shape) != 4 or w.shape[3] != width or y.shape[-1] != width \
-                or not _sliceable(w, 3) or len(acts) != 1:
+    how = rule_for(op).channelwise
+    for p, t in enumerate(op.inputs):
+        # Constants are sliced per channel (or broadcast), parameters passed on.
+        if t >= 0 and sg.tensors[t].has_data and p not in how.params \
+                and not _const_ok(sg, t, width):
             return None
-        if len(op.inputs) > 2 and op.inputs[2] >= 0 and not _sliceable(sg.tensors[op.inputs[2]], 0):
+    if how.view:
+        # The same bytes in another shape: the channels stay last, or the
+        # tensor is flattened (positions x channels).
+        if math.prod(y.shape) != math.prod(x.shape):
             return None
-        return lay
-    if code in _POOLS:
-        return lay if not lay.flat and len(x.shape) == 4 and y.shape[-1] == width else None
-    if code in ("PAD", "PADV2"):
-        from ..ops.movement import constant_values
-
-        pads = constant_values(sg, op.inputs[1]) if len(op.inputs) > 1 else None
-        if lay.flat or pads is None or pads.size != 2 * len(x.shape):
-            return None
-        if pads.reshape(-1, 2)[-1].tolist() != [0, 0]:
-            return None
-        return lay
-    if code in _REDUCE:
-        from ..ops.movement import constant_values
-
-        axes = constant_values(sg, op.inputs[1]) if len(op.inputs) > 1 else None
-        if lay.flat or axes is None:
-            return None
-        rank = len(x.shape)
-        if (rank - 1) in {int(a) % rank for a in np.ravel(axes)} or y.shape[-1] != width:
-            return None
-        return lay
-    if code == "RESHAPE":
         if y.shape[-1] == x.shape[-1]:
-            if lay.flat and y.shape != x.shape:
-                return None
-            return lay
+            return None if lay.flat and y.shape != x.shape else lay
         if not lay.flat and len(y.shape) == 2 and len(x.shape) >= 3 \
                 and y.shape[0] == x.shape[0] and y.shape[1] == math.prod(x.shape[1:]):
             return ChannelLayout(width, positions=math.prod(x.shape[1:-1]))
         return None
-    if code == "SQUEEZE":
-        dims = op.options.get("squeeze_dims") or []
-        rank = len(x.shape)
-        if not dims or (rank - 1) in {d % rank for d in dims} or y.shape[-1] != width:
-            return None
-        return lay
-    # Element-wise: the output has the path input's shape; constants broadcast.
-    if y.shape != x.shape:
+    if how.check is not None:
+        return lay if how.check(op, sg, lay.flat) else None
+    # Element-wise: the output has the path input's shape.
+    return lay if y.shape == x.shape else None
+
+
+def _concat_parts(sg: Subgraph, op: Operator) -> tuple[tuple[int, int], ...] | None:
+    """The channel range of each input of a CONCATENATION on the channel (last)
+    axis of activations, or None for any other op."""
+    if rule_for(op).channels != Channels.CONCAT or len(op.outputs) != 1 or len(op.inputs) < 2 \
+            or op.options.get("fused_activation_function", "NONE") != "NONE":
         return None
+    y = sg.tensors[op.outputs[0]]
+    if not y.shape or op.options.get("axis", 0) % len(y.shape) != len(y.shape) - 1 \
+            or not _per_tensor(y) or y.kind != TensorKind.ACTIVATION:
+        return None
+    out, c = [], 0
     for t in op.inputs:
-        if t >= 0 and sg.tensors[t].has_data and not _const_ok(sg, t, width):
-            return None
-    return lay
+        x = sg.tensors[t] if t >= 0 else None
+        if x is None or x.kind != TensorKind.ACTIVATION or x.shape[:-1] != y.shape[:-1] \
+                or x.dtype != y.dtype or x.quantization != y.quantization or not x.shape[-1]:
+            return None  # a part must be the concatenated channels exactly
+        out.append((c, c + x.shape[-1]))
+        c += x.shape[-1]
+    return tuple(out) if c == y.shape[-1] and len(set(op.inputs)) == len(op.inputs) else None
 
 
 class PathFinder:
@@ -380,6 +404,26 @@ class PathFinder:
                 self.last_use[t] = op.index
         for t in sg.outputs:
             self.last_use[t] = self.n
+        self.consumers = sg.consumers()
+
+    def join_room(self, exit_: int) -> int:
+        """How many parts can replace `exit_` among the inputs of the one
+        channel-axis CONCATENATION that reads it (0: no such op)."""
+        sg = self.sg
+        users = self.consumers.get(exit_, [])
+        if exit_ in self.outputs or len(users) != 1:
+            return 0
+        op = sg.operators[users[0]]
+        y = sg.tensors[op.outputs[0]] if len(op.outputs) == 1 else None
+        if rule_for(op).channels != Channels.CONCAT or y is None or not y.shape \
+                or op.tag is not None \
+                or list(op.inputs).count(exit_) != 1 \
+                or op.options.get("fused_activation_function", "NONE") != "NONE":
+            return 0
+        rank = len(y.shape)
+        if op.options.get("axis", 0) % rank != rank - 1:
+            return 0
+        return MAX_CONCAT_INPUTS - (len(op.inputs) - 1)
 
     def paths_from(self, first: int, max_ops: int = MAX_PATH_OPS,
                    allow_sum: bool = True) -> Iterator[tuple[Path, PathInfo]]:
@@ -391,8 +435,13 @@ class PathFinder:
         y0 = op0.outputs[0]
         roles = {first: Role.SPLIT_OUT}
         c = _split_out_channels(sg, op0)
+        fixed = None
         if c is not None:
-            entries = [op0.inputs[0]]
+            entries = [op0.inputs[_split_out(op0).data]]
+        elif (fixed := _concat_parts(sg, op0)) is not None:
+            c = fixed[-1][1]
+            roles[first] = Role.FROM_CONCAT
+            entries = list(op0.inputs)
         else:
             # A channel-wise op whose activation inputs all come from outside.
             acts = _act_inputs(sg, op0)
@@ -409,7 +458,7 @@ class PathFinder:
             return
         layouts = {y0: ChannelLayout(c)}
         produced = [y0]
-        gran = _granularity(sg, op0, c)
+        gran = _granularity(sg, op0, c) if fixed is None else 1
         for last in range(first, min(first + max_ops, self.n)):
             op = sg.operators[last]
             if last > first:
@@ -424,7 +473,7 @@ class PathFinder:
                     r[last] = Role.SPLIT_IN
                     yield Path(sg.index, first, last, Merge.SUM), PathInfo(
                         c, dict(layouts), r, tuple(dict.fromkeys(entries)), op.outputs[0],
-                        tuple(produced), gran)
+                        tuple(produced), gran, fixed=fixed)
                 lay = _channelwise(sg, op, layouts)
                 if lay is None:
                     return
@@ -435,10 +484,18 @@ class PathFinder:
                 produced.append(out)
                 entries.extend(t for t in _act_inputs(sg, op) if t not in layouts)
             out = op.outputs[0]
-            if not layouts[out].flat and last > first and self._closed(produced, out, last):
-                yield Path(sg.index, first, last, Merge.CONCAT), PathInfo(
-                    c, dict(layouts), dict(roles), tuple(dict.fromkeys(entries)), out,
-                    tuple(t for t in produced if t != out), gran)
+            # One op alone is worth splitting for its scratch (which grows with
+            # its output) or when its parts feed a concatenation directly.
+            if layouts[out].flat or not self._closed(produced, out, last):
+                continue
+            info = PathInfo(c, dict(layouts), dict(roles), tuple(dict.fromkeys(entries)), out,
+                            tuple(t for t in produced if t != out), gran, fixed=fixed)
+            if last > first or roles[first] == Role.SPLIT_OUT:
+                yield Path(sg.index, first, last, Merge.CONCAT), info
+            room = self.join_room(out)
+            if room >= 2:
+                yield Path(sg.index, first, last, Merge.JOIN), dataclasses.replace(
+                    info, max_parts=room)
 
     def _closed(self, produced: list[int], exit_: int, last: int) -> bool:
         """Every tensor produced in the path but the exit is read only inside it."""
@@ -545,7 +602,7 @@ class _Splitter:
                 continue
             done.append((out, c1 - c0))
             # More parts than one CONCATENATION takes: merge them in chunks.
-            if nparts > MAX_CONCAT_INPUTS and (len(done) == MAX_CONCAT_INPUTS or k == nparts - 1):
+            if path.merge == Merge.CONCAT and nparts > MAX_CONCAT_INPUTS and (len(done) == MAX_CONCAT_INPUTS or k == nparts - 1):
                 width = sum(w for _, w in done)
                 chunk = self.part_tensor(info.exit, width, f"fdt_cat{len(chunks)}")
                 self.concat([t for t, _ in done], chunk, origin)
@@ -554,7 +611,15 @@ class _Splitter:
         if path.merge == Merge.CONCAT:
             self.concat([t for t, _ in (chunks or done)], info.exit, origin)
         for op in sg.operators[path.last + 1:]:
-            ed.keep(op)
+            if path.merge == Merge.JOIN and info.exit in op.inputs:
+                inputs = []
+                for t in op.inputs:
+                    inputs.extend([p for p, _ in done] if t == info.exit else [t])
+                # Not tagged: the same CONCATENATION, with more inputs (a later
+                # step may join another path into it).
+                ed.keep(clone(op, inputs=tuple(inputs)))
+            else:
+                ed.keep(op)
         return ed.finish()
 
     def concat(self, srcs: list[int], dst: int, origin: int) -> None:
@@ -572,20 +637,28 @@ class _Splitter:
             y = op.outputs[0]
             inputs = list(op.inputs)
             changes: dict = {}
+            if role == Role.FROM_CONCAT:
+                cur[y] = op.inputs[k]
+                continue
             if role == Role.SPLIT_OUT:
                 idx = np.arange(c0, c1)
-                waxis = 3 if op.opcode == "DEPTHWISE_CONV_2D" else 0
-                inputs[1] = self.take(op.inputs[1], idx, waxis, f"fdt{k}_w")
-                if len(inputs) > 2 and inputs[2] >= 0:
-                    inputs[2] = self.take(op.inputs[2], idx, 0, f"fdt{k}_b")
-                if op.opcode == "DEPTHWISE_CONV_2D":
+                sp = _split_out(op)
+                inputs[sp.weights] = self.take(op.inputs[sp.weights], idx, sp.weights_axis,
+                                               f"fdt{k}_w")
+                if sp.bias is not None and len(inputs) > sp.bias and inputs[sp.bias] >= 0:
+                    inputs[sp.bias] = self.take(op.inputs[sp.bias], idx, 0, f"fdt{k}_b")
+                if sp.out_shape is not None:
+                    shape = list(sg.tensors[y].shape[:-1]) + [nch]
+                    inputs[sp.out_shape] = ed.const_int32(
+                        shape, "tinymem/shape_" + "_".join(map(str, shape)))
+                if "depth_multiplier" in op.options:  # a one-channel depthwise conv
                     changes["depth_multiplier"] = nch
                 out = self.part_tensor(y, nch, f"fdt{k}")
             elif role == Role.SPLIT_IN:
                 x = op.inputs[0]
                 lay = info.layouts[x]
                 idx = lay.part_index(c0, c1)
-                if op.opcode == "FULLY_CONNECTED":
+                if len(sg.tensors[op.inputs[1]].shape) == 2:  # a FULLY_CONNECTED
                     cin = sg.tensors[op.inputs[1]].shape[1]
                     if cin != lay.width:  # FC flattens a (.., C) input
                         c = lay.width
@@ -599,6 +672,7 @@ class _Splitter:
                 changes["fused_activation_function"] = "NONE"
                 out = ed.new_tensor(sg.tensors[y], sg.tensors[y].shape, f"fdt_part{k}")
             else:
+                how = rule_for(op).channelwise
                 lay = info.layouts[y]
                 idx = lay.part_index(c0, c1)
                 width = lay.width
@@ -619,16 +693,14 @@ class _Splitter:
                                              self.tag, origin=op.origin if op.origin is not None
                                              else op.index)
                         inputs[p] = sliced[t]
-                    elif ten.has_data and op.opcode == "DEPTHWISE_CONV_2D" and p in (1, 2):
-                        inputs[p] = self.take(t, idx, 3 if p == 1 else 0, f"fdt{k}_{'wb'[p - 1]}")
-                    elif ten.has_data and op.opcode == "RESHAPE" and p == 1:
+                    elif ten.has_data and p == how.shape_input:
                         shape = list(sg.tensors[y].shape[:-1]) + [len(idx)]
                         inputs[p] = ed.const_int32(shape, "tinymem/shape_" +
                                                    "_".join(map(str, shape)))
                     elif ten.has_data and ten.shape and ten.shape[-1] == width and width > 1 \
-                            and op.opcode not in ("PAD", "PADV2") and op.opcode not in _REDUCE:
+                            and p not in how.params:
                         inputs[p] = self.take(t, idx, len(ten.shape) - 1, f"fdt{k}_c{p}")
-                if op.opcode == "RESHAPE" and "new_shape" in op.options:
+                if how.shape_input is not None and "new_shape" in op.options:
                     changes["new_shape"] = list(sg.tensors[y].shape[:-1]) + [len(idx)]
                 out = self.part_tensor(y, len(idx), f"fdt{k}")
             ed.copy_op(op, inputs, [out], self.tag, **changes)
@@ -679,13 +751,15 @@ def fdt_steps(model: Model, peak_op: int, arena: int,
               max_candidates: int | None = MAX_CANDIDATES) -> Iterator[FdtStep]:
     """FDT steps for paths through the main subgraph's peak (moiopt's discovery).
 
-    The buffers alive at `peak_op` (at least MIN_SHARE of the largest) are
-    the ones to split; a path must hold one of them inside and begin and end
-    at tensors smaller than it. Each path's peak is estimated from the
-    lifetimes the split will have; the most promising paths are yielded
-    with every partition count (fewest parts first), for the explorer to
-    measure exactly: the estimate ranks paths, it does not pick the count
-    (TFLM's greedy layout makes the exact arena hard to foresee).
+    What stacks up at `peak_op` decides: a path must divide something alive
+    there - a tensor it produces, or the scratch of one of its ops (which
+    grows with the op's output) - and begin (and, unless its parts join a
+    concatenation, end) at tensors smaller than the largest thing it divides.
+    No size threshold: each path's live set is estimated from the lifetimes
+    the split will have, and the paths whose estimate beats `arena` are
+    yielded best first with every partition count (fewest parts first), for
+    the explorer to measure exactly: the estimate ranks paths, it does not
+    pick the count (TFLM's greedy layout makes the exact arena hard to foresee).
     """
     sg = model.main
     n = len(sg.operators)
@@ -697,33 +771,41 @@ def fdt_steps(model: Model, peak_op: int, arena: int,
     last_use = finder.last_use
     acts = [t for t in range(len(sg.tensors)) if sg.is_activation(t) and sg.tensors[t].nbytes > 0
             and (t in producer or t in sg.inputs)]
-    # Aligned live bytes per op (what TFLM's planner sees, scratch aside).
-    live = np.zeros(n + 1, dtype=np.int64)
+    # Aligned live bytes per op, kernel scratch included (what TFLM's planner
+    # sees). Step sources are not told the explorer's target: the default
+    # target's scratch only ranks the paths; each candidate is measured on the
+    # explorer's own target.
+    scratch = np.zeros(n + 1, dtype=np.int64)
+    for op in sg.operators:
+        scratch[op.index] = sum(align(b) for b in rule_for(op).scratch(op, sg, DEFAULT_TARGET)
+                                if b > 0)
+    live = scratch.copy()
     for t in acts:
         a, b = max(first_use[t], 0), min(last_use.get(t, first_use[t]), n)
         live[a:b + 1] += align(sg.tensors[t].nbytes)
-    alive = [t for t in acts if first_use[t] <= peak_op <= last_use.get(t, first_use[t])
-             and t in producer]
-    if not alive:
-        return
-    largest = max(sg.tensors[t].nbytes for t in alive)
-    targets = {t: sg.tensors[t].nbytes for t in alive
-               if sg.tensors[t].nbytes >= MIN_SHARE * largest}
+    alive = {t: sg.tensors[t].nbytes for t in acts
+             if first_use[t] <= peak_op <= last_use.get(t, first_use[t]) and t in producer}
 
     found: list[tuple] = []
     for first in range(max(0, peak_op - MAX_REACH), peak_op + 1):
         for path, info in finder.paths_from(first):
             if path.last < peak_op:
                 continue
-            split = [t for t in info.internal if t in targets]
+            split = [alive[t] for t in info.internal if t in alive]
+            if int(scratch[peak_op]) > 0 and peak_op in info.roles \
+                    and info.roles[peak_op] != Role.SPLIT_IN:
+                split.append(int(scratch[peak_op]))
             if not split:
                 continue
-            limit = max(targets[t] for t in split)
+            limit = max(split)
             entry = sum(sg.tensors[t].nbytes for t in info.entries)
             exit_b = sg.tensors[info.exit].nbytes
-            if entry >= limit or exit_b >= limit or not dense_constants(model, path):
+            # (A path from a CONCATENATION reads its inputs where they are.)
+            if (entry >= limit and info.fixed is None) \
+                    or (exit_b >= limit and path.merge != Merge.JOIN) \
+                    or not dense_constants(model, path):
                 continue
-            ests = _estimates(sg, path, info, live, first_use, last_use)
+            ests = _estimates(sg, path, info, live, scratch, first_use, last_use)
             best = min((e for _, e in ests), default=arena)
             if best < arena:
                 found.append((best, path.last - path.first, path, [p for p, _ in ests]))
@@ -739,14 +821,16 @@ def fdt_steps(model: Model, peak_op: int, arena: int,
 
 
 def _estimates(sg: Subgraph, path: Path, info: PathInfo, live: np.ndarray,
-               first_use: dict, last_use: dict) -> list[tuple[int, int]]:
+               scratch: np.ndarray, first_use: dict,
+               last_use: dict) -> list[tuple[int, int]]:
     """(parts, estimated peak live bytes) for every partition count that fits.
 
     The split schedule's live bytes: everything alive outside the path
     (unchanged), the entries (alive through all parts), the finished parts'
     outputs or the running sum, and one part's share of the path's own
     tensors; at a concat merge the exit twice, at a sum merge three times
-    (running sum, partial, new sum).
+    (running sum, partial, new sum); a join adds no merge (its
+    CONCATENATION was there before). The path ops' scratch is split with them.
     """
     n_ops = len(sg.operators)
     ops = list(path.ops)
@@ -763,6 +847,8 @@ def _estimates(sg: Subgraph, path: Path, info: PathInfo, live: np.ndarray,
             for j, i in enumerate(ops):
                 if a <= i <= b:
                     arr[j] += align(sg.tensors[t].nbytes)
+    for j, i in enumerate(ops):
+        own_live[j] += scratch[i] if info.roles[i] != Role.SPLIT_IN else 0
     background = int((live[path.first: path.last + 1] - own_live - ent_live).max())
     outside = np.concatenate([live[: path.first], live[path.last + 1: n_ops]])
     outside_max = int(outside.max()) if outside.size else 0
@@ -772,9 +858,10 @@ def _estimates(sg: Subgraph, path: Path, info: PathInfo, live: np.ndarray,
     entries_after = entry_b if any(last_use.get(t, n_ops) > path.last for t in entries) else 0
     out: list[tuple[int, int]] = []
     for parts in info.part_counts():
-        if path.merge == Merge.CONCAT:
+        if path.merge in (Merge.CONCAT, Merge.JOIN):
             during = background + entry_b + exit_b * (parts - 1) // parts + work // parts
-            merge = background + 2 * exit_b + entries_after
+            merge = background + 2 * exit_b + entries_after if path.merge == Merge.CONCAT \
+                else 0
         else:
             during = background + entry_b + 2 * exit_b + work // parts
             merge = background + 3 * exit_b + entries_after
