@@ -20,7 +20,7 @@ import tinymem  # noqa: E402
 from tinymem.schedules.explore import explore  # noqa: E402
 
 MODELS = [ROOT / "sample_models" / "mobilenet_v2_035_144_int8.tflite",
-          SHARED / "arm_mobilenet_v2_1.0_224_uint8.tflite",
+          ROOT / "sample_models" / "mobilenet_v2_100_224_int8.tflite",
           ROOT / "sample_models" / "resnet_skip_int8.tflite",
           SHARED / "mlperf_ic_resnet8_int8.tflite",
           SHARED / "mcunet_320kb_1mb_imagenet.tflite",

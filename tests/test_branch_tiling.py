@@ -14,6 +14,7 @@ import pytest
 
 import tinymem
 from tinymem.memory.planner import plan_model
+from tinymem.schedules.row_cache import cache_segment, cacheable
 from tinymem.schedules.segments import SegmentFinder
 from tinymem.schedules.spatial import Grid, balanced_grid, tile_segment, tileable, uniform_grid
 from tinymem.schedules.tiling_steps import joined_segments
@@ -213,3 +214,20 @@ def test_explorer_offers_segments_across_joins():
     peak = plan.main_op_at(plan.peak_step())
     segs = [seg for _, seg in joined_segments(model, peak, plan.arena_bytes)]
     assert any(len(seg.entries) > 1 for seg in segs)
+
+
+@needs_runtimes
+def test_fire_module_in_cached_strips_is_exact(fire, tmp_path):
+    """A CONCATENATION along channels joins rows like ADD does: the cached
+    strips, which reuse the same segments and windows, stay exact."""
+    model = tinymem.load_model(fire)
+    seg = SegmentFinder(model.main).segment(0, 4)
+    assert cacheable(model.main, seg)
+    out = cache_segment(model, seg, (0, 3, 5, 8))
+    _check_exact(fire, out, tmp_path, "fire_cached")
+
+
+def test_cached_strips_refuse_a_second_entry(decoder):
+    model = tinymem.load_model(decoder)
+    seg = SegmentFinder(model.main).segment(2, 4, max_entries=2)
+    assert not cacheable(model.main, seg)

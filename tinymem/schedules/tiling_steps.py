@@ -25,6 +25,8 @@ MAX_SEGMENT_OPS = 20
 # Activations a segment across joins may read from outside (a block's input
 # and a skip, a decoder's two inputs, ...).
 MAX_ENTRIES = 3
+# Segments across joins offered per state, lowest memory floor first.
+MAX_JOINED_SEGMENTS = 4
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,7 @@ def joined_segments(model: Model, peak_op: int, arena: int) -> Iterator[tuple[st
         p + 1 for p in light if peak_op - MAX_SEGMENT_OPS <= p < peak_op}
     ends = {peak_op, min(peak_op + 1, n - 1)} | {
         p for p in light if peak_op <= p < peak_op + MAX_SEGMENT_OPS}
+    found = []
     for first in sorted(starts):
         for last in sorted(ends):
             if last - first >= MAX_SEGMENT_OPS or last < first:
@@ -136,11 +139,16 @@ def joined_segments(model: Model, peak_op: int, arena: int) -> Iterator[tuple[st
             passing = sum(sg.tensors[t].nbytes for t in finder.passing(seg))
             y = sg.tensors[seg.exit].nbytes
             entries = sum(sg.tensors[t].nbytes for t in seg.entries)
-            if 2 * y + passing >= arena or entries + y + passing >= arena:
+            floor = max(2 * y, entries + y) + passing
+            if floor >= arena:
                 continue
             kind = "patch" if (first == 0 and seg.entry in inputs) or 0 < first == prologue \
                 else "spatial"
-            yield kind, seg
+            found.append((floor, last - first, first, kind, seg))
+    # The lowest floors first, and only a few: every grid of every segment is
+    # a model to build and plan, and cuts across joins are many.
+    for *_, kind, seg in sorted(found, key=lambda f: f[:3])[:MAX_JOINED_SEGMENTS]:
+        yield kind, seg
 
 
 def spatial_steps(model: Model, peak_op: int, arena: int) -> Iterator[Step]:
