@@ -2,7 +2,7 @@
 
 Prints, per model, the baseline and the best option within 10% MAC overhead
 by head (arena_bytes) and by the arena the target must set (required_bytes),
-and how many options the explorer found that tile across a join.
+and the search time.
 
     python bench/branch_bench.py [MODEL.tflite ...]
 """
