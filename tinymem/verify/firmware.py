@@ -19,8 +19,8 @@ from pathlib import Path
 from ..errors import TinymemError
 from ..targets import FIRMWARE_KERNELS, Target
 
-# Where the shared firmware lives next to a checkout (../shared/targets; this
-# file is tinymem/verify/firmware.py, three folders below the checkout's parent).
+# Where the shared firmware lives next to a checkout: ../shared/targets, this
+# file being <checkout>/tinymem/verify/firmware.py.
 DEFAULT_DIR = Path(__file__).resolve().parents[3] / "shared" / "targets"
 
 

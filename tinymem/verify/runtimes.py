@@ -168,7 +168,7 @@ def _litert_child(path: str, inputs_per_run, named: bool, details_only: bool,
 
     if not have_litert():
         raise RuntimeUnavailable(f"ai-edge-litert is not installed: {install_hint(Extra.RUNTIMES)}")
-    # The folder holding the tinymem package (this file is tinymem/verify/runtimes.py).
+    # The folder holding the tinymem package: tinymem/verify/runtimes.py, three levels up.
     pkg_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     with tempfile.TemporaryDirectory() as tmp:
         job, out = os.path.join(tmp, "job.pkl"), os.path.join(tmp, "out.pkl")
