@@ -144,16 +144,20 @@ def _emit_tile(ed: GraphEditor, sg: Subgraph, seg: Segment, tile: Range2, name: 
                tag: str, windows: dict[int, tuple]) -> int:
     need = needed_ranges(sg, seg, tile, windows)
     cur: dict[int, tuple[int, Range2]] = {}
-    # Each entry (a residual's skip, a decoder's encoder skip) is sliced to its
-    # own window: the union of what its readers in the segment need.
-    for k, e in enumerate(seg.entries):
+
+    def slice_entry(e: int, at: int) -> None:
+        # Each entry (a residual's skip, a decoder's encoder skip) is sliced to its
+        # own window, the union of what its readers need, right before its first
+        # reader: a skip read late in the segment is not held through the tile.
         x = sg.tensors[e]
         xr = need[e]
+        k = seg.entries.index(e)
         tx = ed.new_tensor(x, (1, xr[1] - xr[0], xr[3] - xr[2], x.shape[3]),
                            f"{name}_in" if k == 0 else f"{name}_in{k}")
         ed.strided_slice(e, (0, xr[0], xr[2], 0), (1, xr[1], xr[3], x.shape[3]), tx, tag,
-                         origin=seg.first)
+                         origin=at)
         cur[e] = (tx, xr)
+
     for i in seg.ops:
         op = sg.operators[i]
         o = op.outputs[0]
@@ -164,6 +168,8 @@ def _emit_tile(ed: GraphEditor, sg: Subgraph, seg: Segment, tile: Range2, name: 
         inputs = list(op.inputs)
         for p in _data_inputs(sg, op):
             t = op.inputs[p]
+            if t not in cur:
+                slice_entry(t, i)
             ten = sg.tensors[t]
             src, have = cur[t]
             ph0, ph1 = wh.padded_range(h0, h1)
