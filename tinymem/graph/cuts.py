@@ -42,3 +42,37 @@ def narrow_points(sg: Subgraph) -> dict[int, int]:
         if (prev is None or crossing[p] <= prev) and (nxt is None or crossing[p] <= nxt):
             keep[p] = crossing[p]
     return keep
+
+
+def crossing_bytes(sg: Subgraph) -> list[int]:
+    """For each op, the bytes of all activations alive across the gap after it
+    (however many tensors cross: a residual's skip counts beside the main path)."""
+    last_use: dict[int, int] = {}
+    for op in sg.operators:
+        for t in op.real_inputs():
+            last_use[t] = op.index
+    for t in sg.outputs:
+        last_use[t] = len(sg.operators)
+    live: set[int] = {t for t in sg.inputs if sg.is_activation(t)}
+    out: list[int] = []
+    for op in sg.operators:
+        live |= {t for t in op.outputs if t >= 0 and sg.is_activation(t)}
+        live = {t for t in live if last_use.get(t, -1) > op.index}
+        out.append(sum(sg.tensors[t].nbytes for t in live))
+    return out
+
+
+def light_points(sg: Subgraph) -> set[int]:
+    """Ops after which the crossing bytes are no more than at the gaps beside
+    (the model input counts before the first): where a segment whose entries
+    and exit may be several tensors is cheapest to cut, such as inside a
+    residual block right after its narrow projection."""
+    cross = crossing_bytes(sg)
+    before = sum(sg.tensors[t].nbytes for t in sg.inputs if sg.is_activation(t))
+    keep = set()
+    for i, c in enumerate(cross):
+        prev = cross[i - 1] if i > 0 else before
+        nxt = cross[i + 1] if i + 1 < len(cross) else None
+        if c <= prev and (nxt is None or c <= nxt):
+            keep.add(i)
+    return keep

@@ -39,6 +39,23 @@ def pad_window(op: Operator, sg: Subgraph) -> tuple[Window, Window] | None:
     return Window(pad_before=pads[0][0]), Window(pad_before=pads[1][0])
 
 
+def concat_window(op: Operator, sg: Subgraph) -> tuple[Window, Window] | None:
+    """A join along channels (inception, fire, a UNet decoder's skip): every
+    output row and column is its inputs' same row and column side by side, so
+    a tile of it is the concatenation of its inputs' same tiles. Joins along
+    H or W, and constant operands (they would need slicing), do not tile."""
+    y = out(sg, op, 0)
+    if y is None or len(y.shape) != 4:
+        return None
+    if op.options.get("axis") not in (3, -1):
+        return None
+    for t in op.real_inputs():
+        x = sg.tensors[t]
+        if x.has_data or len(x.shape) != 4 or x.shape[:3] != y.shape[:3]:
+            return None
+    return Window(), Window()
+
+
 def mirror_pad_scratch(op: Operator, sg: Subgraph, target: Target | None = None) -> list[int]:
     x = inp(sg, op, 0)
     return [len(x.shape) * 4] * 2 if x is not None else []
@@ -152,6 +169,7 @@ RULES = [
            ),
 ] + [
     OpRule("CONCATENATION", macs=NO_MACS, copies=True, channels=Channels.CONCAT,
+           window=concat_window,
            opdata=OpData(32),
            tflm=TFLM.get("CONCATENATION"),
            ),

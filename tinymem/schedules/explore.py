@@ -36,7 +36,7 @@ from .diagnose import Diagnosis, diagnose
 from .fold_pad import fold_pads
 from .reorder import reorder
 from .fdt import fdt_steps
-from .tiling_steps import Step, spatial_steps
+from .tiling_steps import Step, joined_steps, spatial_steps
 from .row_cache import cached_steps
 
 OVERHEAD_CAPS = (0.0, 0.02, 0.05, 0.10, 0.15, 0.25, 0.5)
@@ -60,7 +60,7 @@ StepSource = Callable[[Model, int, int], Iterable[Step]]
 # Sources of candidate steps; the FDT splitter registers here too.
 # Cached row strips come first: a recomputing grid over the cap must not rule
 # their (zero-overhead) segment out.
-STEP_SOURCES: list[StepSource] = [cached_steps, spatial_steps, fdt_steps]
+STEP_SOURCES: list[StepSource] = [cached_steps, spatial_steps, joined_steps, fdt_steps]
 
 
 def model_macs(model: Model) -> int:

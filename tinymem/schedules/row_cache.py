@@ -245,7 +245,10 @@ def _running_max(his: list[int]) -> list[int]:
 
 def cacheable(sg: Subgraph, seg: Segment) -> bool:
     """Every activation is of a type the copy ops run, and no op broadcasts
-    over rows (each input row range must follow from its output's)."""
+    over rows (each input row range must follow from its output's).
+    The strips slice one entry: segments reading several are not cached."""
+    if seg.others:
+        return False
     for i in seg.ops:
         op = sg.operators[i]
         y = sg.tensors[op.outputs[0]]

@@ -1,9 +1,12 @@
-"""Single-entry single-exit segments of a subgraph: the units schedules split.
+"""Single-exit segments of a subgraph: the units schedules split.
 
-A segment is a run of consecutive ops [first, last] that reads exactly one
-activation produced outside it (the entry) and leaves exactly one tensor for
-the rest of the graph (the exit, written by its last op). Whatever a
-schedule does inside such a segment, the rest of the graph cannot tell.
+A segment is a run of consecutive ops [first, last] that leaves exactly one
+tensor for the rest of the graph (the exit, written by its last op) and
+reads one activation produced outside it (the entry) or, where the caller
+allows, several (a residual join's skip, a decoder's encoder skip: the
+others). Inside, it may branch and join as it likes. Tensors alive across it
+that it does not read pass it by. Whatever a schedule does inside such a
+segment, the rest of the graph cannot tell.
 """
 
 from __future__ import annotations
@@ -20,10 +23,16 @@ class Segment:
     last: int
     entry: int
     exit: int
+    # Further activations read from outside, besides `entry` (the largest).
+    others: tuple[int, ...] = ()
 
     @property
     def ops(self) -> range:
         return range(self.first, self.last + 1)
+
+    @property
+    def entries(self) -> tuple[int, ...]:
+        return (self.entry,) + self.others
 
 
 def source_span(sg: Subgraph, seg) -> tuple[int, int]:
@@ -45,7 +54,9 @@ class SegmentFinder:
                 self.last_reader[t] = op.index
         self.outputs = set(sg.outputs)
 
-    def segment(self, first: int, last: int) -> Segment | None:
+    def segment(self, first: int, last: int, max_entries: int = 1) -> Segment | None:
+        """The segment [first, last], or None; with `max_entries` > 1 it may read
+        that many activations from outside."""
         sg = self.sg
         entries: set[int] = set()
         for i in range(first, last + 1):
@@ -56,7 +67,7 @@ class SegmentFinder:
                 p = self.producer.get(t)
                 if p is None or p < first:
                     entries.add(t)
-        if len(entries) != 1:
+        if not 1 <= len(entries) <= max_entries:
             return None
         exits: set[int] = set()
         for i in range(first, last + 1):
@@ -70,8 +81,23 @@ class SegmentFinder:
         (y,) = exits
         if y not in sg.operators[last].outputs:
             return None
-        (x,) = entries
-        # The entry must not be needed after the segment either, or the
-        # segment would not be the only reader to care about.
-        return Segment(subgraph=sg.index, first=first, last=last, entry=x, exit=y)
+        # The largest entry first (the one a patch stage slices from the input),
+        # then by tensor number, so a segment has one spelling.
+        x, *others = sorted(entries, key=lambda t: (-sg.tensors[t].nbytes, t))
+        return Segment(subgraph=sg.index, first=first, last=last, entry=x, exit=y,
+                       others=tuple(others))
+
+    def passing(self, seg: Segment) -> list[int]:
+        """Activations alive across the whole segment that it does not read
+        (produced before it, read after it, or a graph output)."""
+        read = {t for i in seg.ops for t in self.sg.operators[i].real_inputs()}
+        out = []
+        for t in sorted(set(self.last_reader) | self.outputs):
+            if t in read or not self.sg.is_activation(t):
+                continue
+            reader = self.last_reader.get(t, -1)
+            p = self.producer.get(t, -1)
+            if p < seg.first and (reader > seg.last or t in self.outputs):
+                out.append(t)
+        return out
 

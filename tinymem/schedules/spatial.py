@@ -2,8 +2,11 @@
 
 The segment's exit tensor is cut into a grid of output tiles. For each tile
 the needed range of every tensor is found by walking the segment backwards
-through each op's receptive window (kernel, stride, dilation, padding). The
-tile then runs: a STRIDED_SLICE of the entry, the segment's ops with VALID
+through each op's receptive window (kernel, stride, dilation, padding), along
+every branch: a tensor read by several ops (a residual's skip) needs the union
+of their ranges, and the operands of a join (ADD, a CONCATENATION along
+channels) need the same rows as its output, so they agree. The tile then runs:
+a STRIDED_SLICE of each entry, the segment's ops with VALID
 padding on exactly the rows and columns they need (a PAD only where a tile
 touches the border, which pads with the tensor's zero point), and the tiles
 are joined by CONCATENATION, one row of tiles at a time, then the rows.
@@ -140,13 +143,21 @@ def tile_segment(model: Model, seg: Segment, grid: Grid, tag: str = "tile") -> M
 def _emit_tile(ed: GraphEditor, sg: Subgraph, seg: Segment, tile: Range2, name: str,
                tag: str, windows: dict[int, tuple]) -> int:
     need = needed_ranges(sg, seg, tile, windows)
-    x = sg.tensors[seg.entry]
-    xr = need[seg.entry]
     cur: dict[int, tuple[int, Range2]] = {}
-    tx = ed.new_tensor(x, (1, xr[1] - xr[0], xr[3] - xr[2], x.shape[3]), f"{name}_in")
-    ed.strided_slice(seg.entry, (0, xr[0], xr[2], 0), (1, xr[1], xr[3], x.shape[3]), tx, tag,
-                     origin=seg.first)
-    cur[seg.entry] = (tx, xr)
+
+    def slice_entry(e: int, at: int) -> None:
+        # Each entry (a residual's skip, a decoder's encoder skip) is sliced to its
+        # own window, the union of what its readers need, right before its first
+        # reader: a skip read late in the segment is not held through the tile.
+        x = sg.tensors[e]
+        xr = need[e]
+        k = seg.entries.index(e)
+        tx = ed.new_tensor(x, (1, xr[1] - xr[0], xr[3] - xr[2], x.shape[3]),
+                           f"{name}_in" if k == 0 else f"{name}_in{k}")
+        ed.strided_slice(e, (0, xr[0], xr[2], 0), (1, xr[1], xr[3], x.shape[3]), tx, tag,
+                         origin=at)
+        cur[e] = (tx, xr)
+
     for i in seg.ops:
         op = sg.operators[i]
         o = op.outputs[0]
@@ -157,6 +168,8 @@ def _emit_tile(ed: GraphEditor, sg: Subgraph, seg: Segment, tile: Range2, name: 
         inputs = list(op.inputs)
         for p in _data_inputs(sg, op):
             t = op.inputs[p]
+            if t not in cur:
+                slice_entry(t, i)
             ten = sg.tensors[t]
             src, have = cur[t]
             ph0, ph1 = wh.padded_range(h0, h1)

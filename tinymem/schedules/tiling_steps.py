@@ -12,7 +12,7 @@ from typing import Iterator
 
 from ..graph.ir import Model, Subgraph
 from ..ops import rule_for
-from ..graph.cuts import narrow_points
+from ..graph.cuts import light_points, narrow_points
 from .segments import Segment, SegmentFinder, source_span
 from .spatial import Grid, balanced_grid, tile_segment, tileable, uniform_grid
 
@@ -22,6 +22,11 @@ from .spatial import Grid, balanced_grid, tile_segment, tileable, uniform_grid
 GRID_SHAPES = ((2, 1), (1, 2), (2, 2), (2, 3), (3, 2), (3, 3), (3, 4), (4, 3), (4, 4),
                (4, 5), (5, 4), (5, 5), (6, 6))
 MAX_SEGMENT_OPS = 20
+# Activations a segment across joins may read from outside (a block's input
+# and a skip, a decoder's two inputs, ...).
+MAX_ENTRIES = 3
+# Segments across joins offered per state, lowest memory floor first.
+MAX_JOINED_SEGMENTS = 4
 
 
 @dataclass(frozen=True)
@@ -100,11 +105,65 @@ def candidate_segments(model: Model, peak_op: int, arena: int) -> Iterator[tuple
             yield kind, seg
 
 
+def joined_segments(model: Model, peak_op: int, arena: int) -> Iterator[tuple[str, Segment]]:
+    """(kind, segment) for tileable segments around `peak_op` that
+    `candidate_segments` does not offer: cut where several tensors cross
+    (a skip beside the main path), reading up to MAX_ENTRIES activations from
+    outside, with tensors passing by untouched.
+
+    While tiles run, every entry, the exit and the passing tensors are whole;
+    at the final CONCATENATION the exit is alive twice. Segments whose fixed
+    part alone reaches `arena` are skipped.
+    """
+    sg = model.main
+    finder = SegmentFinder(sg)
+    n = len(sg.operators)
+    inputs = set(sg.inputs)
+    light = light_points(sg)
+    old = {seg for _, seg in candidate_segments(model, peak_op, arena)}
+    prologue = input_prologue(sg)
+    # A segment starts after a light point (or at the input, or just before the
+    # peak) and ends at one (or at or just after the peak).
+    starts = {0, prologue, max(peak_op - 1, 0), peak_op} | {
+        p + 1 for p in light if peak_op - MAX_SEGMENT_OPS <= p < peak_op}
+    ends = {peak_op, min(peak_op + 1, n - 1)} | {
+        p for p in light if peak_op <= p < peak_op + MAX_SEGMENT_OPS}
+    found = []
+    for first in sorted(starts):
+        for last in sorted(ends):
+            if last - first >= MAX_SEGMENT_OPS or last < first:
+                continue
+            seg = finder.segment(first, last, max_entries=MAX_ENTRIES)
+            if seg is None or seg in old or not tileable(sg, seg):
+                continue
+            passing = sum(sg.tensors[t].nbytes for t in finder.passing(seg))
+            y = sg.tensors[seg.exit].nbytes
+            entries = sum(sg.tensors[t].nbytes for t in seg.entries)
+            floor = max(2 * y, entries + y) + passing
+            if floor >= arena:
+                continue
+            kind = "patch" if (first == 0 and seg.entry in inputs) or 0 < first == prologue \
+                else "spatial"
+            found.append((floor, last - first, first, kind, seg))
+    # The lowest floors first, and only a few: every grid of every segment is
+    # a model to build and plan, and cuts across joins are many.
+    for *_, kind, seg in sorted(found, key=lambda f: f[:3])[:MAX_JOINED_SEGMENTS]:
+        yield kind, seg
+
 
 def spatial_steps(model: Model, peak_op: int, arena: int) -> Iterator[Step]:
     """Tiling steps over segments of the main subgraph that contain `peak_op`."""
+    yield from _grid_steps(model, candidate_segments(model, peak_op, arena))
+
+
+def joined_steps(model: Model, peak_op: int, arena: int) -> Iterator[Step]:
+    """Tiling steps over the segments across joins that `spatial_steps` leaves out."""
+    yield from _grid_steps(model, joined_segments(model, peak_op, arena))
+
+
+def _grid_steps(model: Model, segments) -> Iterator[Step]:
     sg = model.main
-    for kind, seg in candidate_segments(model, peak_op, arena):
+    for kind, seg in segments:
         y = sg.tensors[seg.exit]
         seen = set()
         for ph, pw in GRID_SHAPES:
