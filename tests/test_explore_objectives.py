@@ -49,6 +49,11 @@ def is_cached(o) -> bool:
     return any(s.kind == "cached" for s in o.steps)
 
 
+def recomputes(o) -> bool:
+    """Tiles that recompute their halos (patch, spatial), with no cached strips."""
+    return not is_cached(o) and any(s.kind in ("patch", "spatial") for s in o.steps)
+
+
 def test_figure_is_the_head_or_the_arena_to_set():
     plan = plan_model(tinymem.load_model(SAMPLES / "resnet_skip_int8.tflite"))
     assert figure(plan, Objective.HEAD) == plan.head_bytes == plan.arena_bytes
@@ -69,6 +74,15 @@ def test_mobilenet_035_cached_option_within_1_percent_is_at_or_below_vela():
     ex = on_m4(MNV2_035)
     cached = [o for o in ex.options if is_cached(o) and o.mac_overhead <= 0.01]
     assert cached and min(o.head_bytes for o in cached) <= VELA_MNV2_035
+
+
+@pytest.mark.xfail(strict=True, reason="issue 11's bar, for schedules/row_cache.py: the best "
+                   "cached head at <= 1% is 99,376 B, the best recomputing within 10% 95,024 B")
+def test_mobilenet_035_cached_option_is_below_every_recomputing_one_within_10_percent():
+    ex = on_m4(MNV2_035)
+    cached = min(o.head_bytes for o in ex.options if is_cached(o) and o.mac_overhead <= 0.01)
+    recomputing = [o for o in ex.options if recomputes(o) and o.mac_overhead <= 0.10]
+    assert cached < min(o.head_bytes for o in recomputing)
 
 
 def test_person_detect_head_within_1_percent_is_at_or_below_vela():
