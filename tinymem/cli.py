@@ -255,7 +255,7 @@ class _LazyProgress:
 @click.option("--option", "option_id", metavar="ID", help="The option to write with -o (default: the recommended one).")
 @click.option("--plot", "plot_path", metavar="FILE.svg|FILE.png", help="Draw every option: TFLM arena vs MAC overhead, the Pareto front (needs matplotlib).")
 @click.option("--html", "html_path", metavar="REPORT.html", help="Write a self-contained HTML report: profile, options, plots (needs matplotlib).")
-@click.option("--beam", type=click.IntRange(1, 64), default=None, metavar="N", help="States the search keeps per step (default 6; 1 is fastest).")
+@click.option("--beam", type=click.IntRange(1, 64), default=None, metavar="N", help="States the search keeps per step and objective (default 6; 1 is fastest).")
 @click.option("--overwrite-inputs", is_flag=True, help="Let ops run in place over the model's inputs (their data is lost after Invoke).")
 @_target_options
 def explore(model_path: str | None, sram: str | None, max_overhead: str | None, as_json: bool,

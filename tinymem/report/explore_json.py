@@ -1,4 +1,4 @@
-"""The `tinymem.explore/1` JSON document."""
+"""The `tinymem.explore/2` JSON document."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ def option_record(o: Option) -> dict:
         "bytes_copied": bytes_copied(o.model),
         "fits": o.fits,
         "pareto": o.pareto,
+        "pareto_head": o.pareto_head,
         "recommended": o.recommended,
         "offline_plan": o.offline is not None,
         "steps": [{"kind": s.kind, "first_op": s.segment.first, "last_op": s.segment.last,
@@ -54,6 +55,6 @@ def explore_document(ex: Exploration) -> dict:
         "options": [option_record(o) for o in ex.options],
         "diagnosis": ex.diagnosis.to_json() if ex.diagnosis else None,
         "notes": list(ex.notes),
-        "search": {"seconds": round(ex.seconds, 3), "candidates_evaluated": ex.evaluated},
-        "notes": list(ex.notes),
+        "search": {"seconds": round(ex.seconds, 3), "candidates_evaluated": ex.evaluated,
+                   "objectives": [o.value for o in ex.objectives]},
     }

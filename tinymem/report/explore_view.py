@@ -11,7 +11,7 @@ from ..schedules.explore import Exploration
 from .units import human_bytes
 from .columns import Column, fitted_table
 from .safe_text import plain, visible
-from .summary import explore_summary, option_macs, overhead_text
+from .summary import FRONTS_NOTE, explore_summary, front_mark, option_macs, overhead_text
 
 # Dropped first to last when the terminal is narrow (see report.columns); the
 # schedule's text then follows the table as a legend.
@@ -19,8 +19,8 @@ OPTION_COLUMNS = [
     Column("", "left"),
     Column("id", "left"),
     Column("arena"),  # the arena to set: head + tail + alignment
+    Column("head", drop=1),  # the activation arena alone, as Vela's SRAM figure counts
     Column("vs base", drop=1),
-    Column("head", drop=7),
     Column("tail", drop=7),
     Column("live bound", drop=5),
     Column("MACs", drop=3),
@@ -40,11 +40,12 @@ def _rows(ex: Exploration):
     for o in sorted(ex.options, key=lambda o: (o.mac_overhead, o.required_bytes)):
         stage = o.stage_overhead()
         copied = bytes_copied(o.model) if o.steps else 0
-        styles.append("bold green" if o.recommended else ("" if o.pareto else "dim"))
-        rows.append([("→" if o.recommended else " ") + ("★" if o.pareto else " "), plain(o.id),
-                     f"{o.required_bytes:,}",
+        styles.append("bold green" if o.recommended else
+                      ("" if o.pareto or o.pareto_head else "dim"))
+        rows.append([("→" if o.recommended else " ") + front_mark(o), plain(o.id),
+                     f"{o.required_bytes:,}", f"{o.head_bytes:,}",
                      f"{o.required_bytes / base - 1:+.0%}" if base else "",
-                     f"{o.head_bytes:,}", f"{o.tail_bytes:,}",
+                     f"{o.tail_bytes:,}",
                      f"{o.peak_bytes:,}", option_macs(o), overhead_text(o),
                      "" if stage is None else f"{stage:+.0%}",
                      human_bytes(copied) if copied else "",
@@ -64,12 +65,12 @@ def explore_table(ex: Exploration, width: int = 120) -> tuple[Table, bool]:
     if ex.budget is not None:
         title += f"  (budget {ex.budget:,} B = {human_bytes(ex.budget)})"
     t.title = plain(title)
-    t.caption = ("arena = the kTensorArenaSize to set (head + tail + alignment)\n"
-                 "★ Pareto front (arena vs MAC overhead)   → recommended: the lowest overhead "
-                 "that fits" if ex.budget is not None else
-                 "arena = the kTensorArenaSize to set (head + tail + alignment)\n"
-                 "★ Pareto front (arena vs MAC overhead)   → recommended: the lowest arena "
-                 "within the overhead limit")
+    rule = ("the lowest overhead that fits" if ex.budget is not None
+            else "the lowest arena to set within the overhead limit")
+    t.caption = ("arena = the kTensorArenaSize to set (head + tail + alignment); "
+                 "head = tensors and scratch alone\n"
+                 f"{FRONTS_NOTE}\n"
+                 f"→ recommended: {rule}")
     t.caption_justify = "left"
     return t, SCHEDULE in keep
 

@@ -22,8 +22,9 @@ from .units import UNITS_LEGEND, human_count, plural, short_bytes
 from .names import short_name
 from . import plots as _plots
 from .safe_text import visible
-from .summary import (Card, ExploreSummary, Line, ProfileSummary, Tone, exact_bytes,
-                      explore_summary, option_macs, overhead_text, profile_summary)
+from .summary import (FRONTS_NOTE, Card, ExploreSummary, Line, ProfileSummary, Tone,
+                      exact_bytes, explore_summary, front_mark, option_macs, overhead_text,
+                      profile_summary)
 
 if TYPE_CHECKING:
     from ..memory.profile import Profile
@@ -240,28 +241,30 @@ def _exploration(p: "Profile", ex: "Exploration", summary: "ExploreSummary",
 
 def _options_table(ex: "Exploration") -> str:
     base = ex.baseline.required_bytes
-    head = ('<tr><th></th><th>id</th><th class="n">arena to set</th><th class="n">vs base</th>'
+    head = ('<tr><th></th><th>id</th><th class="n">arena to set</th><th class="n">head</th>'
+            '<th class="n">vs base</th>'
             '<th class="n">live bound</th><th class="n">MACs</th><th class="n">overhead</th>'
             '<th class="n">stage</th><th class="n">+ops</th><th>fits</th><th>schedule</th></tr>')
     rows = []
     for o in sorted(ex.options, key=lambda o: (o.mac_overhead, o.required_bytes)):
-        mark = ("→" if o.recommended else "") + ("★" if o.pareto else "")
-        cls = "rec" if o.recommended else ("" if o.pareto else "dim")
+        mark = ("→" if o.recommended else "") + front_mark(o).strip()
+        cls = "rec" if o.recommended else ("" if o.pareto or o.pareto_head else "dim")
+        front = ("Pareto" if o.pareto else "Pareto by head" if o.pareto_head else "dominated")
         stage = o.stage_overhead()
         fits = "" if o.fits is None else ("yes" if o.fits else "no")
         rows.append(
             f'<tr class="{cls}"><td class="mark" title="'
-            f'{"recommended, " if o.recommended else ""}{"Pareto" if o.pareto else "dominated"}">'
+            f'{"recommended, " if o.recommended else ""}{front}">'
             f"{mark}</td><td class=\"mono id\">{e(o.id)}</td>"
-            f'<td class="n">{o.required_bytes:,}</td>'
+            f'<td class="n">{o.required_bytes:,}</td><td class="n">{o.head_bytes:,}</td>'
             f'<td class="n">{(o.required_bytes / base - 1 if base else 0):+.0%}</td>'
             f'<td class="n">{o.peak_bytes:,}</td><td class="n">{e(option_macs(o))}</td>'
             f'<td class="n">{e(overhead_text(o))}</td>'
             f'<td class="n">{"" if stage is None else f"{stage:+.0%}"}</td>'
             f'<td class="n">{o.ops_added or ""}</td><td>{fits}</td><td>{e(o.description)}</td></tr>')
-    caption = ("★ on the Pareto front (arena vs MAC overhead); → recommended: "
+    caption = (FRONTS_NOTE + "; → recommended: "
                + ("the lowest overhead that fits the budget." if ex.budget is not None
-                  else "the lowest arena within the overhead limit."))
+                  else "the lowest arena to set within the overhead limit."))
     if ex.budget is not None:
         caption += f" Budget {exact_bytes(ex.budget)}."
     return (f'<div class="tablewrap"><table id="options"><thead>{head}</thead><tbody>'

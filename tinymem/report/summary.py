@@ -246,6 +246,12 @@ def explore_summary(ex: "Exploration", chosen: "Option | None" = None) -> Explor
     if ex.budget is not None:
         cards.append(budget_card(ex.budget, shown.required_bytes, shown.id,
                                  None if shown is ex.baseline else base))
+    low = lowest_head(ex)
+    if low.head_bytes < shown.head_bytes:
+        # Activation-only figures (Vela's, papers') compare with this one.
+        cards.append(Card(f"lowest head: {low.id}", human_bytes(low.head_bytes),
+                          f"{low.head_bytes:,} B of tensors and scratch "
+                          f"({low.required_bytes:,} B to set), {overhead_text(low)} MACs"))
     if rec is not None:
         headline = (f"recommended {rec.id}: arena to set {rec.required_bytes:,} B on "
                     f"{ex.target.label()} (head {rec.head_bytes:,} + tail {rec.tail_bytes:,}; "
@@ -257,6 +263,22 @@ def explore_summary(ex: "Exploration", chosen: "Option | None" = None) -> Explor
     else:
         headline, tone = "", Tone.PLAIN
     return ExploreSummary(cards=cards, headline=headline, tone=tone, shown=shown)
+
+
+def lowest_head(ex: "Exploration") -> "Option":
+    """The option with the lowest head within the exploration's overhead limit."""
+    from ..schedules.explore import Objective
+
+    return ex.best_within(1e9 if ex.max_overhead is None else ex.max_overhead, Objective.HEAD)
+
+
+def front_mark(o: "Option") -> str:
+    """★ on the front of the arena to set vs MAC overhead; ☆ on the head's front only."""
+    return "★" if o.pareto else ("☆" if o.pareto_head else " ")
+
+
+FRONTS_NOTE = ("★ Pareto front (arena to set vs MAC overhead); ☆ on the front of the head "
+               "(tensors and scratch, the figure Vela's SRAM counts) only")
 
 
 def overhead_text(o: "Option") -> str:

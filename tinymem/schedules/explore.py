@@ -8,11 +8,13 @@ Every candidate is a transformed Model measured by `plan_model`, the planner
   3. exact rewrites: explicit PADs folded into SAME convolutions;
   4. chains of tiling steps (patch-based stage at the input, fused tiling of
      deeper segments, channel splits) around the peak: a beam search per
-     overhead cap keeps the `beam` best states at each depth and extends
-     each, so the options span the whole range from cheap to aggressive;
+     objective (the arena to set, the head) and overhead cap keeps the
+     `beam` best states at each depth and extends each, so the options span
+     the whole range from cheap to aggressive;
   5. a better layout on top of every tiled schedule.
-Then the Pareto front (arena vs MAC overhead) is marked and one option is
-recommended: the lowest overhead that fits the budget.
+Then the Pareto fronts (arena to set, and head, vs MAC overhead) are marked
+and one option is recommended by the arena to set: the lowest overhead that
+fits the budget.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import itertools
 import time
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Callable, Iterable
 
 from ..errors import TinymemError
@@ -45,14 +48,27 @@ MAX_CHAIN = 5
 # MobileNetV2-0.35 @144 within 10% MACs: 115,536 B at 1, 101,200 at 4, 95,024 at 6.
 DEFAULT_BEAM = 6
 
-# What the search minimises for a planned candidate: the arena the target
-# must set (head + tail + the allocator's temporary section), not the head: a
-# rewrite's new ops each keep OpData and per-channel arrays in the tail.
-Objective = Callable[[ArenaPlan], int]
+class Objective(Enum):
+    """A figure of a planned candidate that the search minimises and options are judged by."""
+
+    # The arena the target must set (head + tail + the allocator's temporary
+    # section): what the board sets, so fits and the recommendation use it. A
+    # rewrite's new ops each keep OpData and per-channel arrays in the tail.
+    TO_SET = "to_set"
+    # The planned activation arena (tensors and kernel scratch): the figure
+    # Vela's SRAM count and most papers give, and what tiling lowers directly.
+    HEAD = "head"
 
 
-def objective(plan: ArenaPlan) -> int:
-    return plan.required_bytes
+def figure(plan: ArenaPlan, objective: Objective = Objective.TO_SET) -> int:
+    """The bytes `objective` counts for a plan."""
+    return plan.required_bytes if objective is Objective.TO_SET else plan.head_bytes
+
+
+# The search runs one beam per objective (sharing every measured candidate): a
+# schedule with the lowest head often has a larger tail, so a beam by the arena
+# to set alone prunes it, and one by the head alone misses what the board sets.
+SEARCH_OBJECTIVES = (Objective.TO_SET, Objective.HEAD)
 
 
 # (current model, op at its peak, its current arena) -> candidate steps.
@@ -79,7 +95,8 @@ class Option(PlannedFigures):
     base_ops: int
     steps: tuple[Step, ...] = ()
     offline: list[int] | None = None  # an OfflineMemoryAllocation plan to embed
-    pareto: bool = False
+    pareto: bool = False  # on the front of the arena to set vs MAC overhead
+    pareto_head: bool = False  # on the front of the head vs MAC overhead
     fits: bool | None = None
     recommended: bool = False
     # The source model's main subgraph, to price the tiled ops' own work.
@@ -116,6 +133,7 @@ class Exploration:
     max_overhead: float | None
     seconds: float = 0.0
     evaluated: int = 0
+    objectives: tuple[Objective, ...] = SEARCH_OBJECTIVES  # the figures the search kept the best of
     notes: list[str] = field(default_factory=list)
     # Set when no option is below the baseline: why, and what would help.
     diagnosis: Diagnosis | None = None
@@ -128,9 +146,10 @@ class Exploration:
     def target(self) -> Target:
         return self.baseline.plan.target
 
-    def best_within(self, overhead: float) -> Option:
+    def best_within(self, overhead: float, objective: Objective = Objective.TO_SET) -> Option:
+        """The lowest `objective` figure within `overhead` extra MACs (then the cheapest)."""
         ok = [o for o in self.options if o.mac_overhead <= overhead + 1e-12]
-        return min(ok, key=lambda o: (o.required_bytes, o.mac_overhead))
+        return min(ok, key=lambda o: (figure(o.plan, objective), o.mac_overhead))
 
     def get(self, option_id: str) -> Option | None:
         return next((o for o in self.options if o.id == option_id), None)
@@ -202,14 +221,17 @@ def explore(model: Model, budget: int | None = None, max_overhead: float | None 
             progress: Callable[[int, int], None] | None = None,
             sources: list[StepSource] | None = None,
             target: Target | None = None, overwrite_inputs: bool = False,
-            beam: int = DEFAULT_BEAM) -> Exploration:
+            beam: int = DEFAULT_BEAM,
+            objectives: tuple[Objective, ...] = SEARCH_OBJECTIVES) -> Exploration:
     """All schedules found for `model`, measured as TFLite Micro would plan them on
     `target` (None: the host wheel); options are judged by the arena to set, and
     only schedules whose ops the target's kernels run are offered.
 
     Layouts may run element-wise ops in place over their inputs; over the
     model's inputs only with `overwrite_inputs` (the caller's input data is
-    then lost once the model has run)."""
+    then lost once the model has run). The tiling search keeps, for each of
+    `objectives`, the schedules best by that figure; the recommendation is
+    always by the arena to set."""
     t0 = time.perf_counter()
     sources = sources if sources is not None else STEP_SOURCES
     ev = _Evaluator(model, progress, target)
@@ -250,9 +272,8 @@ def explore(model: Model, budget: int | None = None, max_overhead: float | None 
                                   + _in_place_note(lay), start, lay.plan, ev.base_macs,
                                   offline=lay.offline))
 
-    # Chains of tiling steps, one beam per overhead cap: at each depth the
-    # `beam` best states (by arena to set, then live-set peak, then MACs) are
-    # extended. Results are cached, so the caps share their common prefixes.
+    # Chains of tiling steps: one beam per objective and overhead cap.
+    # Results are cached, so the caps and the objectives share their prefixes.
     # Recomputing tilings are also chained without cached strips, which would
     # crowd them out, so both show side by side.
     chains: dict[tuple[Step, ...], tuple[Model, ArenaPlan, int]] = {}
@@ -260,33 +281,10 @@ def explore(model: Model, budget: int | None = None, max_overhead: float | None 
                          if cached_steps in sources else [])
     for pool in pools:
         candidates: dict[tuple[Step, ...], list[Step]] = {}
-        for cap in OVERHEAD_CAPS:
-            frontier = [((), start, start_plan)]
-            greedy: tuple | None = ()  # the one-state chain's current key: always kept,
-            # so a beam never ends above what the greedy chain reaches
-            for _ in range(MAX_CHAIN):
-                found: dict[tuple, tuple] = {}
-                greedy_next = None
-                for steps, cur, cur_plan in frontier:
-                    exts = _extensions(ev, pool, candidates, steps, cur, cur_plan, cap, beam)
-                    if steps == greedy and exts:
-                        greedy_next = exts[0]
-                    for score, key, m, plan, macs in exts:
-                        found.setdefault(key, (score, key, m, plan, macs))
-                if not found:
-                    break
-                ranked = sorted(found.values(), key=lambda f: f[0])[:beam]
-                if greedy_next is not None and greedy_next[1] not in {r[1] for r in ranked}:
-                    ranked.append(greedy_next)
-                greedy = greedy_next[1] if greedy_next is not None else None
-                for _, key, m, plan, macs in ranked:
-                    chains[key] = (m, plan, macs)
-                # With a budget, a state that fits is not extended: more steps
-                # only add MACs, and the cheapest schedule that fits is the answer.
-                frontier = [(key, m, plan) for _, key, m, plan, _ in ranked
-                            if budget is None or objective(plan) > budget]
-                if not frontier:
-                    break
+        for goal in objectives:
+            for cap in OVERHEAD_CAPS:
+                chains.update(_beam(ev, pool, candidates, start, start_plan, cap, beam,
+                                    goal, budget))
     for steps, (m, plan, macs) in chains.items():
         kinds = sorted({s.kind for s in steps}, key=["patch", "spatial", "cached", "fdt"].index)
         kinds = (["fold"] if fold_note else []) + kinds
@@ -305,24 +303,58 @@ def explore(model: Model, budget: int | None = None, max_overhead: float | None 
     _number(options)
     _mark(options, budget, max_overhead)
     ex = Exploration(model=model, baseline=baseline, options=options, budget=budget,
-                     max_overhead=max_overhead, evaluated=ev.count,
+                     max_overhead=max_overhead, evaluated=ev.count, objectives=tuple(objectives),
                      notes=_base_note(model, ev.target) + _skipped_notes(ev.unsupported))
-    if min(objective(o.plan) for o in options) >= objective(baseline.plan):
+    if min(o.required_bytes for o in options) >= baseline.required_bytes:
         ex.diagnosis = diagnose(model, base_plan, overwrite_inputs)
         ex.notes.append(ex.diagnosis.text)
     ex.seconds = time.perf_counter() - t0
     return ex
 
 
+def _beam(ev: "_Evaluator", pool, candidates: dict, start: Model, start_plan: ArenaPlan,
+          cap: float, beam: int, goal: Objective, budget: int | None) -> dict[tuple, tuple]:
+    """The states one beam keeps: at each depth the `beam` best (by `goal`, then
+    live-set peak, then MACs) are extended. Returns steps -> (model, plan, MACs)."""
+    kept: dict[tuple, tuple] = {}
+    frontier = [((), start, start_plan)]
+    greedy: tuple | None = ()  # the one-state chain's current key: always kept,
+    # so a beam never ends above what the greedy chain reaches
+    for _ in range(MAX_CHAIN):
+        found: dict[tuple, tuple] = {}
+        greedy_next = None
+        for steps, cur, cur_plan in frontier:
+            exts = _extensions(ev, pool, candidates, steps, cur, cur_plan, cap, beam, goal)
+            if steps == greedy and exts:
+                greedy_next = exts[0]
+            for ext in exts:
+                found.setdefault(ext[1], ext)
+        if not found:
+            break
+        ranked = sorted(found.values(), key=lambda f: f[0])[:beam]
+        if greedy_next is not None and greedy_next[1] not in {r[1] for r in ranked}:
+            ranked.append(greedy_next)
+        greedy = greedy_next[1] if greedy_next is not None else None
+        for _, key, m, plan, macs in ranked:
+            kept[key] = (m, plan, macs)
+        # With a budget, a state that fits is not extended: more steps only
+        # add MACs, and the cheapest schedule that fits is the answer.
+        frontier = [(key, m, plan) for _, key, m, plan, _ in ranked
+                    if budget is None or plan.required_bytes > budget]
+        if not frontier:
+            break
+    return kept
+
+
 def _extensions(ev: "_Evaluator", sources, candidates: dict, steps: tuple, cur: Model,
                 cur_plan: ArenaPlan, cap: float, keep: int,
-                objective: Objective = objective) -> list[tuple]:
-    """The `keep` best single steps from `cur` within the MAC cap, best first:
-    (score, steps key, model, plan, MACs)."""
+                goal: Objective = Objective.TO_SET) -> list[tuple]:
+    """The `keep` best single steps from `cur` within the MAC cap by `goal`, best
+    first: (score, steps key, model, plan, MACs)."""
     peak_op = _peak_op(cur_plan)
     if peak_op is None:
         return []
-    # The caps share chain prefixes: each prefix's candidates are listed once.
+    # The caps and objectives share chain prefixes: each prefix's candidates are listed once.
     if steps not in candidates:
         candidates[steps] = [step for src in sources
                              for step in src(cur, peak_op, cur_plan.arena_bytes)]
@@ -340,16 +372,17 @@ def _extensions(ev: "_Evaluator", sources, candidates: dict, steps: tuple, cur: 
         if over > cap + 1e-12:
             too_costly.add(step.segment)
             continue
-        # A step must lower the arena, or keep it and lower the live-set
+        # A step must lower the figure, or keep it and lower the live-set
         # peak: greedy placement sometimes hides a real gain until the
-        # next step (or a better layout) cashes it in.
-        to_beat = best[-1][0][0] if len(best) >= keep else objective(cur_plan)
+        # next step (or a better layout) cashes it in. The bound is below
+        # the head, and the head below the arena to set, so it prunes for both.
+        to_beat = best[-1][0][0] if len(best) >= keep else figure(cur_plan, goal)
         if bound > to_beat or bound >= cur_plan.peak_bytes:
             continue
         plan = ev.plan(key)
-        if objective(plan) > objective(cur_plan):
+        if figure(plan, goal) > figure(cur_plan, goal):
             continue
-        score = (objective(plan), plan.peak_bytes, macs, len(m.main.operators))
+        score = (figure(plan, goal), plan.peak_bytes, macs, len(m.main.operators))
         if len(best) < keep or score < best[-1][0]:
             best.append((score, key, m, plan, macs))
             best.sort(key=lambda b: b[0])
@@ -407,14 +440,25 @@ def _number(options: list[Option]) -> None:
         o.id = f"{o.kind}-{counts[o.kind]}"
 
 
+def _on_front(o: Option, options: list[Option], objective: Objective) -> bool:
+    """No other option is at or below `o` in both the figure and the MAC overhead
+    and strictly below in one."""
+    mine = figure(o.plan, objective)
+    for p in options:
+        theirs = figure(p.plan, objective)
+        if (theirs <= mine and p.mac_overhead <= o.mac_overhead + 1e-12
+                and (theirs < mine or p.mac_overhead < o.mac_overhead - 1e-12)):
+            return False
+    return True
+
+
 def _mark(options: list[Option], budget: int | None, max_overhead: float | None) -> None:
     for o in options:
         o.recommended = False  # marks are recomputed whole, never left from an earlier call
-        o.pareto = not any(
-            (p.required_bytes <= o.required_bytes and p.mac_overhead <= o.mac_overhead + 1e-12)
-            and (p.required_bytes < o.required_bytes or p.mac_overhead < o.mac_overhead - 1e-12)
-            for p in options)
+        o.pareto = _on_front(o, options, Objective.TO_SET)
+        o.pareto_head = _on_front(o, options, Objective.HEAD)
         o.fits = None if budget is None else o.required_bytes <= budget
+    # The recommendation is by the arena to set: it is what the board sets.
     allowed = [o for o in options
                if max_overhead is None or o.mac_overhead <= max_overhead + 1e-12]
     if budget is not None:

@@ -20,7 +20,7 @@ from .spatial import Grid, balanced_grid, tile_segment, tileable, uniform_grid
 # Grids tried for every segment, fewest tiles first: more tiles cost more
 # recomputed halo, so a segment's sweep stops once the overhead is too high.
 GRID_SHAPES = ((2, 1), (1, 2), (2, 2), (2, 3), (3, 2), (3, 3), (3, 4), (4, 3), (4, 4),
-               (4, 5), (5, 4), (5, 5), (6, 6))
+               (4, 5), (5, 4), (5, 5), (5, 6), (6, 5), (6, 6))
 MAX_SEGMENT_OPS = 20
 # Activations a segment across joins may read from outside (a block's input
 # and a skip, a decoder's two inputs, ...).
