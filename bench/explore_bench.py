@@ -6,7 +6,7 @@ rewritten model on the default target, Cortex-M4 + CMSIS-NN), the reduction
 against the baseline, the kind of schedule, the options and candidates
 evaluated, and the search's wall and CPU seconds (CPU: this process and the
 workers it forked; on a shared machine wall time says more about the others).
-The last lines give the median and the worst. TINYMEM_WORKERS=1 runs serially.
+The last lines give the median and the worst. TINYMEM_WORKERS=2 forks workers.
 
     python bench/explore_bench.py [MODEL.tflite ...]
 """
@@ -60,7 +60,7 @@ def main(argv: list[str]) -> None:
     if walls:
         print(f"\nmedian: {statistics.median(walls):.1f} s wall, {statistics.median(cpus):.1f} s CPU; "
               f"worst: {max(walls):.1f} s wall, {max(cpus):.1f} s CPU "
-              f"({len(walls)} models, {os.environ.get('TINYMEM_WORKERS') or 'all'} workers)")
+              f"({len(walls)} models, {os.environ.get('TINYMEM_WORKERS') or '1'} workers)")
 
 
 if __name__ == "__main__":
