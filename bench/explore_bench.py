@@ -1,15 +1,22 @@
-"""Explore every model: the best schedule within 0%, 10%, 15% and 25% MAC overhead.
+"""Explore every model: the best schedule within 0%, 10%, 15% and 25% MAC overhead,
+and what the search cost.
 
-Prints a markdown table of TFLM arena bytes (as planned for the rewritten
-model), the reduction against the baseline, the kind of schedule, and the
-search time.
+Prints a markdown table of TFLM arena bytes to set (as planned for the
+rewritten model on the default target, Cortex-M4 + CMSIS-NN), the reduction
+against the baseline, the kind of schedule, the options and candidates
+evaluated, and the search's wall and CPU seconds (CPU: this process and the
+workers it forked; on a shared machine wall time says more about the others).
+The last lines give the median and the worst. TINYMEM_WORKERS=2 forks workers.
 
     python bench/explore_bench.py [MODEL.tflite ...]
 """
 
 from __future__ import annotations
 
+import os
+import statistics
 import sys
+import time
 from pathlib import Path
 
 from _models import model_paths
@@ -18,25 +25,42 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import tinymem  # noqa: E402
 from tinymem.schedules.explore import explore  # noqa: E402
+from tinymem.targets import DEFAULT_TARGET  # noqa: E402
 
 LIMITS = (0.0, 0.10, 0.15, 0.25)
+
+
+def _cpu() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def main(argv: list[str]) -> None:
     paths = [Path(p) for p in argv] or model_paths()
     head = " | ".join(f"best ≤{int(x * 100)}%" for x in LIMITS)
-    print(f"| model | baseline B | {head} | search s |")
-    print("|---|---:|" + "---|" * len(LIMITS) + "---:|")
+    print(f"| model | baseline B | {head} | options | evaluated | wall s | CPU s |")
+    print("|---|---:|" + "---|" * len(LIMITS) + "---:|---:|---:|---:|")
+    walls, cpus = [], []
     for path in paths:
-        ex = explore(tinymem.load_model(path))
-        base = ex.baseline.arena_bytes
+        model = tinymem.load_model(path)
+        t0, c0 = time.perf_counter(), _cpu()
+        ex = explore(model, target=DEFAULT_TARGET)
+        wall, cpu = time.perf_counter() - t0, _cpu() - c0
+        walls.append(wall)
+        cpus.append(cpu)
+        base = ex.baseline.required_bytes
         cells = []
         for limit in LIMITS:
             o = ex.best_within(limit)
-            cells.append(f"{o.arena_bytes:,} ({base / o.arena_bytes:.2f}x, {o.kind}, "
-                         f"{o.mac_overhead:+.1%})" if o.kind != "baseline" else f"{o.arena_bytes:,}")
-        print(f"| {path.stem} | {base:,} | " + " | ".join(cells) + f" | {ex.seconds:.1f} |",
-              flush=True)
+            cells.append(f"{o.required_bytes:,} ({base / o.required_bytes:.2f}x, {o.kind}, "
+                         f"{o.mac_overhead:+.1%})" if o.kind != "baseline"
+                         else f"{o.required_bytes:,}")
+        print(f"| {path.stem} | {base:,} | " + " | ".join(cells)
+              + f" | {len(ex.options)} | {ex.evaluated} | {wall:.1f} | {cpu:.1f} |", flush=True)
+    if walls:
+        print(f"\nmedian: {statistics.median(walls):.1f} s wall, {statistics.median(cpus):.1f} s CPU; "
+              f"worst: {max(walls):.1f} s wall, {max(cpus):.1f} s CPU "
+              f"({len(walls)} models, {os.environ.get('TINYMEM_WORKERS') or '1'} workers)")
 
 
 if __name__ == "__main__":

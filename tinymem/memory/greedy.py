@@ -22,9 +22,71 @@ def greedy_offsets(buffers: list[BufferRequest]) -> list[int]:
     return place_in_order(buffers, order)
 
 
-def place_in_order(buffers: list[BufferRequest], order: list[int]) -> list[int]:
+_COMPUTE = object()  # place_in_order's default: find the overlaps itself
+
+
+def place_in_order(buffers: list[BufferRequest], order: list[int],
+                   overlaps=_COMPUTE) -> list[int]:
     """Offsets from placing the buffers one by one in `order`, each in the lowest
-    gap that fits; offline-planned buffers keep their offsets and go first."""
+    gap that fits; offline-planned buffers keep their offsets and go first.
+
+    `overlaps` (from `time_overlaps`, for callers placing the same buffers in
+    many orders) lists each buffer's time-overlapping ones, None: too dense."""
+    if overlaps is _COMPUTE:
+        overlaps = time_overlaps(buffers)
+    if overlaps is None:
+        return _place_dense(buffers, order)
+    n = len(buffers)
+    offsets = [-1] * n
+    sizes = [b.aligned for b in buffers]
+    for i, b in enumerate(buffers):
+        if b.offline_offset is not None:
+            offsets[i] = b.offline_offset
+    for i in order:
+        if offsets[i] != -1:
+            continue
+        # The placed buffers alive with i, in TFLM's list order (offset, request
+        # index); i goes below the first one with room under it, else above all.
+        near = sorted((offsets[j], j) for j in overlaps[i] if offsets[j] != -1)
+        size = sizes[i]
+        cand = 0
+        for off, j in near:
+            if off - cand >= size:
+                break
+            end = off + sizes[j]
+            if end > cand:
+                cand = end
+        offsets[i] = cand
+    return offsets
+
+
+# Above this many buffers, or this many overlapping pairs per buffer, the
+# vectorised scan of every placed buffer beats walking neighbour lists.
+_SPARSE_MAX_BUFFERS = 3000
+_SPARSE_MAX_PAIRS_PER_BUFFER = 48
+
+
+def time_overlaps(buffers: list[BufferRequest]) -> list[list[int]] | None:
+    """For each buffer, the others alive at some common scope (in index order);
+    None when the buffers are too many or overlap too densely for lists to pay."""
+    n = len(buffers)
+    if n == 0 or n > _SPARSE_MAX_BUFFERS:
+        return None if n else []
+    first = np.fromiter((b.first for b in buffers), dtype=np.int64, count=n)
+    last = np.fromiter((b.last for b in buffers), dtype=np.int64, count=n)
+    ov = (first[:, None] <= last[None, :]) & (last[:, None] >= first[None, :])
+    np.fill_diagonal(ov, False)
+    rows, cols = np.nonzero(ov)
+    if rows.size > _SPARSE_MAX_PAIRS_PER_BUFFER * n:
+        return None
+    bounds = np.searchsorted(rows, np.arange(n + 1)).tolist()
+    cols = cols.tolist()
+    return [cols[bounds[i]:bounds[i + 1]] for i in range(n)]
+
+
+def _place_dense(buffers: list[BufferRequest], order: list[int]) -> list[int]:
+    """`place_in_order` for many buffers alive at once: one vectorised pass per
+    placement over the placed ones."""
     n = len(buffers)
     offsets = [-1] * n
     placed = _Placed(n)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from ..graph.ir import Model
 from .aliases import Alias, alias_groups, find_aliases, merge
-from .greedy import arena_size, place_in_order
+from .greedy import arena_size, place_in_order, time_overlaps
 from .liveness import live_bytes_per_scope
 from .planner import ArenaPlan, plan_model
 from .requests import BufferRequest
@@ -89,8 +89,9 @@ def _search(model: Model, base: ArenaPlan, aliases: list[Alias], iterations: int
     if len(buffers) > MAX_SEARCH_BUFFERS:
         return None
     best_order, best_size = None, base.arena_bytes
+    overlaps = time_overlaps(buffers)  # the same buffers are placed in every order
     for order in _orders(buffers):
-        size = arena_size(buffers, place_in_order(buffers, order))
+        size = arena_size(buffers, place_in_order(buffers, order, overlaps))
         if size < best_size:
             best_order, best_size = order, size
     # Local search from the best start: move one buffer earlier in the order.
@@ -103,14 +104,14 @@ def _search(model: Model, base: ArenaPlan, aliases: list[Alias], iterations: int
         i = rng.randrange(1, len(order))
         j = rng.randrange(0, i)
         cand = order[:j] + [order[i]] + order[j:i] + order[i + 1:]
-        size = arena_size(buffers, place_in_order(buffers, cand))
+        size = arena_size(buffers, place_in_order(buffers, cand, overlaps))
         if size < cur:
             order, cur = cand, size
             if size < best_size:
                 best_order, best_size = cand, size
     if best_order is None:
         return None
-    group_offsets = place_in_order(buffers, best_order)
+    group_offsets = place_in_order(buffers, best_order, overlaps)
     offsets = [0] * len(all_buffers)
     for g, off in zip(groups, group_offsets):
         for i in g:

@@ -177,19 +177,54 @@ class _Replay:
 
 def _fits(steps: list[tuple], size: int) -> bool:
     """The replay without bookkeeping: does every step succeed in an arena of `size`?"""
-    tail = size
+    return _fits_compiled(_compile(steps), size)
+
+
+def _compile(steps: list[tuple]) -> list[list[int]]:
+    """The steps as [bytes, align, floor] moves: the tail comes down by `bytes` and is
+    aligned down, then must stay at or above `floor` (the head, or what the
+    temporary section needs). A tail allocation that keeps the alignment of the
+    move before it joins that move: the tail only comes down, so the checks in
+    between are implied by the one after (the search probes each arena size with
+    this list, several times per candidate)."""
+    moves: list[list[int]] = []
     head = 0
+    joinable = False  # the last move ends in a check against `head` alone
+
+    def check(floor: int) -> None:
+        nonlocal joinable
+        if not moves:
+            moves.append([0, 1, floor])
+        elif floor > moves[-1][2]:
+            moves[-1][2] = floor
+        else:
+            return
+        joinable = False
+
     for st in steps:
         kind = st[0]
         if kind == "tail":
-            tail = (tail - st[1]) // st[2] * st[2]
-            if tail < head:
-                return False
+            n, a = st[1], st[2]
+            last = moves[-1] if moves else None
+            if joinable and last[1] == a and n % a == 0 and last[2] == head:
+                last[0] += n
+            else:
+                moves.append([n, a, head])
+                joinable = True
         elif kind == "head":
-            if tail < st[1]:
-                return False
+            check(st[1])
             head = st[1]
-        elif tail < st[1]:  # need
+            joinable = False
+        else:  # need
+            check(st[1])
+    return moves
+
+
+def _fits_compiled(moves: list[list[int]], size: int) -> bool:
+    tail = size
+    for n, a, floor in moves:
+        tail = (tail - n) // a * a
+        if tail < floor:
             return False
     return True
 
@@ -249,37 +284,45 @@ def allocation_steps(model: Model, target: Target, head_bytes: int,
     for sg in model.subgraphs:
         steps.append(("tail", abi.node_and_registration * len(sg.operators), p, None,
                       "NodeAndRegistration"))
+    # Each op's rule, looked up once (three passes below read it).
+    rules = [[rule_for(op) for op in sg.operators] for sg in model.subgraphs]
     # Parsed builtin options, op by op.
-    for sg in model.subgraphs:
-        for op in sg.operators:
-            rule = rule_for(op)
-            if rule.params is not None and rule.params in abi.params:
-                n, a = abi.params[rule.params]
+    params = abi.params
+    for sg, sg_rules in zip(model.subgraphs, rules):
+        for op, rule in zip(sg.operators, sg_rules):
+            if rule.params is not None and rule.params in params:
+                n, a = params[rule.params]
                 steps.append(("tail", n, a, (sg.index, op.index), "builtin options"))
     # Init: each kernel's OpData.
-    for sg in model.subgraphs:
-        for op in sg.operators:
-            n = rule_for(op).opdata.bytes_for(target)
+    for sg, sg_rules in zip(model.subgraphs, rules):
+        for op, rule in zip(sg.operators, sg_rules):
+            n = rule.opdata.bytes_for(target)
             if n:
                 steps.append(("tail", n, ARENA_ALIGNMENT, (sg.index, op.index), "kernel data"))
     # Prepare: temporary TfLiteTensors of the op's inputs and outputs, its persistent
     # buffers, then the scratch requests array grows (FinishPrepareNodeAllocations).
     requests = 0
-    for sg in model.subgraphs:
+    for sg, sg_rules in zip(model.subgraphs, rules):
+        # Per tensor, the temporary structs' (bytes, align) (the kinds are not needed).
         structs: dict[int, list] = {}
-        for op in sg.operators:
+        end = temp.end
+        for op, rule in zip(sg.operators, sg_rules):
             key = (sg.index, op.index)
             for t in op.inputs + op.outputs:
                 if t >= 0:
-                    if t not in structs:
-                        structs[t] = _tensor_structs(abi, sg, t)
-                    for n, a, _ in structs[t]:
-                        temp.alloc(n, a)
-            steps.append(("need", temp.end))
-            for n in _persistent(op, sg, target):
+                    allocs = structs.get(t)
+                    if allocs is None:
+                        allocs = structs[t] = [(n, a) for n, a, _ in _tensor_structs(abi, sg, t)]
+                    for n, a in allocs:
+                        end = -(-end // a) * a + n
+            steps.append(("need", end))
+            for n in _persistent(rule, op, sg, target):
                 steps.append(("tail", n, ARENA_ALIGNMENT, key, "kernel data"))
             requests += scratch_per_op.get(key, 0)
-            head(abi.scratch_request * (requests + KMAX_SCRATCH_PER_OP))
+            n = abi.scratch_request * (requests + KMAX_SCRATCH_PER_OP)
+            steps.append(("head", n))
+            end = n  # a new head restarts the temporary section
+        temp.end = end
     # FinishModelAllocation: scratch handles, then the plan: temporary subgraph offsets
     # and allocation info, variables into the tail, and the planner's working arrays
     # in the rest of the temporary section.
@@ -308,9 +351,9 @@ def allocation_steps(model: Model, target: Target, head_bytes: int,
     return steps
 
 
-def _persistent(op: Operator, sg: Subgraph, target: Target) -> list[int]:
+def _persistent(rule, op: Operator, sg: Subgraph, target: Target) -> list[int]:
     try:
-        return [n for n in rule_for(op).persistent(op, sg, target) if n > 0]
+        return [n for n in rule.persistent(op, sg, target) if n > 0]
     except (IndexError, ValueError, ZeroDivisionError):
         return []
 
@@ -338,8 +381,10 @@ def _smallest_arena(steps: list[tuple], total: int) -> int:
     """The smallest size that works, searched as the firmware's min_arena.sh does
     (the boundary is monotone where probed; the search starts near head + tail)."""
 
+    moves = _compile(steps)
+
     def ok(n: int) -> bool:
-        return _fits(steps, n)
+        return _fits_compiled(moves, n)
 
     lo, hi = max(total - 64, 0), _align_up(total, 16) + 64
     while not ok(hi):

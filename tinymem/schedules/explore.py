@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Callable, Iterable
 
+import numpy as np
+
 from ..errors import TinymemError
 from ..graph.ir import Model, Subgraph
 from ..memory.layout import best_layout
@@ -41,6 +43,7 @@ from .reorder import reorder
 from .fdt import fdt_steps
 from .tiling_steps import Step, joined_steps, spatial_steps
 from .row_cache import cached_steps
+from . import parallel
 
 OVERHEAD_CAPS = (0.0, 0.02, 0.05, 0.10, 0.15, 0.25, 0.5)
 MAX_CHAIN = 5
@@ -159,7 +162,10 @@ class _Evaluator:
     """Builds and measures candidates once each (keyed by the steps applied).
 
     The live-set bound is computed for every candidate; the greedy arena
-    only when the bound says the candidate could still win.
+    only when the bound says the candidate could still win. `prefetch`
+    measures a state's candidates ahead on every core; `measure` and `plan`
+    then read those results, so the search sees the same figures in the
+    same order either way.
     """
 
     def __init__(self, base: Model, progress: Callable[[int, int], None] | None,
@@ -171,6 +177,9 @@ class _Evaluator:
         self.base_macs = model_macs(base)
         self.cache: dict[tuple, tuple[Model, Requests, int, int]] = {}
         self.plans: dict[tuple, ArenaPlan] = {}
+        self.live: dict[tuple, np.ndarray] = {}  # each measured candidate's live bytes
+        # Prefetched, not yet asked for: key -> _Measured (and its plan, if made).
+        self.ready: dict[tuple, _Measured] = {}
         self.progress = progress
         self.count = 0
 
@@ -182,23 +191,20 @@ class _Evaluator:
         candidate is dropped, not the whole search.
         """
         if key not in self.cache:
-            try:
-                m = build()
-            except (ValueError, IndexError, KeyError, ZeroDivisionError, TinymemError):
+            got = self.ready.pop(key, None) or self._evaluate(build)
+            if got.dropped or got.unsupported:
                 self.cache[key] = None
+                if got.unsupported:
+                    self.unsupported[key] = got.unsupported
                 return None
-            # Only the ops a step created (they carry a tag) can be new to the
-            # target: checking them is cheap, and a schedule TFLM cannot run is
-            # never offered.
-            problems = check_ops([op for op in m.main.operators if op.tag is not None],
-                                 m.main, self.target)
-            if problems:
-                self.cache[key] = None
-                self.unsupported[key] = problems[0].text()
-                return None
-            req = build_requests(m, None, self.target)
-            live = live_bytes_per_scope(req.buffers, req.last_scope)
-            self.cache[key] = (m, req, int(live.max()) if live.size else 0, model_macs(m))
+            # A child measured it: the model is rebuilt here from its recipe
+            # (building is deterministic), the figures are the child's.
+            m = got.model if got.model is not None else build()
+            self.cache[key] = (m, got.requests, got.bound, got.macs)
+            self.live[key] = got.live
+            if got.plan is not None:
+                got.plan.target = self.target
+                self.plans[key] = got.plan
             self.count += 1
             if self.progress:
                 self.progress(self.count, 0)
@@ -210,11 +216,68 @@ class _Evaluator:
     def plan(self, key: tuple) -> ArenaPlan:
         if key not in self.plans:
             m, req, _, _ = self.cache[key]
-            offsets = greedy_offsets(req.buffers)
-            self.plans[key] = with_tail(m, ArenaPlan(
-                requests=req, offsets=offsets, arena_bytes=arena_size(req.buffers, offsets),
-                live=live_bytes_per_scope(req.buffers, req.last_scope)), self.target)
+            self.plans[key] = self._plan(m, req, self.live[key])
         return self.plans[key]
+
+    def _plan(self, m: Model, req: Requests, live: np.ndarray) -> ArenaPlan:
+        offsets = greedy_offsets(req.buffers)
+        return with_tail(m, ArenaPlan(requests=req, offsets=offsets,
+                                      arena_bytes=arena_size(req.buffers, offsets),
+                                      live=live), self.target)
+
+    def _evaluate(self, build: Callable[[], Model], plan_below: int | None = None) -> "_Measured":
+        """Build and measure one candidate; plan it too when its bound is below `plan_below`."""
+        try:
+            m = build()
+        except (ValueError, IndexError, KeyError, ZeroDivisionError, TinymemError):
+            return _Measured(dropped=True)
+        # Only the ops a step created (they carry a tag) can be new to the
+        # target: checking them is cheap, and a schedule TFLM cannot run is
+        # never offered.
+        problems = check_ops([op for op in m.main.operators if op.tag is not None],
+                             m.main, self.target)
+        if problems:
+            return _Measured(unsupported=problems[0].text())
+        req = build_requests(m, None, self.target)
+        live = live_bytes_per_scope(req.buffers, req.last_scope)
+        got = _Measured(model=m, requests=req, live=live,
+                        bound=int(live.max()) if live.size else 0, macs=model_macs(m))
+        if plan_below is not None and got.bound < plan_below:
+            got.plan = self._plan(m, req, live)
+        return got
+
+    def prefetch(self, prefix: tuple, cur: Model, cur_plan: ArenaPlan, steps: list[Step]) -> None:
+        """Measure the candidates `prefix + (step,)` not measured yet, on every core,
+        and plan those whose live-set bound is below the current state's (the
+        only ones the search may plan). Results wait in `ready`."""
+        todo = list(dict.fromkeys(k for k in (prefix + (s,) for s in steps)
+                                  if k not in self.cache and k not in self.ready))
+        if len(todo) < parallel.MIN_BATCH or parallel.workers() < 2:
+            return
+        peak = cur_plan.peak_bytes
+
+        def work(key: tuple, in_child: bool) -> _Measured:
+            got = self._evaluate(lambda: key[-1].apply(cur), peak)
+            if in_child:
+                got.model = None  # rebuilt by the parent: cheaper than sending it
+            return got
+
+        for key, got in zip(todo, parallel.fork_map(work, todo)):
+            self.ready[key] = got
+
+
+@dataclass
+class _Measured:
+    """One candidate's measurement, before the search asks for it."""
+
+    dropped: bool = False  # the step cannot apply to this model
+    unsupported: str | None = None  # why the target cannot run its new ops
+    model: Model | None = None
+    requests: Requests | None = None
+    live: np.ndarray | None = None
+    bound: int = 0
+    macs: int = 0
+    plan: ArenaPlan | None = None
 
 
 def explore(model: Model, budget: int | None = None, max_overhead: float | None = None,
@@ -358,6 +421,7 @@ def _extensions(ev: "_Evaluator", sources, candidates: dict, steps: tuple, cur: 
     if steps not in candidates:
         candidates[steps] = [step for src in sources
                              for step in src(cur, peak_op, cur_plan.arena_bytes)]
+    ev.prefetch(steps, cur, cur_plan, candidates[steps])  # speed only: measures them on every core
     best: list[tuple] = []
     too_costly: set = set()
     for step in candidates[steps]:

@@ -1,0 +1,90 @@
+"""The explorer's fast paths give what the plain ones give: forked workers vs one
+process, the greedy's neighbour walk vs its vectorised scan, the compiled tail
+moves vs the step-by-step replay."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+import tinymem
+from tinymem.memory import greedy, tail
+from tinymem.memory.requests import BufferRequest
+from tinymem.schedules import parallel
+from tinymem.schedules.explore import explore
+from tinymem.targets import DEFAULT_TARGET
+
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_models"
+
+
+def _square(x: int, in_child: bool) -> tuple[int, bool]:
+    return x * x, in_child
+
+
+def test_fork_map_returns_every_result_in_order(monkeypatch):
+    monkeypatch.setenv(parallel.WORKERS_ENV, "2")
+    got = parallel.fork_map(_square, list(range(40)))
+    assert [r for r, _ in got] == [x * x for x in range(40)]
+    assert any(c for _, c in got), "no item was computed in a forked child"
+
+
+def test_fork_map_with_one_worker_runs_here(monkeypatch):
+    monkeypatch.setenv(parallel.WORKERS_ENV, "1")
+    assert parallel.fork_map(_square, list(range(40))) == [(x * x, False) for x in range(40)]
+
+
+def _figures(ex):
+    return [(o.id, o.kind, o.required_bytes, o.arena_bytes, o.tail_bytes, o.macs, o.pareto,
+             o.recommended, o.description) for o in ex.options] + [ex.evaluated, ex.notes]
+
+
+@pytest.mark.parametrize("name", ["resnet_skip_int8", "cnn_float32"])
+def test_explore_on_two_workers_finds_what_one_finds(monkeypatch, name):
+    model = tinymem.load_model(SAMPLES / f"{name}.tflite")
+    monkeypatch.setenv(parallel.WORKERS_ENV, "1")
+    serial = _figures(explore(model, target=DEFAULT_TARGET))
+    monkeypatch.setenv(parallel.WORKERS_ENV, "2")
+    assert _figures(explore(model, target=DEFAULT_TARGET)) == serial
+
+
+def _random_buffers(rng: random.Random) -> list[BufferRequest]:
+    out = []
+    for i in range(rng.randint(0, 60)):
+        first = rng.randint(-1, 30)
+        last = rng.randint(first, first + rng.choice([0, 1, 3, 40]))
+        offline = rng.choice([None] * 6 + [rng.randint(0, 50) * 16])
+        out.append(BufferRequest(size=rng.choice([0, 1, 16, 17, 100, rng.randint(1, 5000)]),
+                                 first=first, last=last, subgraph=0, tensor=i,
+                                 offline_offset=offline))
+    return out
+
+
+def test_greedy_neighbour_walk_places_as_the_vectorised_scan():
+    rng = random.Random(1)
+    for _ in range(500):
+        bufs = _random_buffers(rng)
+        order = list(range(len(bufs)))
+        rng.shuffle(order)
+        assert greedy.place_in_order(bufs, order) == greedy._place_dense(bufs, order)
+
+
+def _replay(steps, size: int) -> bool:
+    return tail._Replay(steps, size).run()[0]
+
+
+def test_compiled_tail_moves_fit_where_the_replay_fits():
+    rng = random.Random(3)
+    for _ in range(300):
+        steps = []
+        for _ in range(rng.randint(0, 25)):
+            k = rng.random()
+            if k < .6:
+                steps.append(("tail", rng.choice([0, 1, 3, 4, 12, 16, 28, 36]),
+                              rng.choice([1, 4, 8, 16]), None, "x"))
+            else:
+                steps.append(("head" if k < .8 else "need", rng.randint(0, 400)))
+        moves = tail._compile(steps)
+        for size in range(0, 700, 3):
+            assert tail._fits_compiled(moves, size) == _replay(steps, size)
