@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..graph.ir import Operator, Subgraph
 from ..targets import Target
-from .base import Channels, OpData, OpRule
+from .base import Channels, OpData, OpRule, rules
 from .shapes import elements, inp, out  # noqa: F401
 from .tflm import kernel, same_types, tflm
 
@@ -48,29 +48,16 @@ TFLM = {
 # Reductions over axes other than the channel (last) axis compute each
 # channel on its own; the channel splitter checks the axes.
 RULES = [
-    OpRule(name, macs=per_input_element, scratch=reduce_scratch, channels=Channels.CHANNELWISE,
-           opdata=OpData(44),
-           tflm=TFLM.get(name),
-           )
-    for name in ("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN")
-] + [
-    OpRule("REDUCE_ALL", macs=per_input_element, scratch=reduce_scratch,
-           opdata=OpData(44),
-           tflm=TFLM.get("REDUCE_ALL"),
-           )
-] + [
-    OpRule(name, macs=per_input_element,
-           tflm=TFLM.get(name),
-           )
-    for name in ("REDUCE_PROD", "REDUCE_ANY", "ARG_MAX", "ARG_MIN", "CUMSUM")
-] + [
+    *rules(("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN"), TFLM, macs=per_input_element,
+           scratch=reduce_scratch, channels=Channels.CHANNELWISE, opdata=OpData(44)),
+    *rules(("REDUCE_ALL",), TFLM, macs=per_input_element, scratch=reduce_scratch,
+           opdata=OpData(44)),
+    *rules(("REDUCE_PROD", "REDUCE_ANY", "ARG_MAX", "ARG_MIN", "CUMSUM"), TFLM,
+           macs=per_input_element),
     OpRule("SOFTMAX", macs=per_input_element,
            opdata=OpData(56, cmsis_nn=64, host=80),
            tflm=TFLM.get("SOFTMAX"),
            ),
-] + [
-    OpRule(name, macs=per_input_element,
-           tflm=TFLM.get(name),
-           )
-    for name in ("LOG_SOFTMAX", "L2_NORMALIZATION", "LOCAL_RESPONSE_NORMALIZATION")
+    *rules(("LOG_SOFTMAX", "L2_NORMALIZATION", "LOCAL_RESPONSE_NORMALIZATION"), TFLM,
+           macs=per_input_element),
 ]
