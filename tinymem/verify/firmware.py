@@ -19,8 +19,9 @@ from pathlib import Path
 from ..errors import TinymemError
 from ..targets import FIRMWARE_KERNELS, Target
 
-# Where the shared firmware lives next to a checkout (../shared/targets).
-DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "targets"
+# Where the shared firmware lives next to a checkout: ../shared/targets, this
+# file being <checkout>/tinymem/verify/firmware.py.
+DEFAULT_DIR = Path(__file__).resolve().parents[3] / "shared" / "targets"
 
 
 @dataclass

@@ -124,7 +124,7 @@ def _litert(path: str, preserve: bool = False):
 _LITERT_CHILD = r"""
 import os, pickle, sys
 sys.path.insert(0, sys.argv[1])
-from .runtimes import _litert_here
+from tinymem.verify.runtimes import _litert_here
 with open(sys.argv[2], "rb") as f:
     job = pickle.load(f)
 result = _litert_here(*job)
@@ -168,7 +168,8 @@ def _litert_child(path: str, inputs_per_run, named: bool, details_only: bool,
 
     if not have_litert():
         raise RuntimeUnavailable(f"ai-edge-litert is not installed: {install_hint(Extra.RUNTIMES)}")
-    pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # The folder holding the tinymem package: tinymem/verify/runtimes.py, three levels up.
+    pkg_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     with tempfile.TemporaryDirectory() as tmp:
         job, out = os.path.join(tmp, "job.pkl"), os.path.join(tmp, "out.pkl")
         with open(job, "wb") as f:
