@@ -78,6 +78,19 @@ UNION_CODES: dict[str, dict[str, int]] = {
     enum: {k: v for k, v in vars(getattr(tflite, enum)).items() if not k.startswith("_")}
     for enum in set(UNION_ENUMS.values())
 }
+_UNION_MEMBERS: dict[str, dict[int, str]] = {
+    enum: {code: member for member, code in codes.items() if member != "NONE"}
+    for enum, codes in UNION_CODES.items()
+}
+
+
+def union_member(field: str, code: int) -> str | None:
+    """The table a union field (`UNION_ENUMS`) holds for its type code; None
+    for NONE, an unknown code, or a field that is no union copied generically."""
+    enum = UNION_ENUMS.get(field)
+    return None if enum is None else _UNION_MEMBERS[enum].get(code)
+
+
 # Vectors the schema declares force_align: 16 (the generated Python ignores it).
 FORCE_ALIGN = {("Buffer", "Data"): 16, ("CustomQuantization", "Custom"): 16}
 # TFLite Micro wants constant data 16-byte aligned.
