@@ -17,7 +17,6 @@ recommended: the lowest overhead that fits the budget.
 
 from __future__ import annotations
 
-import itertools
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
@@ -36,7 +35,8 @@ from .diagnose import Diagnosis, diagnose
 from .fold_pad import fold_pads
 from .reorder import reorder
 from .fdt import fdt_steps
-from .tiling_steps import Step, spatial_steps
+from .steps import Step, StepKind
+from .tiling_steps import spatial_steps
 from .row_cache import cached_steps
 
 OVERHEAD_CAPS = (0.0, 0.02, 0.05, 0.10, 0.15, 0.25, 0.5)
@@ -288,7 +288,7 @@ def explore(model: Model, budget: int | None = None, max_overhead: float | None 
                 if not frontier:
                     break
     for steps, (m, plan, macs) in chains.items():
-        kinds = sorted({s.kind for s in steps}, key=["patch", "spatial", "cached", "fdt"].index)
+        kinds = sorted({s.kind for s in steps}, key=list(StepKind).index)
         kinds = (["fold"] if fold_note else []) + kinds
         labels = ([fold_note] if fold_note else []) + [s.label for s in steps]
         options.append(option("+".join(kinds), "; then ".join(labels), m, plan, macs, steps))

@@ -27,10 +27,12 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from ..graph.ir import Model, Subgraph
+from .balance import balanced_splits
 from .edit import GraphEditor
 from .segments import Segment
 from .spatial import Grid, _axis_cost_tables, _data_inputs, even_splits, segment_windows
 from .segments import source_span
+from .steps import StepKind, step_label
 from .tiling_steps import candidate_segments
 
 # Strip counts tried per segment (capped at the exit's height): fewer strips
@@ -384,29 +386,8 @@ def balanced_cuts(sg: Subgraph, seg: Segment, parts: int,
     _, cost = _axis_cost_tables(sg, seg, windows, 0, n)
     cost = [int(c) for c in cost]
     cost[0] = 0
-
-    def cut(limit: int) -> list[int] | None:
-        ends, a = [], 0
-        while a < n:
-            b = a + 1
-            if cost[b] - cost[a] > limit:
-                return None
-            while b < n and cost[b + 1] - cost[a] <= limit:
-                b += 1
-            ends.append(b)
-            a = b
-            if len(ends) > parts:
-                return None
-        return ends
-
-    lo, hi = 1, cost[n]
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if cut(mid) is not None:
-            hi = mid
-        else:
-            lo = mid + 1
-    return (0,) + tuple(cut(lo) or (n,))
+    strips = balanced_splits(cost, cost, parts)
+    return (0,) + (tuple(b for _, b in strips) if strips else (n,))
 
 
 @dataclass(frozen=True)
@@ -416,14 +397,13 @@ class CachedStep:
     segment: Segment
     grid: Grid
     source_ops: tuple[int, int] | None = None
-    kind: str = "cached"
+    kind: StepKind = StepKind.CACHED
     parts: int = 0
 
     @property
     def label(self) -> str:
-        first, last = self.source_ops or (self.segment.first, self.segment.last)
-        ragged = " ragged" if len({b - a for a, b in self.grid.rows}) > 1 else ""
-        return f"{self.kind} ops {first}-{last} {len(self.grid.rows)} row strips{ragged}"
+        ragged = " ragged" if self.grid.ragged else ""
+        return step_label(self, f"{len(self.grid.rows)} row strips{ragged}")
 
     def apply(self, model: Model) -> Model:
         cuts = tuple(a for a, _ in self.grid.rows) + (self.grid.rows[-1][1],)
