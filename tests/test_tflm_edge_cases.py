@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("tflite_micro", reason="tflite-micro not installed")
 
 import tinymem  # noqa: E402
-from tinymem import runtimes  # noqa: E402
+from tinymem.verify import runtimes  # noqa: E402
 
 from . import tiny_models  # noqa: E402
 

@@ -26,6 +26,7 @@ BUILTIN_CODES: dict[str, int] = _enum(tflite.BuiltinOperator)
 BUILTIN_NAMES: dict[int, str] = {v: k for k, v in BUILTIN_CODES.items()}
 CUSTOM_CODE = tflite.BuiltinOperator.CUSTOM  # 32: the op is named by its custom_code string
 CUSTOM_PREFIX = "CUSTOM:"  # the IR names a custom op "CUSTOM:<custom_code>"
+UNKNOWN_PREFIX = "UNKNOWN_"  # ... and a code newer than the installed schema "UNKNOWN_<code>"
 # The deprecated int8 opcode field saturates here; the real code is in builtin_code.
 DEPRECATED_CODE_MAX = 127
 
@@ -49,7 +50,7 @@ def opcode_name(code: int, custom: str | None = None) -> str:
     for a code newer than the installed schema."""
     if code == CUSTOM_CODE:
         return CUSTOM_PREFIX + (custom or "?")
-    return BUILTIN_NAMES.get(code, f"UNKNOWN_{code}")
+    return BUILTIN_NAMES.get(code, f"{UNKNOWN_PREFIX}{code}")
 
 
 def custom_name(opcode: str) -> str | None:
