@@ -13,12 +13,8 @@ works at the prediction, fails one byte below). Needs qemu-system-arm and
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from _models import model_paths  # noqa: E402
+from _bench import model_paths
 
 from tinymem.verify import firmware  # noqa: E402
 from tinymem.memory.planner import plan_model  # noqa: E402

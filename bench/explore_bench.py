@@ -19,9 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from _models import model_paths
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _bench import model_paths
 
 import tinymem  # noqa: E402
 from tinymem.schedules.explore import explore  # noqa: E402

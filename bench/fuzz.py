@@ -19,10 +19,7 @@ import traceback
 from collections import Counter
 from pathlib import Path
 
-from _models import model_paths
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from _bench import model_paths
 
 from tests.test_fuzz import STAGES, mutate, run_case  # noqa: E402
 

@@ -13,37 +13,25 @@ from __future__ import annotations
 import statistics
 import subprocess
 import sys
-import time
 
-from _models import model_paths
+from _bench import model_paths, print_header, timed
 
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
-
-import tinymem  # noqa: E402
+import tinymem
 
 
 def main() -> None:
     from tinymem.writer import serialize_model
 
-    print("| model | file kB | ops | TFLM arena B | profile command s | library ms | serialise ms |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print_header("model", "file kB", "ops", "TFLM arena B", "profile command s", "library ms",
+                 "serialise ms")
     for path in model_paths():
-        runs = []
-        for _ in range(3):
-            t = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "tinymem.cli", "profile", str(path), "--json"],
-                           check=True, capture_output=True)
-            runs.append(time.perf_counter() - t)
-        lib = []
-        for _ in range(5):
-            t = time.perf_counter()
-            prof = tinymem.profile(path)
-            lib.append(time.perf_counter() - t)
-        ser = []
-        for _ in range(3):
-            t = time.perf_counter()
-            serialize_model(prof.model)
-            ser.append(time.perf_counter() - t)
+        runs = timed(lambda: subprocess.run(
+            [sys.executable, "-m", "tinymem.cli", "profile", str(path), "--json"],
+            check=True, capture_output=True), 3)
+        profiles = []
+        lib = timed(lambda: profiles.append(tinymem.profile(path)), 5)
+        prof = profiles[-1]
+        ser = timed(lambda: serialize_model(prof.model), 3)
         print(f"| {path.stem} | {path.stat().st_size / 1024:.0f} | {len(prof.layers)} | "
               f"{prof.arena_bytes:,} | {statistics.median(runs):.2f} | "
               f"{statistics.median(lib) * 1000:.1f} | {statistics.median(ser) * 1000:.0f} |",

@@ -10,28 +10,19 @@ warm-up run that fills the reflection caches).
 from __future__ import annotations
 
 import statistics
-import sys
-import time
 
-from _models import model_paths
+from _bench import model_paths, print_header, timed
 
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
-
-from tinymem.read.reader import load_model  # noqa: E402
-from tinymem.writer import serialize_model  # noqa: E402
+from tinymem.read.reader import load_model
+from tinymem.writer import serialize_model
 
 
 def main() -> None:
-    print("| model | file kB | tensors | serialize median ms | best ms |")
-    print("|---|---:|---:|---:|---:|")
+    print_header("model", "file kB", "tensors", "serialize median ms", "best ms")
     for path in model_paths():
         model = load_model(path)
         serialize_model(model)
-        runs = []
-        for _ in range(7):
-            t = time.perf_counter()
-            serialize_model(model)
-            runs.append(time.perf_counter() - t)
+        runs = timed(lambda: serialize_model(model), 7)
         tensors = sum(len(sg.tensors) for sg in model.subgraphs)
         print(f"| {path.stem} | {path.stat().st_size / 1024:.0f} | {tensors} | "
               f"{statistics.median(runs) * 1000:.1f} | {min(runs) * 1000:.1f} |", flush=True)

@@ -260,6 +260,14 @@ def best_cached(ex):
     return min(cached, key=lambda o: o.arena_bytes)
 
 
+def written_best_cached(ex, tmp_path):
+    """The best cached option and the file it is written to."""
+    best = best_cached(ex)
+    out = tmp_path / f"{best.id}.tflite"
+    write_option(best, out)
+    return best, out
+
+
 def test_cached_option_lowers_the_head_at_no_extra_macs(explored):
     # Explore now minimises the arena to set (head + tail): every strip's conv copies keep
     # their own OpData and per-channel arrays, so the cached option it keeps is the one
@@ -275,9 +283,7 @@ def test_cached_option_lowers_the_head_at_no_extra_macs(explored):
 @needs_runtimes
 def test_cached_option_is_exact_in_litert_and_tflm(explored, tmp_path):
     path, ex = explored
-    best = best_cached(ex)
-    out = tmp_path / f"{best.id}.tflite"
-    write_option(best, out)
+    best, out = written_best_cached(ex, tmp_path)
     report = verify_models(str(path), str(out), runs=2)
     litert = next(r for r in report.results if r.runtime == "litert")
     if litert.ok is None:  # LiteRT refuses the original too (person_detect's quantization)
@@ -293,9 +299,7 @@ def test_cached_option_is_exact_in_litert_and_tflm(explored, tmp_path):
 @needs_firmware
 def test_cached_option_agrees_on_the_m4_firmware(explored, tmp_path):
     path, ex = explored
-    best = best_cached(ex)
-    out = tmp_path / f"{best.id}.tflite"
-    write_option(best, out)
+    best, out = written_best_cached(ex, tmp_path)
     sg = ex.model.main
     x = _inputs(ex.model, 5)
     orig, orig_out = run_firmware(path, inputs=x, n_outputs=len(sg.outputs))

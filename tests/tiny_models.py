@@ -209,35 +209,6 @@ def build_all(out_dir) -> list[Path]:
     return build(out_dir)
 
 
-# One builder per family (the families are defined below).
-def build_control_flow(out_dir) -> list[Path]:
-    return build_family("control_flow", out_dir)
-
-
-def build_lifetimes(out_dir) -> list[Path]:
-    return build_family("lifetimes", out_dir)
-
-
-def build_variables(out_dir) -> list[Path]:
-    return build_family("variables", out_dir)
-
-
-def build_offline(out_dir) -> list[Path]:
-    return build_family("offline", out_dir)
-
-
-def build_ties(out_dir) -> list[Path]:
-    return build_family("ties", out_dir)
-
-
-def build_scratch(out_dir) -> list[Path]:
-    return build_family("scratch", out_dir)
-
-
-def build_kernels(out_dir) -> list[Path]:
-    return build_family("kernels", out_dir)
-
-
 # --------------------------------------------------------------------------- control flow
 # Subgraphs an op calls are planned in nested scopes: a branch's tensors sit
 # above the caller's live ones and are gone when the call returns.

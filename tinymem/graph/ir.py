@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..read import dtypes
+from ..read.schema import CUSTOM_CODE
 
 
 def own_name(name: str) -> str:
@@ -93,7 +94,7 @@ class Operator:
     options: dict[str, Any] = field(default_factory=dict)
     options_type: str | None = None  # flatbuffer options table name
     version: int = 1
-    builtin_code: int = 32
+    builtin_code: int = CUSTOM_CODE
     custom_code: str | None = None
     intermediates: tuple[int, ...] = ()
     # Index of the operator of the source model this one computes (part of),

@@ -8,6 +8,7 @@ rewritten file, so their figures cannot disagree.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -48,11 +49,7 @@ class ArenaPlan:
 
     def scratch_bytes_by_op(self) -> dict[tuple[int, int], int]:
         """Aligned scratch bytes each operator's kernel requests in the head."""
-        out: dict[tuple[int, int], int] = {}
-        for b in self.requests.buffers:
-            if b.tensor is None and b.op is not None:
-                out[(b.subgraph, b.op)] = out.get((b.subgraph, b.op), 0) + b.aligned
-        return out
+        return _per_scratch_op(self.requests, lambda b: b.aligned)
 
     def persistent_bytes_by_op(self) -> dict[tuple[int, int], int]:
         """Tail bytes of each operator: parsed options and kernel data (padding included)."""
@@ -101,37 +98,23 @@ class ArenaPlan:
         return op
 
 
+def _plan_figure(name: str, doc: str) -> property:
+    """A figure read from `self.plan`: the plan is its one home."""
+    return property(lambda self: getattr(self.plan, name), doc=doc)
+
+
 class PlannedFigures:
     """The figures of anything measured by a plan (a profile, an explored option)."""
 
     plan: ArenaPlan
 
-    @property
-    def arena_bytes(self) -> int:
-        """The arena head TFLM allocates."""
-        return self.plan.arena_bytes
-
-    @property
-    def peak_bytes(self) -> int:
-        """The live-set lower bound."""
-        return self.plan.peak_bytes
-
-    @property
-    def target(self) -> Target:
-        return self.plan.target
-
-    @property
-    def head_bytes(self) -> int:
-        return self.plan.head_bytes
-
-    @property
-    def tail_bytes(self) -> int:
-        return self.plan.tail_bytes
-
-    @property
-    def required_bytes(self) -> int:
-        """The arena to set (kTensorArenaSize): the smallest that works on the target."""
-        return self.plan.required_bytes
+    arena_bytes = _plan_figure("arena_bytes", "The arena head TFLM allocates.")
+    peak_bytes = _plan_figure("peak_bytes", "The live-set lower bound.")
+    target = _plan_figure("target", "The target the plan was made for.")
+    head_bytes = _plan_figure("head_bytes", "The arena head TFLM allocates.")
+    tail_bytes = _plan_figure("tail_bytes", "The tail: what TFLM keeps from the arena's end.")
+    required_bytes = _plan_figure(
+        "required_bytes", "The arena to set (kTensorArenaSize): the smallest that works on the target.")
 
 
 def plan_model(model: Model, offline: list[int] | None = None,
@@ -156,12 +139,19 @@ def with_tail(model: Model, plan: ArenaPlan, target: Target | None,
               offline: list[int] | None = None) -> ArenaPlan:
     """`plan` (a head plan of `model`) with the target's tail and smallest arena."""
     target = target or HOST_TARGET
-    scratch_count: dict[tuple[int, int], int] = {}
-    for b in plan.requests.buffers:
-        if b.tensor is None and b.op is not None:
-            scratch_count[(b.subgraph, b.op)] = scratch_count.get((b.subgraph, b.op), 0) + 1
+    scratch_count = _per_scratch_op(plan.requests, lambda b: 1)
     plan.target = target
     plan.tail = plan_tail(model, target, plan.arena_bytes, scratch_count,
                           plan.requests.planned_count, offline if offline else None)
     return plan
+
+
+def _per_scratch_op(requests: Requests, weigh: Callable[[BufferRequest], int]
+                    ) -> dict[tuple[int, int], int]:
+    """(subgraph, op) -> the sum of `weigh` over the scratch buffers the op's kernel requests."""
+    out: dict[tuple[int, int], int] = {}
+    for b in requests.buffers:
+        if b.tensor is None and b.op is not None:
+            out[(b.subgraph, b.op)] = out.get((b.subgraph, b.op), 0) + weigh(b)
+    return out
 

@@ -69,22 +69,26 @@ _PARAMS_COMMON = {
     "TfLiteStridedSliceParams": (24, 4), "TfLiteUnidirectionalSequenceLSTMParams": (16, 4),
     "TfLiteUnpackParams": (8, 4), "TfLiteWhileParams": (8, 4),
 }
-_PARAMS_ARM = {
-    "TfLiteAddParams": (2, 1), "TfLiteArgMaxParams": (1, 1), "TfLiteArgMinParams": (1, 1),
-    "TfLiteCastParams": (2, 1), "TfLiteDivParams": (1, 1), "TfLiteFullyConnectedParams": (5, 1),
-    "TfLiteL2NormParams": (1, 1), "TfLiteLSTMParams": (16, 4), "TfLiteMirrorPaddingParams": (1, 1),
-    "TfLiteMulParams": (1, 1), "TfLiteSVDFParams": (8, 4), "TfLiteShapeParams": (1, 1),
-    "TfLiteSubParams": (2, 1), "TfLiteTransposeConvParams": (16, 4),
-    "TfLiteVarHandleParams": (8, 4),
+# ... and those that differ: (Arm EABI, x86-64) sizeof, alignof.
+_PARAMS_PER_ABI = {
+    "TfLiteAddParams": ((2, 1), (8, 4)),
+    "TfLiteArgMaxParams": ((1, 1), (4, 4)),
+    "TfLiteArgMinParams": ((1, 1), (4, 4)),
+    "TfLiteCastParams": ((2, 1), (8, 4)),
+    "TfLiteDivParams": ((1, 1), (4, 4)),
+    "TfLiteFullyConnectedParams": ((5, 1), (32, 8)),
+    "TfLiteL2NormParams": ((1, 1), (4, 4)),
+    "TfLiteLSTMParams": ((16, 4), (20, 4)),
+    "TfLiteMirrorPaddingParams": ((1, 1), (4, 4)),
+    "TfLiteMulParams": ((1, 1), (4, 4)),
+    "TfLiteSVDFParams": ((8, 4), (12, 4)),
+    "TfLiteShapeParams": ((1, 1), (4, 4)),
+    "TfLiteSubParams": ((2, 1), (8, 4)),
+    "TfLiteTransposeConvParams": ((16, 4), (20, 4)),
+    "TfLiteVarHandleParams": ((8, 4), (16, 8)),
 }
-_PARAMS_X86_64 = {
-    "TfLiteAddParams": (8, 4), "TfLiteArgMaxParams": (4, 4), "TfLiteArgMinParams": (4, 4),
-    "TfLiteCastParams": (8, 4), "TfLiteDivParams": (4, 4), "TfLiteFullyConnectedParams": (32, 8),
-    "TfLiteL2NormParams": (4, 4), "TfLiteLSTMParams": (20, 4), "TfLiteMirrorPaddingParams": (4, 4),
-    "TfLiteMulParams": (4, 4), "TfLiteSVDFParams": (12, 4), "TfLiteShapeParams": (4, 4),
-    "TfLiteSubParams": (8, 4), "TfLiteTransposeConvParams": (20, 4),
-    "TfLiteVarHandleParams": (16, 8),
-}
+_PARAMS_ARM = {name: arm for name, (arm, _) in _PARAMS_PER_ABI.items()}
+_PARAMS_X86_64 = {name: x86 for name, (_, x86) in _PARAMS_PER_ABI.items()}
 
 ABIS: dict[int, Abi] = {
     # Cortex-M, arm-none-eabi-gcc: sizes reported by the firmware (sizeof) or read

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Callable, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional
 
 from ..graph.ir import Operator, Subgraph
 from ..targets import Target
@@ -203,3 +203,10 @@ class OpRule:
 
 
 NO_MACS = _no_macs
+
+
+def rules(names: Iterable[str], kernels: Mapping[str, Tflm], **fields: Any) -> list[OpRule]:
+    """One rule per op of `names`, all alike but for their TFLM kernel, which
+    `kernels` gives by name (None where it lists none)."""
+    return [OpRule(name, tflm=kernels.get(name), **fields) for name in names]
+

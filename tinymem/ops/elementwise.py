@@ -10,7 +10,7 @@ from ..graph.ir import Operator, Subgraph
 from ..targets import Target
 from .base import Channels, NO_MACS, InPlace, OpData, OpRule, Window
 from .shapes import elements, inp, out
-from .tflm import Tflm, kernel, same_input_types, same_types, tflm
+from .tflm import Tflm, kernel, resolver_method, same_input_types, same_types, tflm
 
 
 def pointwise_window(op: Operator, sg: Subgraph) -> tuple[Window, Window] | None:
@@ -94,12 +94,19 @@ _COMPARED = ("float32", "int8", "int32", "int64")  # comparisons.cc: only GREATE
 _CAST_TYPES = ("int8", "int16", "int32", "uint32", "float32")
 
 
-def _binary(resolver: str, *dtypes: str) -> Tflm:
-    return same_types(resolver, *dtypes, checks=(same_input_types,))
+def _same(dtypes: tuple[str, ...], *ops: str, checks=()) -> dict[str, Tflm]:
+    """Ops whose kernels keep the input dtype, for each of `dtypes`."""
+    return {op: same_types(resolver_method(op), *dtypes, checks=checks) for op in ops}
 
 
-def _compare(resolver: str, *dtypes: str) -> Tflm:
-    return tflm(resolver, kernel(*(f"{d}->bool" for d in dtypes), checks=(same_input_types,)))
+def _binary(dtypes: tuple[str, ...], *ops: str) -> dict[str, Tflm]:
+    return _same(dtypes, *ops, checks=(same_input_types,))
+
+
+def _compare(dtypes: tuple[str, ...], *ops: str) -> dict[str, Tflm]:
+    return {op: tflm(resolver_method(op), kernel(*(f"{d}->bool" for d in dtypes),
+                                                 checks=(same_input_types,)))
+            for op in ops}
 
 
 # What TFLM registers for each op and the input types its kernel switches on
@@ -107,14 +114,11 @@ def _compare(resolver: str, *dtypes: str) -> Tflm:
 # Ops absent here (RELU_N1_TO_1, RELU_0_TO_1, GELU, SIGN, POW, BITWISE_XOR,
 # RIGHT_SHIFT, ATAN2, SELECT) have no TFLM kernel.
 TFLM = {
-    "RELU": same_types("AddRelu", *_Q),
-    "RELU6": same_types("AddRelu6", *_Q),
-    "LOGISTIC": same_types("AddLogistic", *_Q),
-    "TANH": same_types("AddTanh", *_Q),
-    "LEAKY_RELU": same_types("AddLeakyRelu", *_Q),
-    "HARD_SWISH": same_types("AddHardSwish", "float32", "int8"),
-    "ELU": same_types("AddElu", "float32", "int8"),
-    "PRELU": same_types("AddPrelu", *_Q),
+    **_same(_Q, "RELU", "RELU6", "LOGISTIC", "TANH", "LEAKY_RELU", "PRELU", "ABS"),
+    **_same(("float32", "int8"), "HARD_SWISH", "ELU", "RSQRT", "ADD_N"),
+    **_same(_F, "NEG", "EXP", "LOG", "SQRT", "SQUARE", "SIN", "COS", "FLOOR", "CEIL", "ROUND"),
+    **_same(("bool",), "LOGICAL_NOT"),
+    **_same(("float32", "int32", "int64", "int8"), "ZEROS_LIKE"),
     # quantize_common.cc Prepare: the (input, output) pairs it requantizes.
     "QUANTIZE": tflm("AddQuantize", kernel(
         "float32->int8", "float32->int16", "int32->int8", "int32->int16", "int16->int8",
@@ -124,59 +128,33 @@ TFLM = {
                                                "uint8->float32")),
     "CAST": tflm("AddCast", kernel(*(f"{a}->{b}" for a in _CAST_TYPES + ("bool",)
                                      for b in _CAST_TYPES))),
-    "ABS": same_types("AddAbs", *_Q),
-    "NEG": same_types("AddNeg", *_F),
-    "EXP": same_types("AddExp", *_F),
-    "LOG": same_types("AddLog", *_F),
-    "SQRT": same_types("AddSqrt", *_F),
-    "RSQRT": same_types("AddRsqrt", "float32", "int8"),
-    "SQUARE": same_types("AddSquare", *_F),
-    "SIN": same_types("AddSin", *_F),
-    "COS": same_types("AddCos", *_F),
-    "FLOOR": same_types("AddFloor", *_F),
-    "CEIL": same_types("AddCeil", *_F),
-    "ROUND": same_types("AddRound", *_F),
-    "LOGICAL_NOT": same_types("AddLogicalNot", "bool"),
-    "ZEROS_LIKE": same_types("AddZerosLike", "float32", "int32", "int64", "int8"),
-    "ADD": _binary("AddAdd", "float32", "int32", "int8", "int16"),
-    "SUB": _binary("AddSub", "float32", "int32", "int8", "int16"),
-    "MUL": _binary("AddMul", "float32", "int32", "int8", "int16"),
-    "DIV": _binary("AddDiv", "float32", "int32", "int8"),
-    "MAXIMUM": _binary("AddMaximum", *_MINMAX),
-    "MINIMUM": _binary("AddMinimum", *_MINMAX),
-    "SQUARED_DIFFERENCE": _binary("AddSquaredDifference", "float32", "int32", "int8", "int16"),
-    "FLOOR_DIV": _binary("AddFloorDiv", *_F),
-    "FLOOR_MOD": _binary("AddFloorMod", *_F),
-    "LESS": _compare("AddLess", *_COMPARED),
-    "LESS_EQUAL": _compare("AddLessEqual", *_COMPARED),
-    "GREATER": _compare("AddGreater", *_COMPARED, "int16"),
-    "GREATER_EQUAL": _compare("AddGreaterEqual", *_COMPARED),
-    "EQUAL": _compare("AddEqual", *_COMPARED, "bool"),
-    "NOT_EQUAL": _compare("AddNotEqual", *_COMPARED, "bool"),
-    "LOGICAL_AND": _binary("AddLogicalAnd", "bool"),
-    "LOGICAL_OR": _binary("AddLogicalOr", "bool"),
-    "ADD_N": same_types("AddAddN", "float32", "int8"),
+    **_binary(("float32", "int32", "int8", "int16"), "ADD", "SUB", "MUL", "SQUARED_DIFFERENCE"),
+    **_binary(("float32", "int32", "int8"), "DIV"),
+    **_binary(_MINMAX, "MAXIMUM", "MINIMUM"),
+    **_binary(_F, "FLOOR_DIV", "FLOOR_MOD"),
+    **_binary(("bool",), "LOGICAL_AND", "LOGICAL_OR"),
+    **_compare(_COMPARED, "LESS", "LESS_EQUAL", "GREATER_EQUAL"),
+    **_compare(_COMPARED + ("int16",), "GREATER"),
+    **_compare(_COMPARED + ("bool",), "EQUAL", "NOT_EQUAL"),
     # select.cc: the condition is input 0; the values (1, 2) pick the kernel.
     "SELECT_V2": tflm("AddSelectV2", kernel("float32->float32", "int8->int8", "int16->int16",
                                             data=1)),
 }
 
+
+def _elementwise(name: str, window, in_place: tuple[int, ...], in_place_ops: set[str]) -> OpRule:
+    """The rule of an element-wise op: one MAC per output element (none for a
+    conversion), channel-wise, in place over `in_place` where its kernel allows."""
+    return OpRule(name, macs=NO_MACS if name in _MOVES else per_output_element,
+                  window=window, channels=Channels.CHANNELWISE,
+                  opdata=_OPDATA.get(name, OpData()),
+                  tflm=TFLM.get(name),
+                  in_place=InPlace(in_place) if name in in_place_ops else None)
+
+
 RULES = [
-    OpRule(name, macs=NO_MACS if name in _MOVES else per_output_element,
-           window=pointwise_window, channels=Channels.CHANNELWISE,
-           opdata=_OPDATA.get(name, OpData()),
-           tflm=TFLM.get(name),
-           in_place=InPlace((0,)) if name in _UNARY_IN_PLACE else None,
-           )
-    for name in UNARY
-] + [
-    OpRule(name, macs=per_output_element, window=binary_window, channels=Channels.CHANNELWISE,
-           opdata=_OPDATA.get(name, OpData()),
-           tflm=TFLM.get(name),
-           in_place=InPlace((0, 1)) if name in _BINARY_IN_PLACE else None,
-           )
-    for name in BINARY
-] + [
+    *(_elementwise(name, pointwise_window, (0,), _UNARY_IN_PLACE) for name in UNARY),
+    *(_elementwise(name, binary_window, (0, 1), _BINARY_IN_PLACE) for name in BINARY),
     OpRule("ADD_N", macs=per_output_element, window=binary_window, channels=Channels.CHANNELWISE,
            scratch=add_n_scratch,
            tflm=TFLM["ADD_N"],

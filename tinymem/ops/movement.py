@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..graph.ir import Operator, Subgraph
 from ..targets import Target
-from .base import Channels, ChannelWise, NO_MACS, InPlace, OpData, OpRule, Window
+from .base import Channels, ChannelWise, NO_MACS, InPlace, OpData, OpRule, Window, rules
 from .shapes import inp, out
 from .tflm import constant_input, input_rank, kernel, same_types, tflm
 
@@ -178,16 +178,11 @@ RULES = [
            opdata=OpData(84),
            tflm=TFLM.get("STRIDED_SLICE"),
            ),
-] + [
-    OpRule(name, macs=NO_MACS,
-           tflm=TFLM.get(name),
-           )
-    for name in (
-        "SPLIT", "SPLIT_V", "SLICE", "TRANSPOSE", "GATHER", "GATHER_ND",
-        "PACK", "UNPACK", "TILE", "BROADCAST_TO", "SPACE_TO_DEPTH", "DEPTH_TO_SPACE",
-        "SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND", "RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR",
-        "FILL", "SHAPE", "RANK", "REVERSE_V2", "ONE_HOT", "RANGE", "SCATTER_ND",
-        "DYNAMIC_UPDATE_SLICE", "BROADCAST_ARGS", "VAR_HANDLE", "READ_VARIABLE",
-        "ASSIGN_VARIABLE", "EMBEDDING_LOOKUP", "IF", "WHILE", "CALL_ONCE",
-    )
-]
+] + rules((
+    "SPLIT", "SPLIT_V", "SLICE", "TRANSPOSE", "GATHER", "GATHER_ND",
+    "PACK", "UNPACK", "TILE", "BROADCAST_TO", "SPACE_TO_DEPTH", "DEPTH_TO_SPACE",
+    "SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND", "RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR",
+    "FILL", "SHAPE", "RANK", "REVERSE_V2", "ONE_HOT", "RANGE", "SCATTER_ND",
+    "DYNAMIC_UPDATE_SLICE", "BROADCAST_ARGS", "VAR_HANDLE", "READ_VARIABLE",
+    "ASSIGN_VARIABLE", "EMBEDDING_LOOKUP", "IF", "WHILE", "CALL_ONCE",
+), TFLM, macs=NO_MACS)

@@ -9,31 +9,31 @@ in `memory/tail.py`.
 
 from __future__ import annotations
 
-_POOL = "TfLitePoolParams"
-_REDUCER = "TfLiteReducerParams"
+from .tflm import camel_case
+
+
+def _named(*ops: str) -> dict[str, str]:
+    """Ops whose struct TFLM names after them: ADD -> TfLiteAddParams."""
+    return {op: f"TfLite{camel_case(op)}Params" for op in ops}
+
+
+def _shared(struct: str, *ops: str) -> dict[str, str]:
+    return dict.fromkeys(ops, struct)
+
 
 BUILTIN_PARAMS: dict[str, str] = {
-    "ADD": "TfLiteAddParams", "ARG_MAX": "TfLiteArgMaxParams", "ARG_MIN": "TfLiteArgMinParams",
-    "AVERAGE_POOL_2D": _POOL, "MAX_POOL_2D": _POOL, "L2_POOL_2D": _POOL,
-    "BATCH_MATMUL": "TfLiteBatchMatMulParams", "CALL_ONCE": "TfLiteCallOnceParams",
-    "CONCATENATION": "TfLiteConcatenationParams", "CONV_2D": "TfLiteConvParams",
-    "CUMSUM": "TfLiteCumsumParams", "DEPTH_TO_SPACE": "TfLiteDepthToSpaceParams",
-    "DEPTHWISE_CONV_2D": "TfLiteDepthwiseConvParams", "DIV": "TfLiteDivParams",
-    "FULLY_CONNECTED": "TfLiteFullyConnectedParams", "L2_NORMALIZATION": "TfLiteL2NormParams",
-    "LEAKY_RELU": "TfLiteLeakyReluParams", "LSTM": "TfLiteLSTMParams",
-    "MIRROR_PAD": "TfLiteMirrorPaddingParams", "MUL": "TfLiteMulParams",
-    "PACK": "TfLitePackParams", "RESHAPE": "TfLiteReshapeParams",
-    "MEAN": _REDUCER, "SUM": _REDUCER, "REDUCE_ANY": _REDUCER, "REDUCE_ALL": _REDUCER,
-    "REDUCE_MAX": _REDUCER, "REDUCE_MIN": _REDUCER, "REDUCE_PROD": _REDUCER,
-    "RESIZE_BILINEAR": "TfLiteResizeBilinearParams",
-    "RESIZE_NEAREST_NEIGHBOR": "TfLiteResizeNearestNeighborParams",
-    "SHAPE": "TfLiteShapeParams", "SOFTMAX": "TfLiteSoftmaxParams",
-    "SPACE_TO_DEPTH": "TfLiteSpaceToDepthParams", "SPLIT": "TfLiteSplitParams",
-    "SPLIT_V": "TfLiteSplitVParams", "SQUEEZE": "TfLiteSqueezeParams",
-    "STRIDED_SLICE": "TfLiteStridedSliceParams", "SUB": "TfLiteSubParams",
-    "SVDF": "TfLiteSVDFParams", "TRANSPOSE_CONV": "TfLiteTransposeConvParams",
-    "UNPACK": "TfLiteUnpackParams", "VAR_HANDLE": "TfLiteVarHandleParams",
-    "CAST": "TfLiteCastParams",
+    **_named("ADD", "ARG_MAX", "ARG_MIN", "CALL_ONCE", "CAST", "CONCATENATION", "CUMSUM",
+             "DEPTH_TO_SPACE", "DIV", "FULLY_CONNECTED", "GATHER", "IF", "LEAKY_RELU", "MUL",
+             "PACK", "RESHAPE", "RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR", "SHAPE",
+             "SOFTMAX", "SPACE_TO_DEPTH", "SPLIT", "SPLIT_V", "SQUEEZE", "STRIDED_SLICE", "SUB",
+             "TRANSPOSE_CONV", "UNPACK", "VAR_HANDLE", "WHILE"),
+    **_shared("TfLitePoolParams", "AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D"),
+    **_shared("TfLiteReducerParams", "MEAN", "SUM", "REDUCE_ANY", "REDUCE_ALL", "REDUCE_MAX",
+              "REDUCE_MIN", "REDUCE_PROD"),
+    # Spelt otherwise than the op.
+    "BATCH_MATMUL": "TfLiteBatchMatMulParams", "CONV_2D": "TfLiteConvParams",
+    "DEPTHWISE_CONV_2D": "TfLiteDepthwiseConvParams", "L2_NORMALIZATION": "TfLiteL2NormParams",
+    "LSTM": "TfLiteLSTMParams", "MIRROR_PAD": "TfLiteMirrorPaddingParams",
+    "SVDF": "TfLiteSVDFParams",
     "UNIDIRECTIONAL_SEQUENCE_LSTM": "TfLiteUnidirectionalSequenceLSTMParams",
-    "GATHER": "TfLiteGatherParams", "IF": "TfLiteIfParams", "WHILE": "TfLiteWhileParams",
 }

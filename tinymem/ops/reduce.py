@@ -6,7 +6,7 @@ from ..graph.ir import Operator, Subgraph
 from ..targets import Target
 import numpy as np
 
-from .base import Channels, ChannelWise, OpData, OpRule
+from .base import Channels, ChannelWise, OpData, OpRule, rules
 from .movement import constant_values
 from .shapes import elements, inp, out  # noqa: F401
 from .tflm import kernel, same_types, tflm
@@ -71,23 +71,14 @@ RULES = [
            )
     for name in ("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN")
 ] + [
-    OpRule("REDUCE_ALL", macs=per_input_element, scratch=reduce_scratch,
-           opdata=OpData(44),
-           tflm=TFLM.get("REDUCE_ALL"),
-           )
-] + [
-    OpRule(name, macs=per_input_element,
-           tflm=TFLM.get(name),
-           )
-    for name in ("REDUCE_PROD", "REDUCE_ANY", "ARG_MAX", "ARG_MIN", "CUMSUM")
-] + [
+    *rules(("REDUCE_ALL",), TFLM, macs=per_input_element, scratch=reduce_scratch,
+           opdata=OpData(44)),
+    *rules(("REDUCE_PROD", "REDUCE_ANY", "ARG_MAX", "ARG_MIN", "CUMSUM"), TFLM,
+           macs=per_input_element),
     OpRule("SOFTMAX", macs=per_input_element,
            opdata=OpData(56, cmsis_nn=64, host=80),
            tflm=TFLM.get("SOFTMAX"),
            ),
-] + [
-    OpRule(name, macs=per_input_element,
-           tflm=TFLM.get(name),
-           )
-    for name in ("LOG_SOFTMAX", "L2_NORMALIZATION", "LOCAL_RESPONSE_NORMALIZATION")
+    *rules(("LOG_SOFTMAX", "L2_NORMALIZATION", "LOCAL_RESPONSE_NORMALIZATION"), TFLM,
+           macs=per_input_element),
 ]

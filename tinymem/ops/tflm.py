@@ -93,6 +93,17 @@ class Tflm:
         return self.kernels.get(kernels)
 
 
+def camel_case(op: str) -> str:
+    """How TFLM spells an op in its C++ names: "LEAKY_RELU" -> "LeakyRelu"."""
+    return "".join(word.capitalize() for word in op.split("_"))
+
+
+def resolver_method(op: str) -> str:
+    """The resolver method TFLM names after the op ("AddLeakyRelu"); a few ops'
+    methods are spelt otherwise ("AddConv2D") and are written out where they occur."""
+    return "Add" + camel_case(op)
+
+
 def kernel(*signatures: str, checks: tuple[Check, ...] = (), data: int = 0,
            weights: int | None = None, output: int = 0) -> Kernel:
     return Kernel(tuple(Signature.parse(s) for s in signatures), tuple(checks), data,

@@ -6,7 +6,7 @@ metadata tables...) straight from the source bytes. A damaged offset in a
 field only the writer touches used to surface there as a struct.error. This
 walk visits every field of every table reachable from the root, by
 reflection on the generated `tflite` classes (the field kinds of
-flatbuffer_tables.table_fields), and checks that each offset, vector and
+reflection.table_fields), and checks that each offset, vector and
 string lies inside the file, so a file that passes can be read by any stage.
 
 Each (table type, position) is visited once, however many entries share it;
@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import struct
 
-_SIZES = {"Bool": 1, "Uint8": 1, "Int8": 1, "Uint16": 2, "Int16": 2, "Uint32": 4, "Int32": 4,
-          "Uint64": 8, "Int64": 8, "Float32": 4, "Float64": 8}
+from .reflection import NUMBER_SIZES, Kind, table_fields
+from .schema import union_member
 
 
 class Damaged(Exception):
@@ -40,15 +40,8 @@ def _u32(data: bytes, pos: int, what: str) -> int:
 
 class _Walk:
     def __init__(self, data: bytes, max_tables: int):
-        from ..writer.tables import table_fields
-        from .schema import UNION_CODES, UNION_ENUMS
-
         self.data = data
         self.n = len(data)
-        self.fields = table_fields
-        # union field name -> {code: member table name}
-        self.members = {name: {code: member for member, code in UNION_CODES[enum].items()}
-                        for name, enum in UNION_ENUMS.items()}
         self.seen: set[tuple[str, int]] = set()
         self.max_tables = max_tables
 
@@ -68,26 +61,26 @@ class _Walk:
         if vt_size < 4 or vtable + vt_size > n or pos + tab_size > n:
             raise Damaged(f"{type_name} table at byte {pos} runs past the end of the file")
         values: dict[str, int] = {}
-        for f in self.fields(type_name):
+        for f in table_fields(type_name):
             if f.vtable + 2 > vt_size:
                 continue  # a field newer than the writer of the file: absent
             off = struct.unpack_from("<H", data, vtable + f.vtable)[0]
             if not off:
                 continue
-            size = _SIZES.get(f.prim, 4) if f.kind == "scalar" else 4
+            size = NUMBER_SIZES.get(f.prim, 4) if f.kind == Kind.SCALAR else 4
             if off + size > tab_size:
                 raise Damaged(f"{type_name}.{f.name} at byte {pos} lies outside its table")
             loc = pos + off
-            if f.kind == "scalar":
+            if f.kind == Kind.SCALAR:
                 if f.name.endswith("Type") and size == 1:
                     values[f.name] = data[loc]
                 continue
             target = loc + _u32(data, loc, f"{type_name}.{f.name}")
-            if f.kind == "table":
+            if f.kind == Kind.TABLE:
                 self.table(f.sub, target)
-            elif f.kind == "union":
-                member = self.members.get(f.name, {}).get(values.get(f.name + "Type", -1))
-                if member and member != "NONE":
+            elif f.kind == Kind.UNION:
+                member = union_member(f.name, values.get(f.name + "Type", -1))
+                if member:
                     self.table(member, target)
             else:
                 self.vector(type_name, f, target)
@@ -95,16 +88,16 @@ class _Walk:
     def vector(self, type_name: str, f, target: int) -> None:
         what = f"{type_name}.{f.name}"
         length = _u32(self.data, target, what)
-        elem = _SIZES.get(f.prim, 1) if f.kind == "vector" and f.elem == "scalar" else 4
-        if f.kind == "string":
+        elem = NUMBER_SIZES.get(f.prim, 1) if f.kind == Kind.VECTOR and f.elem == Kind.SCALAR else 4
+        if f.kind == Kind.STRING:
             elem = 1
         if target + 4 + length * elem > self.n:
             raise Damaged(f"{what} ({length:,} entries) runs past the end of the file")
-        if f.kind == "vector" and f.elem in ("table", "string"):
+        if f.kind == Kind.VECTOR and f.elem in (Kind.TABLE, Kind.STRING):
             for j in range(length):
                 at = target + 4 + 4 * j
                 child = at + _u32(self.data, at, what)
-                if f.elem == "table":
+                if f.elem == Kind.TABLE:
                     self.table(f.sub, child)
                 else:
                     n = _u32(self.data, child, what)

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import stat
 import struct
-from functools import lru_cache
 from typing import Any
 
 import flatbuffers
@@ -24,8 +22,9 @@ from . import dtypes, limits
 from ..errors import ModelError, TinymemError
 from .flatbuffer_check import Damaged, check_model
 from ..graph.ir import Buffer, Model, Operator, Quantization, SignatureDef, Subgraph, Tensor
+from .reflection import options_fields
 from .schema import (ENUM_FIELDS, FILE_IDENTIFIER, OPTIONS2_NAMES, OPTIONS_NAMES,
-                            opcode_name, opcode_of)
+                     opcode_name, opcode_of)
 
 # No tensor of a real model (let alone one for a microcontroller) has more
 # elements than this; a larger claim is a damaged file.
@@ -381,30 +380,6 @@ def _text(b: bytes | None) -> str:
     if not b:
         return ""
     return b.decode("utf-8", errors="replace")
-
-
-def snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-
-
-@lru_cache(maxsize=None)
-def options_fields(type_name: str) -> tuple[type, tuple[tuple[str, str, bool], ...]]:
-    """The generated reader class for an options table and its fields.
-
-    Returns (class, ((snake_name, method_name, is_vector), ...)). Found by
-    reflection on the `tflite` package, so every option of every op is read
-    without a hand-written list per op.
-    """
-    cls = getattr(tflite, type_name)
-    fields = []
-    for attr in dir(cls):
-        if not attr[:1].isupper() or attr in ("Init", "GetRootAs") or attr.startswith("GetRootAs"):
-            continue
-        if attr.endswith(("AsNumpy", "Length", "IsNone", "BufferHasIdentifier")):
-            continue
-        is_vec = hasattr(cls, attr + "Length")
-        fields.append((snake(attr), attr, is_vec))
-    return cls, tuple(fields)
 
 
 def read_options(type_name: str, table: flatbuffers.table.Table, reader: _Reader) -> dict[str, Any]:

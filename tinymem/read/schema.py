@@ -26,6 +26,7 @@ BUILTIN_CODES: dict[str, int] = _enum(tflite.BuiltinOperator)
 BUILTIN_NAMES: dict[int, str] = {v: k for k, v in BUILTIN_CODES.items()}
 CUSTOM_CODE = tflite.BuiltinOperator.CUSTOM  # 32: the op is named by its custom_code string
 CUSTOM_PREFIX = "CUSTOM:"  # the IR names a custom op "CUSTOM:<custom_code>"
+UNKNOWN_PREFIX = "UNKNOWN_"  # ... and a code newer than the installed schema "UNKNOWN_<code>"
 # The deprecated int8 opcode field saturates here; the real code is in builtin_code.
 DEPRECATED_CODE_MAX = 127
 
@@ -49,7 +50,7 @@ def opcode_name(code: int, custom: str | None = None) -> str:
     for a code newer than the installed schema."""
     if code == CUSTOM_CODE:
         return CUSTOM_PREFIX + (custom or "?")
-    return BUILTIN_NAMES.get(code, f"UNKNOWN_{code}")
+    return BUILTIN_NAMES.get(code, f"{UNKNOWN_PREFIX}{code}")
 
 
 def custom_name(opcode: str) -> str | None:
@@ -78,6 +79,19 @@ UNION_CODES: dict[str, dict[str, int]] = {
     enum: {k: v for k, v in vars(getattr(tflite, enum)).items() if not k.startswith("_")}
     for enum in set(UNION_ENUMS.values())
 }
+_UNION_MEMBERS: dict[str, dict[int, str]] = {
+    enum: {code: member for member, code in codes.items() if member != "NONE"}
+    for enum, codes in UNION_CODES.items()
+}
+
+
+def union_member(field: str, code: int) -> str | None:
+    """The table a union field (`UNION_ENUMS`) holds for its type code; None
+    for NONE, an unknown code, or a field that is no union copied generically."""
+    enum = UNION_ENUMS.get(field)
+    return None if enum is None else _UNION_MEMBERS[enum].get(code)
+
+
 # Vectors the schema declares force_align: 16 (the generated Python ignores it).
 FORCE_ALIGN = {("Buffer", "Data"): 16, ("CustomQuantization", "Custom"): 16}
 # TFLite Micro wants constant data 16-byte aligned.

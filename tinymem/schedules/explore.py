@@ -19,7 +19,6 @@ fits the budget.
 
 from __future__ import annotations
 
-import itertools
 import time
 from dataclasses import dataclass, field
 from enum import Enum
@@ -41,7 +40,8 @@ from .diagnose import Diagnosis, diagnose
 from .fold_pad import fold_pads
 from .reorder import reorder
 from .fdt import fdt_steps
-from .tiling_steps import Step, joined_steps, spatial_steps
+from .steps import Step, StepKind
+from .tiling_steps import joined_steps, spatial_steps
 from .row_cache import cached_steps
 from . import parallel
 
@@ -349,7 +349,7 @@ def explore(model: Model, budget: int | None = None, max_overhead: float | None 
                 chains.update(_beam(ev, pool, candidates, start, start_plan, cap, beam,
                                     goal, budget))
     for steps, (m, plan, macs) in chains.items():
-        kinds = sorted({s.kind for s in steps}, key=["patch", "spatial", "cached", "fdt"].index)
+        kinds = sorted({s.kind for s in steps}, key=list(StepKind).index)
         kinds = (["fold"] if fold_note else []) + kinds
         labels = ([fold_note] if fold_note else []) + [s.label for s in steps]
         options.append(option("+".join(kinds), "; then ".join(labels), m, plan, macs, steps))

@@ -57,6 +57,7 @@ from ..targets import DEFAULT_TARGET
 from .edit import GraphEditor, _stem, clone
 from .segments import source_span
 from .spatial import even_splits
+from .steps import StepKind, step_label
 
 # Partition counts tried (moiopt's list).
 FDT_PARTS = (2, 3, 4, 5, 7, 9, 12, 16, 20, 25)
@@ -107,15 +108,14 @@ class FdtStep:
     segment: Path
     parts: int
     source_ops: tuple[int, int] | None = None
-    kind: str = "fdt"
+    kind: StepKind = StepKind.FDT
     grid: None = None
 
     @property
     def label(self) -> str:
-        first, last = self.source_ops or (self.segment.first, self.segment.last)
         merge = {Merge.SUM: " sum-merge", Merge.JOIN: " into the concat"}.get(
             self.segment.merge, "")
-        return f"{self.kind} ops {first}-{last} {self.parts} parts{merge}"
+        return step_label(self, f"{self.parts} parts{merge}")
 
     def apply(self, model: Model) -> Model:
         return fdt_split(model, self.segment, self.parts)

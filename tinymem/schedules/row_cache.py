@@ -32,10 +32,12 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from ..graph.ir import Model, Subgraph
+from .balance import balanced_splits
 from .edit import GraphEditor
 from .segments import Segment
 from .spatial import Grid, _axis_cost_tables, _data_inputs, even_splits, segment_windows
 from .segments import source_span
+from .steps import StepKind, step_label
 from .tiling_steps import candidate_segments
 
 # Strip counts tried per segment (capped at the exit's height): fewer strips
@@ -534,29 +536,8 @@ def balanced_cuts(sg: Subgraph, seg: Segment, parts: int,
     _, cost = _axis_cost_tables(sg, seg, windows, 0, n)
     cost = [int(c) for c in cost]
     cost[0] = 0
-
-    def cut(limit: int) -> list[int] | None:
-        ends, a = [], 0
-        while a < n:
-            b = a + 1
-            if cost[b] - cost[a] > limit:
-                return None
-            while b < n and cost[b + 1] - cost[a] <= limit:
-                b += 1
-            ends.append(b)
-            a = b
-            if len(ends) > parts:
-                return None
-        return ends
-
-    lo, hi = 1, cost[n]
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if cut(mid) is not None:
-            hi = mid
-        else:
-            lo = mid + 1
-    return (0,) + tuple(cut(lo) or (n,))
+    strips = balanced_splits(cost, cost, parts)
+    return (0,) + (tuple(b for _, b in strips) if strips else (n,))
 
 
 @dataclass(frozen=True)
@@ -568,7 +549,7 @@ class CachedStep:
     segment: Segment
     grid: Grid
     source_ops: tuple[int, int] | None = None
-    kind: str = "cached"
+    kind: StepKind = StepKind.CACHED
     parts: int = 0
     driver: int | None = None
     driver_rows: tuple[int, ...] | None = None
@@ -576,14 +557,13 @@ class CachedStep:
 
     @property
     def label(self) -> str:
-        first, last = self.source_ops or (self.segment.first, self.segment.last)
         if self.driver is not None:
             ragged = " ragged" if len({b - a for a, b in zip(self.driver_rows,
                                                                self.driver_rows[1:])}) > 1 else ""
-            return (f"{self.kind} ops {first}-{last} {len(self.driver_rows) - 1} row strips"
-                    f"{ragged} paced by op {self.driver_op}")
-        ragged = " ragged" if len({b - a for a, b in self.grid.rows}) > 1 else ""
-        return f"{self.kind} ops {first}-{last} {len(self.grid.rows)} row strips{ragged}"
+            return step_label(self, f"{len(self.driver_rows) - 1} row strips{ragged} "
+                                    f"paced by op {self.driver_op}")
+        ragged = " ragged" if self.grid.ragged else ""
+        return step_label(self, f"{len(self.grid.rows)} row strips{ragged}")
 
     def apply(self, model: Model) -> Model:
         if self.driver is not None:

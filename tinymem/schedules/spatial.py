@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from ..graph.ir import Model, Subgraph, TensorKind
 from ..ops import rule_for
+from .balance import balanced_splits
 from .edit import GraphEditor
 from .segments import Segment
 
@@ -38,6 +39,11 @@ class Grid:
     @property
     def tiles(self) -> int:
         return len(self.rows) * len(self.cols)
+
+    @property
+    def ragged(self) -> bool:
+        """Tiles of more than one height or width."""
+        return len({b - a for a, b in self.rows}) > 1 or len({b - a for a, b in self.cols}) > 1
 
 
 def even_splits(n: int, parts: int) -> tuple[tuple[int, int], ...]:
@@ -259,29 +265,4 @@ def _balanced_axis(sg, seg, windows, axis: int, n: int, parts: int):
     if parts <= 1 or parts >= n:
         return even_splits(n, parts)
     L, H = _axis_cost_tables(sg, seg, windows, axis, n)
-
-    def cut(limit: int):
-        splits, a = [], 0
-        while a < n:
-            b = a + 1
-            if H[b] - L[a] > limit:
-                return None
-            while b < n and H[b + 1] - L[a] <= limit:
-                b += 1
-            splits.append((a, b))
-            a = b
-            if len(splits) > parts:
-                return None
-        return splits if len(splits) == parts else None
-
-    lo, hi = 1, int(H[n] - L[0])
-    best = None
-    while lo < hi:
-        mid = (lo + hi) // 2
-        s = cut(mid)
-        if s is not None:
-            best, hi = s, mid
-        else:
-            lo = mid + 1
-    best = best or cut(lo)
-    return tuple(best) if best else even_splits(n, parts)
+    return balanced_splits(L, H, parts, exact=True) or even_splits(n, parts)

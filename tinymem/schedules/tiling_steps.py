@@ -15,6 +15,7 @@ from ..ops import rule_for
 from ..graph.cuts import light_points, narrow_points
 from .segments import Segment, SegmentFinder, source_span
 from .spatial import Grid, balanced_grid, tile_segment, tileable, uniform_grid
+from .steps import StepKind, step_label
 
 # Grids tried for every segment: squares and their near-square neighbours.
 # Grids tried for every segment, fewest tiles first: more tiles cost more
@@ -30,23 +31,20 @@ MAX_JOINED_SEGMENTS = 4
 
 
 @dataclass(frozen=True)
-class Step:
-    kind: str  # "patch" or "spatial" (and "fdt", from the channel splitter)
+class TilingStep:
+    """An explorer step: run `segment` tile by tile over `grid`."""
+
+    kind: StepKind  # PATCH or SPATIAL
     segment: Segment
-    grid: Grid | None = None
-    parts: int = 0  # for channel splits
+    grid: Grid
+    parts: int = 0  # no channel parts (the JSON reads `grid` and `parts` of every step)
     # The segment's span in the source model's op numbering (ops of an
     # already-rewritten graph keep their origin), for people to read.
     source_ops: tuple[int, int] | None = None
 
     @property
     def label(self) -> str:
-        first, last = self.source_ops or (self.segment.first, self.segment.last)
-        what = self.grid.label if self.grid else f"{self.parts} parts"
-        if self.grid and (len(set(b - a for a, b in self.grid.rows)) > 1
-                          or len(set(b - a for a, b in self.grid.cols)) > 1):
-            what += " ragged"
-        return f"{self.kind} ops {first}-{last} {what}"
+        return step_label(self, self.grid.label + (" ragged" if self.grid.ragged else ""))
 
     def apply(self, model: Model) -> Model:
         return tile_segment(model, self.segment, self.grid)
@@ -70,7 +68,7 @@ def input_prologue(sg: Subgraph) -> int:
     return n
 
 
-def candidate_segments(model: Model, peak_op: int, arena: int) -> Iterator[tuple[str, Segment]]:
+def candidate_segments(model: Model, peak_op: int, arena: int) -> Iterator[tuple[StepKind, Segment]]:
     """(kind, segment) for the tileable segments of the main subgraph that
     contain `peak_op` and could beat `arena`.
 
@@ -100,8 +98,8 @@ def candidate_segments(model: Model, peak_op: int, arena: int) -> Iterator[tuple
             x = sg.tensors[seg.entry]
             if 2 * y.nbytes >= arena or x.nbytes + y.nbytes >= arena:
                 continue
-            kind = "patch" if (first == 0 and seg.entry in inputs) or 0 < first == prologue \
-                else "spatial"
+            kind = StepKind.PATCH if (first == 0 and seg.entry in inputs) or 0 < first == prologue \
+                else StepKind.SPATIAL
             yield kind, seg
 
 
@@ -151,7 +149,7 @@ def joined_segments(model: Model, peak_op: int, arena: int) -> Iterator[tuple[st
         yield kind, seg
 
 
-def spatial_steps(model: Model, peak_op: int, arena: int) -> Iterator[Step]:
+def spatial_steps(model: Model, peak_op: int, arena: int) -> Iterator[TilingStep]:
     """Tiling steps over segments of the main subgraph that contain `peak_op`."""
     yield from _grid_steps(model, candidate_segments(model, peak_op, arena))
 
@@ -174,4 +172,4 @@ def _grid_steps(model: Model, segments) -> Iterator[Step]:
                 if grid.tiles < 2 or grid in seen:
                     continue
                 seen.add(grid)
-                yield Step(kind=kind, segment=seg, grid=grid, source_ops=source_span(sg, seg))
+                yield TilingStep(kind=kind, segment=seg, grid=grid, source_ops=source_span(sg, seg))

@@ -20,9 +20,9 @@ import tflite
 
 from ..read import dtypes
 from ..errors import TinymemError
-from .tables import (build_options, bytes_vector, copy_table, int_vector,
-                                 numeric_vector, offsets_vector, options_keys, table_fields,
-                                 union_table)
+from ..read.reflection import table_fields, union_table
+from .tables import (build_options, bytes_vector, copy_table, int_vector, numeric_vector,
+                     offsets_vector, options_keys)
 from ..graph.ir import Model, Operator, Quantization, Subgraph, Tensor
 from ..read.schema import (DATA_ALIGN, DEPRECATED_CODE_MAX, FILE_IDENTIFIER, OPTIONS2_CODES,
                              OPTIONS2_NAMES, OPTIONS_CODES, UNION_CODES)

@@ -24,7 +24,8 @@ from ..read import dtypes
 from ..errors import TinymemError
 from ..graph.ir import Buffer, Model, Operator, Tensor
 from ..read.file import offline_plan_words
-from ..read.schema import BUILTIN_CODES, BUILTIN_NAMES, CUSTOM_CODE, OFFLINE_PLAN_KEY, custom_name
+from ..read.schema import (BUILTIN_CODES, BUILTIN_NAMES, CUSTOM_CODE, OFFLINE_PLAN_KEY,
+                           UNKNOWN_PREFIX, custom_name)
 from .validate import check_offline_plan
 
 # (builtin code, custom code or None, version): what makes two OperatorCode entries the same.
@@ -220,7 +221,7 @@ def opcode_key(op: Operator) -> OpcodeKey:
     code = BUILTIN_CODES.get(op.opcode)
     if code is None:
         # An op newer than the installed schema keeps the code it was read with.
-        if op.opcode.startswith("UNKNOWN_") or BUILTIN_NAMES.get(op.builtin_code) is None:
+        if op.opcode.startswith(UNKNOWN_PREFIX) or BUILTIN_NAMES.get(op.builtin_code) is None:
             code = op.builtin_code
         else:
             raise TinymemError(f"writer: unknown operator {op.opcode!r}")

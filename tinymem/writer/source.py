@@ -11,7 +11,7 @@ from __future__ import annotations
 import tflite
 
 from ..errors import TinymemError
-from .tables import schema_module
+from ..read.reflection import schema_module
 from ..graph.ir import Model
 from ..read.file import buffer_view
 from ..read.schema import OPTIONS2_NAMES, OPTIONS_NAMES, opcode_name, opcode_of

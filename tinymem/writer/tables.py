@@ -1,111 +1,23 @@
-"""Generic reading and building of flatbuffer tables, by reflection on `tflite`.
+"""Building flatbuffer tables, by reflection on `tflite`.
 
 The writer rebuilds builtin options from the IR's dicts and copies the
 tables the IR does not model (sparsity, quantization details, variant
-types...) field by field. The field kinds come from the generated `tflite`
-classes, as the reader's options do, so no table needs a hand-written list.
+types...) field by field. What fields a table has comes from
+`read/reflection.py`, as the reader's options do, so no table needs a
+hand-written list.
 """
 
 from __future__ import annotations
 
-import importlib
-import inspect
-import re
-from dataclasses import dataclass
-from enum import StrEnum
-from functools import lru_cache
 from typing import Any
 
 import flatbuffers
 import numpy as np
 
 from ..errors import TinymemError
-from ..read.reader import options_fields
-from ..read.schema import ENUM_VALUES, FORCE_ALIGN, UNION_CODES, UNION_ENUMS
-
-# flatbuffers number type of a field -> the numpy dtype of its little-endian bytes.
-_NP_TYPES = {
-    "Bool": "u1", "Uint8": "u1", "Int8": "i1", "Uint16": "<u2", "Int16": "<i2",
-    "Uint32": "<u4", "Int32": "<i4", "Uint64": "<u8", "Int64": "<i8",
-    "Float32": "<f4", "Float64": "<f8",
-}
-
-
-# --------------------------------------------------------------------------
-# Reflection on the generated flatbuffer classes
-
-
-class Kind(StrEnum):
-    """What a table field (or a vector's element) holds."""
-
-    SCALAR = "scalar"
-    STRING = "string"
-    VECTOR = "vector"
-    TABLE = "table"
-    UNION = "union"
-
-
-@dataclass(frozen=True)
-class _Field:
-    name: str  # accessor name in the generated class ("StrideW")
-    kind: Kind
-    prim: str | None  # flatbuffers number type of a scalar or vector element ("Int32")
-    elem: Kind | None  # a vector's element kind: SCALAR, STRING or TABLE
-    sub: str | None  # table type of a table field or table-vector element
-    add: Any  # builder function <Type>Add<Name>
-    align: int  # alignment of a vector's data
-    vtable: int  # the field's offset in the table's vtable
-
-
-def schema_module(type_name: str):
-    return importlib.import_module(f"tflite.{type_name}")
-
-
-@lru_cache(maxsize=None)
-def table_fields(type_name: str) -> tuple[_Field, ...]:
-    """The fields of a schema table, in slot order, with their kinds.
-
-    Found by reading the generated code: builder functions give the fields and
-    their scalar types, accessors tell strings, vectors, tables and unions apart.
-    """
-    mod = schema_module(type_name)
-    cls = getattr(mod, type_name)
-    prefix = f"{type_name}Add"
-    found = []
-    for fn_name, fn in vars(mod).items():
-        if not fn_name.startswith(prefix) or not callable(fn):
-            continue
-        name = fn_name[len(prefix):]
-        add_src = inspect.getsource(fn)
-        slot = int(re.search(r"Slot\((\d+)", add_src).group(1))
-        prim_m = re.search(r"Prepend(\w+)Slot", add_src)
-        prim = prim_m.group(1) if prim_m else None
-        kind, elem, sub, align = Kind.SCALAR, None, None, 1
-        if prim == "UOffsetTRelative":
-            acc = inspect.getsource(getattr(cls, name))
-            sub_m = re.search(r"from tflite\.(\w+) import", acc)
-            sub = sub_m.group(1) if sub_m else None
-            prim = None
-            if "_tab.Union(" in acc:
-                kind = Kind.UNION
-            elif "_tab.Vector(" in acc:
-                kind = Kind.VECTOR
-                if "Indirect(" in acc and sub:
-                    elem = Kind.TABLE
-                elif "_tab.String(" in acc:
-                    elem = Kind.STRING
-                else:
-                    elem = Kind.SCALAR
-                    prim = re.search(r"_tab\.Get\(flatbuffers\.number_types\.(\w+)Flags", acc).group(1)
-                align = FORCE_ALIGN.get((type_name, name), 1)
-            elif "_tab.String(" in acc:
-                kind = Kind.STRING
-            elif sub:
-                kind = Kind.TABLE
-            else:
-                raise TinymemError(f"writer: cannot tell the kind of {type_name}.{name}")
-        found.append((slot, _Field(name, kind, prim, elem, sub, fn, align, 4 + 2 * slot)))
-    return tuple(f for _, f in sorted(found, key=lambda x: x[0]))
+from ..read.reflection import (NUMBER_TYPES, Field, Kind, is_absent, options_fields, schema_module,
+                               source_vector, table_fields, union_table)
+from ..read.schema import ENUM_VALUES, UNION_CODES, UNION_ENUMS
 
 
 def numeric_vector(b: flatbuffers.Builder, arr: np.ndarray, elem_size: int, align: int = 1) -> int:
@@ -138,41 +50,9 @@ def int_vector(b: flatbuffers.Builder, values, dtype: str = "<i4") -> int:
     return numeric_vector(b, arr, arr.itemsize)
 
 
-def _source_vector(obj: Any, field: _Field) -> np.ndarray | None:
-    """A scalar vector of a generated reader object, as a numpy view of the file."""
-    tab = obj._tab
-    o = tab.Offset(field.vtable)
-    if not o:
-        return None
-    dtype = np.dtype(_NP_TYPES[field.prim])
-    start = tab.Vector(o)
-    n = tab.VectorLen(o)
-    return np.frombuffer(tab.Bytes, dtype=dtype, count=n, offset=start)
-
-
-def _is_none(obj: Any, field: _Field) -> bool:
-    return obj._tab.Offset(field.vtable) == 0
-
-
-def union_table(obj: Any, field: _Field) -> tuple[str | None, Any]:
-    """(member table name, reader object) of a union field, or (None, None)."""
-    enum = UNION_ENUMS.get(field.name)
-    code = getattr(obj, field.name + "Type")()
-    table = getattr(obj, field.name)()
-    if enum is None or not code or table is None:
-        return None, None
-    member = next((k for k, v in UNION_CODES[enum].items() if v == code and k != "NONE"), None)
-    if member is None:
-        return None, None
-    cls = getattr(schema_module(member), member)
-    inner = cls()
-    inner.Init(table.Bytes, table.Pos)
-    return member, inner
-
-
-def _copy_offset_field(b: flatbuffers.Builder, obj: Any, f: _Field) -> int | None:
+def _copy_offset_field(b: flatbuffers.Builder, obj: Any, f: Field) -> int | None:
     """Deep-copy one non-scalar field of a source table; None when absent."""
-    if _is_none(obj, f):
+    if is_absent(obj, f):
         return None
     if f.kind == Kind.STRING:
         return b.CreateString(getattr(obj, f.name)())
@@ -183,7 +63,7 @@ def _copy_offset_field(b: flatbuffers.Builder, obj: Any, f: _Field) -> int | Non
         return None if member is None else copy_table(b, member, inner)
     n = getattr(obj, f.name + "Length")()
     if f.elem == Kind.SCALAR:
-        arr = _source_vector(obj, f)
+        arr = source_vector(obj, f)
         return numeric_vector(b, arr, arr.itemsize, f.align)
     if f.elem == Kind.STRING:
         offs = [b.CreateString(getattr(obj, f.name)(j)) for j in range(n)]
@@ -243,16 +123,16 @@ def build_options(b: flatbuffers.Builder, type_name: str, values: dict[str, Any]
             if f.elem != Kind.SCALAR:
                 continue
             vals = list(val) if val is not None else []
-            if not vals and (source is None or _is_none(source, f)):
+            if not vals and (source is None or is_absent(source, f)):
                 continue
             try:
-                arr = np.asarray(vals, dtype=_NP_TYPES[f.prim])
+                arr = np.asarray(vals, dtype=NUMBER_TYPES[f.prim])
             except (TypeError, ValueError, OverflowError):
                 raise TinymemError(f"writer: option {where} is not a list of numbers: {val!r}") from None
             offsets[meth] = numeric_vector(b, arr, arr.itemsize, f.align)
         elif f.kind == Kind.STRING:
             text = "" if val is None else str(val)
-            if not text and (source is None or _is_none(source, f)):
+            if not text and (source is None or is_absent(source, f)):
                 continue
             offsets[meth] = b.CreateString(text)
         elif f.kind == Kind.SCALAR:
