@@ -215,16 +215,18 @@ def build_mobilenet_v2(alpha: float, size: int, classes: int = 1000) -> keras.Mo
     return keras.Model(inputs, outputs, name=name)
 
 
-def build_ds_cnn() -> keras.Model:
+def build_ds_cnn(width: int = 64, name: str = "ds_cnn_kws") -> keras.Model:
+    """A DS-CNN for keyword spotting on a 49x10x1 MFCC: a 10x4 stride-2 conv of `width`
+    channels, 4 depthwise-separable blocks of `width`, average pool, 12 classes."""
     inputs = keras.Input(shape=(49, 10, 1), batch_size=1, name="mfcc")
-    x = conv_bn(inputs, 64, (10, 4), strides=2, activation="relu", name="stem_")
+    x = conv_bn(inputs, width, (10, 4), strides=2, activation="relu", name="stem_")
     for i in range(4):
         x = dw_bn(x, activation="relu", name=f"ds{i}_")
-        x = conv_bn(x, 64, 1, activation="relu", name=f"ds{i}_pw_")
+        x = conv_bn(x, width, 1, activation="relu", name=f"ds{i}_pw_")
     x = layers.AveragePooling2D(pool_size=(x.shape[1], x.shape[2]), name="avg_pool")(x)
     x = layers.Flatten(name="flatten")(x)
     outputs = layers.Dense(12, activation="softmax", name="predictions")(x)
-    return keras.Model(inputs, outputs, name="ds_cnn_kws")
+    return keras.Model(inputs, outputs, name=name)
 
 
 def residual_block(x, filters: int, stride: int, name: str):

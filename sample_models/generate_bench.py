@@ -32,7 +32,7 @@ from typing import Callable, Dict, List
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generate import (  # noqa: E402  (the shared helpers; also imports tensorflow)
-    conv_bn, convert, dw_bn, keras, layers, np, randomize_batchnorm,
+    build_ds_cnn, conv_bn, convert, dw_bn, keras, layers, np, randomize_batchnorm,
 )
 
 OUT_DIR = Path(__file__).resolve().parent / "bench"
@@ -157,17 +157,9 @@ def build_unet() -> keras.Model:
 
 
 def build_ds_cnn_m() -> keras.Model:
-    """DS-CNN-M for keyword spotting (Zhang et al., "Hello Edge"): 49x10x1 MFCC, a 10x4
-    stride-2 conv of 172 channels, 4 depthwise-separable blocks of 172, average pool."""
-    inputs = keras.Input(shape=(49, 10, 1), batch_size=1, name="mfcc")
-    x = conv_bn(inputs, 172, (10, 4), strides=2, activation="relu", name="stem_")
-    for i in range(4):
-        x = dw_bn(x, activation="relu", name=f"ds{i}_")
-        x = conv_bn(x, 172, 1, activation="relu", name=f"ds{i}_pw_")
-    x = layers.AveragePooling2D(pool_size=(x.shape[1], x.shape[2]), name="avg_pool")(x)
-    x = layers.Flatten(name="flatten")(x)
-    outputs = layers.Dense(12, activation="softmax", name="predictions")(x)
-    return keras.Model(inputs, outputs, name="ds_cnn_m")
+    """DS-CNN-M for keyword spotting (Zhang et al., "Hello Edge"): generate.py's DS-CNN
+    at 172 channels."""
+    return build_ds_cnn(width=172, name="ds_cnn_m")
 
 
 def build_cnn_maxpool() -> keras.Model:

@@ -9,23 +9,26 @@ from __future__ import annotations
 from .ir import Subgraph
 
 
-def single_crossings(sg: Subgraph) -> dict[int, int]:
-    """Op index -> bytes of the one activation alive across the gap after it
-    (only where exactly one is)."""
+def _live_after(sg: Subgraph):
+    """(op index, the activations alive across the gap after that op), in order."""
     last_use: dict[int, int] = {}
     for op in sg.operators:
         for t in op.real_inputs():
             last_use[t] = op.index
     for t in sg.outputs:
         last_use[t] = len(sg.operators)
-    crossing: dict[int, int] = {}
     live: set[int] = {t for t in sg.inputs if sg.is_activation(t)}
     for op in sg.operators:
         live |= {t for t in op.outputs if t >= 0 and sg.is_activation(t)}
         live = {t for t in live if last_use.get(t, -1) > op.index}
-        if len(live) == 1:
-            crossing[op.index] = sg.tensors[next(iter(live))].nbytes
-    return crossing
+        yield op.index, live
+
+
+def single_crossings(sg: Subgraph) -> dict[int, int]:
+    """Op index -> bytes of the one activation alive across the gap after it
+    (only where exactly one is)."""
+    return {i: sg.tensors[next(iter(live))].nbytes
+            for i, live in _live_after(sg) if len(live) == 1}
 
 
 def narrow_points(sg: Subgraph) -> dict[int, int]:
@@ -47,19 +50,7 @@ def narrow_points(sg: Subgraph) -> dict[int, int]:
 def crossing_bytes(sg: Subgraph) -> list[int]:
     """For each op, the bytes of all activations alive across the gap after it
     (however many tensors cross: a residual's skip counts beside the main path)."""
-    last_use: dict[int, int] = {}
-    for op in sg.operators:
-        for t in op.real_inputs():
-            last_use[t] = op.index
-    for t in sg.outputs:
-        last_use[t] = len(sg.operators)
-    live: set[int] = {t for t in sg.inputs if sg.is_activation(t)}
-    out: list[int] = []
-    for op in sg.operators:
-        live |= {t for t in op.outputs if t >= 0 and sg.is_activation(t)}
-        live = {t for t in live if last_use.get(t, -1) > op.index}
-        out.append(sum(sg.tensors[t].nbytes for t in live))
-    return out
+    return [sum(sg.tensors[t].nbytes for t in live) for _, live in _live_after(sg)]
 
 
 def light_points(sg: Subgraph) -> set[int]:
