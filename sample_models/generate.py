@@ -330,22 +330,28 @@ def generate(name: str, out_dir: Path) -> Path:
     return path
 
 
-def main(argv: List[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def generator_cli(doc: str, models, out_dir: Path, build, argv: List[str] | None) -> int:
+    """The command line of a generator script: build the named models (default all) into
+    `out_dir` with `build(name, out_dir) -> path`."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument(
         "models", nargs="*", metavar="MODEL",
-        help=f"models to build (default: all of {', '.join(MODELS)})",
+        help=f"models to build (default: all of {', '.join(models)})",
     )
-    parser.add_argument("--out-dir", type=Path, default=OUT_DIR, help="output directory")
+    parser.add_argument("--out-dir", type=Path, default=out_dir, help="output directory")
     args = parser.parse_args(argv)
-    unknown = [m for m in args.models if m not in MODELS]
+    unknown = [m for m in args.models if m not in models]
     if unknown:
         parser.error(f"unknown model(s): {', '.join(unknown)}")
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    for name in args.models or list(MODELS):
-        path = generate(name, args.out_dir)
-        print(f"{path}: {path.stat().st_size} bytes")
+    for name in args.models or list(models):
+        path = build(name, args.out_dir)
+        print(f"{path}: {path.stat().st_size} bytes", flush=True)
     return 0
+
+
+def main(argv: List[str] | None = None) -> int:
+    return generator_cli(__doc__, MODELS, OUT_DIR, generate, argv)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ differ across TensorFlow versions; the committed files were made with 2.21).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import sys
@@ -32,7 +31,7 @@ from typing import Callable, Dict, List
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generate import (  # noqa: E402  (the shared helpers; also imports tensorflow)
-    build_ds_cnn, conv_bn, convert, dw_bn, keras, layers, np, randomize_batchnorm,
+    build_ds_cnn, conv_bn, convert, dw_bn, generator_cli, keras, layers, np, randomize_batchnorm,
 )
 
 OUT_DIR = Path(__file__).resolve().parent / "bench"
@@ -254,19 +253,7 @@ def generate(name: str, out_dir: Path) -> Path:
 
 
 def main(argv: List[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("models", nargs="*", metavar="MODEL",
-                        help=f"models to build (default: all of {', '.join(MODELS)})")
-    parser.add_argument("--out-dir", type=Path, default=OUT_DIR, help="output directory")
-    args = parser.parse_args(argv)
-    unknown = [m for m in args.models if m not in MODELS]
-    if unknown:
-        parser.error(f"unknown model(s): {', '.join(unknown)}")
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    for name in args.models or list(MODELS):
-        path = generate(name, args.out_dir)
-        print(f"{path}: {path.stat().st_size} bytes", flush=True)
-    return 0
+    return generator_cli(__doc__, MODELS, OUT_DIR, generate, argv)
 
 
 if __name__ == "__main__":

@@ -20,8 +20,8 @@ from tinymem.schedules.spatial import Grid, balanced_grid, tile_segment, tileabl
 from tinymem.schedules.tiling_steps import joined_segments
 from tinymem.verify import runtimes
 from tinymem.verify.compare import verify_models
-from tinymem.writer import write_model
 
+from .exact import assert_exact_rewrite
 from .conftest import SAMPLES, SHARED
 from .tiny_models import BO, I8, I32, ModelBuilder, S, _opts
 
@@ -104,15 +104,9 @@ def _names(sg, tensors) -> list[str]:
 
 
 def _check_exact(original: str, model, tmp_path, name: str) -> None:
-    path = tmp_path / f"{name}.tflite"
-    write_model(model, path)
-    report = verify_models(original, str(path), runs=3)
-    assert {r.runtime for r in report.results} == {"litert", "tflite-micro"}
-    for r in report.results:
-        assert r.ok, (name, r)
+    report = assert_exact_rewrite(original, model, tmp_path / f"{name}.tflite", name)
     # LiteRT compares every intermediate tensor by name, not only the outputs.
     assert next(r for r in report.results if r.runtime == "litert").tensors_compared > 0
-    assert report.arena_rewritten == plan_model(model).arena_bytes
 
 
 def test_concatenation_along_channels_tiles(fire):

@@ -27,6 +27,7 @@ from tinymem.schedules.spatial import even_splits, segment_windows
 from tinymem.verify.compare import verify_models
 from tinymem.writer import write_model
 
+from .exact import assert_exact_rewrite
 from .conftest import SAMPLES, SHARED
 from .firmware import have_firmware, run_firmware
 from .tiny_models import BO, I8, I32, ModelBuilder, S, _opts
@@ -162,13 +163,7 @@ def test_cached_chain_is_exact_in_litert_and_tflm(chain, strips, balanced, tmp_p
     h = model.main.tensors[seg.exit].shape[1]
     out = cache_segment(model, seg, balanced_cuts(model.main, seg, strips) if balanced
                         else cuts(h, strips))
-    path = tmp_path / f"chain_{strips}.tflite"
-    write_model(out, path)
-    report = verify_models(chain, str(path), runs=3)
-    assert {r.runtime for r in report.results} == {"litert", "tflite-micro"}
-    for r in report.results:
-        assert r.ok, (strips, r)
-    assert report.arena_rewritten == plan_model(out).arena_bytes
+    assert_exact_rewrite(chain, out, tmp_path / f"chain_{strips}.tflite", strips)
 
 
 @needs_runtimes
