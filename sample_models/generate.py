@@ -315,19 +315,27 @@ MODELS: Dict[str, tuple] = {
 UINT8_INPUT = {"mobilenet_v2_035_144_uint8in"}
 
 
-def generate(name: str, out_dir: Path) -> Path:
-    builder, int8, seed = MODELS[name]
+def write_model(name: str, builder, seed: int, out_dir: Path, spread, int8: bool = True,
+                uint8_input: bool = False) -> Path:
+    """Build a Keras model from fixed seeds, randomise its BatchNorm statistics, spread its
+    output (`spread(model, seed)`), convert and write `<name>.tflite` into `out_dir`."""
     keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
     model = builder()
     randomize_batchnorm(model, seed)
-    spread_logits(model, seed)
+    spread(model, seed)
     # Keras' SavedModel export (used by the converter) prints a long summary.
     with contextlib.redirect_stdout(io.StringIO()):
-        flatbuffer = convert(model, int8, seed, uint8_input=name in UINT8_INPUT)
+        flatbuffer = convert(model, int8, seed, uint8_input=uint8_input)
     path = out_dir / f"{name}.tflite"
     path.write_bytes(flatbuffer)
     return path
+
+
+def generate(name: str, out_dir: Path) -> Path:
+    builder, int8, seed = MODELS[name]
+    return write_model(name, builder, seed, out_dir, spread_logits, int8,
+                       uint8_input=name in UINT8_INPUT)
 
 
 def generator_cli(doc: str, models, out_dir: Path, build, argv: List[str] | None) -> int:

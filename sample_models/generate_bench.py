@@ -22,8 +22,6 @@ differ across TensorFlow versions; the committed files were made with 2.21).
 
 from __future__ import annotations
 
-import contextlib
-import io
 import sys
 from pathlib import Path
 from typing import Callable, Dict, List
@@ -31,7 +29,7 @@ from typing import Callable, Dict, List
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generate import (  # noqa: E402  (the shared helpers; also imports tensorflow)
-    build_ds_cnn, conv_bn, convert, dw_bn, generator_cli, keras, layers, np, randomize_batchnorm,
+    build_ds_cnn, conv_bn, dw_bn, generator_cli, keras, layers, np, write_model,
 )
 
 OUT_DIR = Path(__file__).resolve().parent / "bench"
@@ -240,16 +238,7 @@ MODELS: Dict[str, tuple[Callable[[], keras.Model], int]] = {
 
 def generate(name: str, out_dir: Path) -> Path:
     builder, seed = MODELS[name]
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(seed)
-    model = builder()
-    randomize_batchnorm(model, seed)
-    spread_output(model, seed)
-    with contextlib.redirect_stdout(io.StringIO()):
-        flatbuffer = convert(model, True, seed)
-    path = out_dir / f"{name}.tflite"
-    path.write_bytes(flatbuffer)
-    return path
+    return write_model(name, builder, seed, out_dir, spread_output)
 
 
 def main(argv: List[str] | None = None) -> int:
