@@ -54,3 +54,30 @@ def test_required_bytes_is_the_wheels_smallest_arena(name):
     assert real.head == prof.head_bytes
     with pytest.raises(RuntimeError):
         runtimes.tflm_arena(str(path), arena_size=prof.required_bytes - 1)
+
+
+# Tiled models: explore adds CONCATENATION, STRIDED_SLICE, PAD and conv copies, whose
+# kernel data on the x86-64 wheel differs from the firmware's (the wheel's CONCATENATION
+# keeps compressed-input scratch indices beside its params).
+_TILED_ON_THE_WHEEL = ["mobilenet_v2_035_144_int8", "resnet_skip_int8"]
+
+
+@pytest.mark.parametrize("name", _TILED_ON_THE_WHEEL)
+def test_tiled_options_tail_and_smallest_arena_on_the_wheel(name, tmp_path):
+    from tinymem.writer import write_option
+
+    from .conftest import SAMPLES, explored
+
+    ex = explored(SAMPLES / f"{name}.tflite", max_overhead=0.10)
+    recommended = ex.best_within(0.10)
+    lowest_head = min(ex.options, key=lambda o: o.plan.head_bytes)
+    tiled = [o for o in (recommended, lowest_head) if o.ops_added > 0]
+    assert tiled, "explore tiles nothing on this model"
+    for o in tiled:
+        path = str(tmp_path / f"{o.id}.tflite")
+        write_option(o, path)
+        real = runtimes.tflm_arena(path)
+        assert (real.head, real.tail) == (o.plan.head_bytes, o.plan.tail_bytes), o.id
+        assert runtimes.tflm_arena(path, arena_size=o.plan.required_bytes).head == real.head
+        with pytest.raises(RuntimeError):
+            runtimes.tflm_arena(path, arena_size=o.plan.required_bytes - 1)

@@ -134,8 +134,10 @@ RULES = [
            tflm=TFLM["EXPAND_DIMS"],
            ),
 ] + [
+    # The wheel's build keeps kMaxInputNum compressed-input scratch indices in OpData
+    # beside ConcatenationParams (40 + 40 B on x86-64); the firmware's holds the params only.
     OpRule("CONCATENATION", macs=NO_MACS, copies=True,
-           opdata=OpData(32),
+           opdata=OpData(32, host=80),
            tflm=TFLM.get("CONCATENATION"),
            ),
     # StridedSliceParams (3 x (count + 5 int32), 5 masks, offset): 84 B.
