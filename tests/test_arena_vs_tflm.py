@@ -56,6 +56,30 @@ def test_required_bytes_is_the_wheels_smallest_arena(name):
         runtimes.tflm_arena(str(path), arena_size=prof.required_bytes - 1)
 
 
+def _one_op_tails():
+    from .tiny_models import BO, F32, I8, _opts, one_op_model
+
+    def concat(n, dtype):
+        return one_op_model(BO.CONCATENATION, [([1, 4], dtype, None)] * n, [([1, 4 * n], dtype)],
+                            _opts("Concatenation", axis=1))
+
+    cases = {f"concat{n}_{d}": (concat, n, dtype) for n in (1, 3, 10)
+             for d, dtype in (("f32", F32), ("i8", I8))}
+    cases["div_f32"] = (lambda: one_op_model(BO.DIV, [([1, 8], F32, None)] * 2, [([1, 8], F32)],
+                                             _opts("Div")),)
+    return cases
+
+
+@pytest.mark.parametrize("name", sorted(_one_op_tails()))
+def test_one_op_tail_equals_the_wheels(name, tmp_path):
+    # The op's kernel data follows misaligned builtin options: its raw size decides the padding.
+    make, *args = _one_op_tails()[name]
+    path = make(*args).save(tmp_path / f"{name}.tflite")
+    plan = tinymem.profile(path, search_layout=False)
+    real = runtimes.tflm_arena(str(path))
+    assert (real.head, real.tail) == (plan.head_bytes, plan.tail_bytes)
+
+
 # Tiled models: explore adds CONCATENATION, STRIDED_SLICE, PAD and conv copies, whose
 # kernel data on the x86-64 wheel differs from the firmware's (the wheel's CONCATENATION
 # keeps compressed-input scratch indices beside its params).

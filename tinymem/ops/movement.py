@@ -134,10 +134,10 @@ RULES = [
            tflm=TFLM["EXPAND_DIMS"],
            ),
 ] + [
-    # The wheel's build keeps kMaxInputNum compressed-input scratch indices in OpData
-    # beside ConcatenationParams (40 + 40 B on x86-64); the firmware's holds the params only.
+    # OpData is ConcatenationParams (six 4-byte fields, 24 B on the firmware); the wheel's
+    # build (USE_TFLM_COMPRESSION) adds kMaxInputNum scratch indices: 40 + 40 B on x86-64.
     OpRule("CONCATENATION", macs=NO_MACS, copies=True,
-           opdata=OpData(32, host=80),
+           opdata=OpData(24, host=80),
            tflm=TFLM.get("CONCATENATION"),
            ),
     # StridedSliceParams (3 x (count + 5 int32), 5 masks, offset): 84 B.
