@@ -1,4 +1,4 @@
-"""arena_bytes must equal, byte for byte, the head the real TFLite Micro allocates."""
+"""arena_bytes and the tail must equal, byte for byte, what the real TFLite Micro allocates."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ def test_arena_matches_tflite_micro(path):
             pytest.fail(f"TFLM set this model up before but not now: {e}")
         pytest.skip(f"TFLM cannot set this model up: {e}")
     assert prof.arena_bytes == real.head
+    assert prof.tail_bytes == real.tail
     # The live-set figure is a lower bound on any layout, TFLM's included.
     assert prof.peak_bytes <= real.head
 
@@ -36,7 +37,8 @@ def test_mobilenet_v2_035_is_the_classic_figure(mobilenet_035):
 
 
 _WHEEL_REQUIRED_MODELS = ["arm_cnn_s_int8", "tfm_keyword_scrambled_8bit", "tfm_hello_world_int8",
-                          "mlperf_ad01_int8", "tfm_magic_wand", "mlperf_kws_ref_model"]
+                          "mlperf_ad01_int8", "tfm_magic_wand", "mlperf_kws_ref_model",
+                          "tfm_audio_preprocessor_int8", "tfm_pr1341_id_model"]
 
 
 @pytest.mark.parametrize("name", _WHEEL_REQUIRED_MODELS)
