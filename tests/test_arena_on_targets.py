@@ -130,3 +130,18 @@ def test_verify_without_a_runner_says_what_is_missing(tmp_path):
     src = str(SAMPLES / "ds_cnn_kws_int8.tflite")
     with pytest.raises(TinymemError, match="no firmware runner"):
         verify_on_firmware(src, src, M4_CMSIS, folder=str(tmp_path))
+
+
+@pytest.mark.parametrize("n_inputs", [1, 3, 10])
+def test_one_op_concatenation_tail_equals_the_firmware(n_inputs, tmp_path):
+    # CONCATENATION's 24-byte OpData follows misaligned builtin options: its raw size,
+    # not the 16-aligned one, decides the padding.
+    from .tiny_models import BO, I8, _opts, one_op_model
+
+    _need(M4_CMSIS)
+    g = one_op_model(BO.CONCATENATION, [([1, 4], I8, None)] * n_inputs,
+                     [([1, 4 * n_inputs], I8)], _opts("Concatenation", axis=1))
+    path = g.save(tmp_path / "concat.tflite")
+    real = _measured(M4_CMSIS, path)
+    plan = plan_model(load_model(str(path)), target=M4_CMSIS)
+    assert (plan.head_bytes, plan.tail_bytes) == (real.head, real.tail)

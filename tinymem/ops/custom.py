@@ -66,10 +66,16 @@ _ANY = kernel("*->*")
 _SIGNAL_OPDATA = {"SignalWindow": 8, "SignalEnergy": 16, "SignalFilterBank": 384,
                   "SignalFilterBankLog": 16, "SignalFilterBankSpectralSubtraction": 208,
                   "SignalPCAN": 16, "SignalFftAutoScale": 0, "SignalFilterBankSquareRoot": 0}
+# On x86-64 (the wheel) the params structs that hold pointers are 16 B larger once aligned:
+# FilterBank's config has five pointers and a work-area pointer (36 -> 64 B), spectral
+# subtraction's a pointer and a size_t after a 36 B config (44 -> 64 B).
+_SIGNAL_OPDATA_HOST = {"SignalFilterBank": 400, "SignalFilterBankSpectralSubtraction": 224}
 
 RULES = [
+    # Its params (four int32, a TfLiteType, two pointers, an int: 32 B on Arm EABI, 48 B on
+    # x86-64) and the kiss_fftr state it sets up, measured together on the firmware.
     OpRule("CUSTOM:SignalRfft", scratch=rfft_scratch,
-           opdata=OpData(2880),
+           opdata=OpData(2880, host=2896),
            tflm=tflm("AddRfft", _ANY),
            ),
     # detection_postprocess.cc: float32 box encodings and class scores only.
@@ -84,7 +90,7 @@ RULES = [
 ] + [
     # Signal front-end ops: their state lives in OpData (measured on the firmware).
     OpRule(f"CUSTOM:{name}",
-           opdata=OpData(_SIGNAL_OPDATA.get(name, 0)),
+           opdata=OpData(_SIGNAL_OPDATA.get(name, 0), host=_SIGNAL_OPDATA_HOST.get(name)),
            tflm=tflm(method, _ANY),
            )
     for name, method in _SIGNAL.items()

@@ -82,7 +82,7 @@ _MOVES = {"QUANTIZE", "DEQUANTIZE", "CAST", "ZEROS_LIKE"}
 # The kernels' OpData in the tail (bytes, 16-aligned), measured per node on
 # the Cortex-M firmware; ops not listed keep none or were not measured.
 _OPDATA = {
-    "ADD": OpData(60), "SUB": OpData(60), "MUL": OpData(36), "DIV": OpData(32),
+    "ADD": OpData(60), "SUB": OpData(60), "MUL": OpData(36), "DIV": OpData(28),
     "LEAKY_RELU": OpData(32), "LOGISTIC": OpData(16), "TANH": OpData(16),
     "QUANTIZE": OpData(32), "DEQUANTIZE": OpData(32), "HARD_SWISH": OpData(48),
     "PRELU": OpData(48), "SQUARED_DIFFERENCE": OpData(64),

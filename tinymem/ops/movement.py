@@ -168,9 +168,11 @@ RULES = [
            tflm=TFLM["EXPAND_DIMS"],
            ),
 ] + [
+    # OpData is ConcatenationParams (six 4-byte fields, 24 B on the firmware); the wheel's
+    # build (USE_TFLM_COMPRESSION) adds kMaxInputNum scratch indices: 40 + 40 B on x86-64.
     OpRule("CONCATENATION", macs=NO_MACS, copies=True, channels=Channels.CONCAT,
            window=concat_window,
-           opdata=OpData(32),
+           opdata=OpData(24, host=80),
            tflm=TFLM.get("CONCATENATION"),
            ),
     # StridedSliceParams (3 x (count + 5 int32), 5 masks, offset): 84 B.
