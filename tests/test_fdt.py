@@ -261,10 +261,11 @@ def test_float_fc_stack(tmp_path):
     path = _fc_stack(tmp_path / "fc_stack.tflite")
     model = tinymem.load_model(path)
     ex = explore(model, sources=[fdt_steps])
-    best = min((o for o in ex.options if "fdt" in o.kind), key=lambda o: o.arena_bytes)
-    # Explore weighs the arena to set: finer splits' tail (OpData per part) stops it
-    # before the head falls 4x.
-    assert best.arena_bytes * 2 <= ex.baseline.arena_bytes
+    split = [o for o in ex.options if "fdt" in o.kind]
+    # The head beam splits finer (the head halves at least); the arena-to-set beam
+    # keeps a coarser split whose parts' tail (OpData per part) still pays.
+    assert min(o.arena_bytes for o in split) * 2 <= ex.baseline.arena_bytes
+    best = min(split, key=lambda o: o.required_bytes)
     assert best.required_bytes < ex.baseline.required_bytes
     assert "sum-merge" in best.description
     assert 0 < best.macs - ex.baseline.macs == _merge_macs(best.model)
