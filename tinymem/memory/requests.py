@@ -11,15 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from ..read import dtypes
 from ..graph.ir import Model, Operator, Subgraph, TensorKind
 from ..ops import rule_for
 from ..targets import Target
 
 ALIGNMENT = 16
-_CONTROL_FLOW = {"IF": ("then_subgraph_index", "else_subgraph_index"),
-                 "WHILE": ("cond_subgraph_index", "body_subgraph_index"),
-                 "CALL_ONCE": ("init_subgraph_index",)}
 
 
 def align(n: int) -> int:
@@ -100,8 +96,9 @@ def build_requests(model: Model, offline: list[int] | None = None,
             for t in op.outputs:
                 if t >= 0:
                     first.setdefault((g, t), start)
-            if op.opcode in _CONTROL_FLOW:
-                for callee in _callees(op):
+            rule = rule_for(op)
+            if rule.calls:
+                for callee in _callees(op, rule.calls):
                     scope[0] += 1
                     if callee not in visiting and 0 <= callee < len(model.subgraphs):
                         yield mark(model.subgraphs[callee], visiting + (callee,))
@@ -112,7 +109,7 @@ def build_requests(model: Model, offline: list[int] | None = None,
             for t in op.outputs:
                 if t >= 0:
                     last[(g, t)] = s
-            for size in rule_for(op).scratch(op, sg, target):
+            for size in rule.scratch(op, sg, target):
                 scratch.append(BufferRequest(size=size, first=start, last=s,
                                              subgraph=g, op=op.index))
         for t in sg.outputs:
@@ -158,29 +155,22 @@ def walk(root) -> None:
 
 
 def _unplanned_outputs(sg: Subgraph) -> set[int]:
-    # VAR_HANDLE's Prepare points its output at the op's own (tail) data.
-    return {t for op in sg.operators if op.opcode == "VAR_HANDLE" for t in op.outputs}
+    # A resource-making op's Prepare points its output at the op's own (tail) data.
+    return {t for op in sg.operators if rule_for(op).makes_resource for t in op.outputs}
 
 
 def _tensor_bytes(sg: Subgraph) -> dict[int, int]:
-    """Sizes that TFLM's Prepare changes from the file's shape: a RESHAPE
-    output with a -1 dimension gets it resolved from the input."""
+    """Sizes that TFLM's Prepare changes from the file's shape (the op's rule says)."""
     out: dict[int, int] = {}
     for op in sg.operators:
-        if op.opcode != "RESHAPE" or not op.outputs or op.outputs[0] < 0 or not op.inputs:
+        resolve = rule_for(op).output_bytes
+        if resolve is None or not op.outputs or op.outputs[0] < 0:
             continue
-        y = sg.tensors[op.outputs[0]]
-        if -1 in y.shape and op.inputs[0] >= 0:
-            x = sg.tensors[op.inputs[0]]
-            known = 1
-            for d in y.shape:
-                if d != -1:
-                    known *= max(d, 1)
-            n = x.num_elements // known if known else 0
-            out[y.index] = dtypes.nbytes(y.dtype, n * known)
+        n = resolve(op, sg)
+        if n is not None:
+            out[op.outputs[0]] = n
     return out
 
 
-def _callees(op: Operator) -> list[int]:
-    keys = _CONTROL_FLOW.get(op.opcode, ())
+def _callees(op: Operator, keys: tuple[str, ...]) -> list[int]:
     return [op.options[k] for k in keys if isinstance(op.options.get(k), int)]

@@ -303,6 +303,8 @@ def allocation_steps(model: Model, target: Target, head_bytes: int,
             n = rule.opdata.bytes_for(target)
             if n:
                 steps.append(("tail", n, ARENA_ALIGNMENT, (sg.index, op.index), "kernel data"))
+            for n in _persistent(rule.init, op, sg, target):
+                steps.append(("tail", n, ARENA_ALIGNMENT, (sg.index, op.index), "kernel data"))
     # Prepare: temporary TfLiteTensors of the op's inputs and outputs, its persistent
     # buffers, then the scratch requests array grows (FinishPrepareNodeAllocations).
     requests = 0
@@ -320,7 +322,7 @@ def allocation_steps(model: Model, target: Target, head_bytes: int,
                     for n, a in allocs:
                         end = -(-end // a) * a + n
             steps.append(("need", end))
-            for n in _persistent(rule, op, sg, target):
+            for n in _persistent(rule.persistent, op, sg, target):
                 steps.append(("tail", n, ARENA_ALIGNMENT, key, "kernel data"))
             requests += scratch_per_op.get(key, 0)
             n = abi.scratch_request * (requests + KMAX_SCRATCH_PER_OP)
@@ -355,16 +357,18 @@ def allocation_steps(model: Model, target: Target, head_bytes: int,
     return steps
 
 
-def _persistent(rule, op: Operator, sg: Subgraph, target: Target) -> list[int]:
+def _persistent(buffers, op: Operator, sg: Subgraph, target: Target) -> list[int]:
+    """The sizes a rule's `persistent` or `init` function gives (none where the op's
+    shapes cannot be read)."""
     try:
-        return [n for n in rule.persistent(op, sg, target) if n > 0]
+        return [n for n in buffers(op, sg, target) if n > 0]
     except (IndexError, ValueError, ZeroDivisionError):
         return []
 
 
 def _resource_variables(model: Model) -> int:
     names = {str(op.options.get("shared_name", "")) for sg in model.subgraphs
-             for op in sg.operators if op.opcode == "VAR_HANDLE"}
+             for op in sg.operators if rule_for(op).makes_resource}
     return len(names)
 
 

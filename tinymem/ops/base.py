@@ -190,13 +190,25 @@ class OpRule:
     # The op writes its whole output as a copy of input bytes (slices, joins,
     # pads): what a schedule's added ops cost per inference (schedules/copies.py).
     copies: bool = False
-    # Tail: the kernel's OpData (Init) ...
+    # Tail: the kernel's OpData (Init), then any further buffers its Init
+    # allocates from the op's options (SignalRfft's FFT state) ...
     opdata: OpData = OpData()
+    init: PersistentFn = _no_scratch
     # ... and the buffers its Prepare keeps (per-channel arrays, LUTs, kernel
     # sums), each 16-byte aligned by the allocator.
     persistent: PersistentFn = _no_scratch
     # The builtin-options struct the parser allocates (ops/params.py), or None.
     params: str | None = None
+    # Control flow: the option keys naming the subgraphs the op calls, in the
+    # order it calls them (each nests a lifetime scope, memory/requests.py).
+    calls: tuple[str, ...] = ()
+    # The op creates a resource variable by its `shared_name` (VAR_HANDLE): the
+    # interpreter keeps one variable per name in the tail, and Prepare points the
+    # op's output at the resource handle, so the output is not planned in the head.
+    makes_resource: bool = False
+    # Bytes of output 0 once Prepare has resolved its shape, where that differs
+    # from the file's (a RESHAPE output with a -1); None: the file's shape holds.
+    output_bytes: Callable[[Operator, Subgraph], Optional[int]] | None = None
     # What TFLite Micro registers for the op (its MicroMutableOpResolver method) and
     # what each kernel set's kernel accepts (tinymem/ops/tflm.py); None: no kernel.
     tflm: Tflm | None = None

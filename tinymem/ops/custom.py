@@ -37,6 +37,26 @@ def rfft_scratch(op: Operator, sg: Subgraph, target: Target | None = None) -> li
     return [dtypes.nbytes(dtypes.dtype_name(t), n)]
 
 
+# kiss_fft's complex sample per SignalRfft element type: two of it.
+_CPX_BYTES = {tflite.TensorType.INT16: 4, tflite.TensorType.INT32: 8,
+              tflite.TensorType.FLOAT32: 8}
+_KISS_FFT_STATE = 4 + 4 + 4 * 2 * 32  # nfft, inverse, factors[2 * MAXFACTORS]
+
+
+def rfft_state(op: Operator, sg: Subgraph, target: Target | None = None) -> list[int]:
+    """The kiss_fftr state SignalRfft's Init allocates (kiss_fftr_alloc's size for
+    fft_length): the real-FFT header (three pointers), the complex FFT of half the
+    length (its header and half-length twiddles), then 3/4 of the length in super
+    twiddles and work space."""
+    opts = custom_options(op)
+    n, t = opts.get("fft_length"), opts.get("T")
+    if not isinstance(n, int) or n <= 0 or t not in _CPX_BYTES:
+        return []
+    cpx, half = _CPX_BYTES[t], n // 2
+    pointer = target.pointer_bytes if target is not None else 8
+    return [3 * pointer + _KISS_FFT_STATE + cpx * half + cpx * (half * 3 // 2)]
+
+
 def detection_postprocess_scratch(op: Operator, sg: Subgraph, target: Target | None = None) -> list[int]:
     opts = custom_options(op)
     md, nc = opts.get("max_detections"), opts.get("num_classes")
@@ -73,9 +93,9 @@ _SIGNAL_OPDATA_HOST = {"SignalFilterBank": 400, "SignalFilterBankSpectralSubtrac
 
 RULES = [
     # Its params (four int32, a TfLiteType, two pointers, an int: 32 B on Arm EABI, 48 B on
-    # x86-64) and the kiss_fftr state it sets up, measured together on the firmware.
+    # x86-64), then the kiss_fftr state for its fft_length.
     OpRule("CUSTOM:SignalRfft", scratch=rfft_scratch,
-           opdata=OpData(2880, host=2896),
+           opdata=OpData(32, host=48), init=rfft_state,
            tflm=tflm("AddRfft", _ANY),
            ),
     # detection_postprocess.cc: float32 box encodings and class scores only.

@@ -7,7 +7,7 @@ from ..targets import Kernels, Target
 from . import cmsis_nn as cm
 from .base import Channels, OpData, OpRule, OutSplit
 from .conv import int4_filter_scratch
-from .shapes import dim, elements, inp, out
+from .shapes import dim, elements, inp, int_array_bytes, out
 from .tflm import kernel, tflm
 
 
@@ -84,6 +84,29 @@ def batch_matmul_scratch(op: Operator, sg: Subgraph, target: Target | None = Non
     return []
 
 
+def _transposed_copy(t, pointer: int) -> list[int]:
+    """An operand BATCH_MATMUL keeps transposed in the tail: a TfLiteEvalTensor (data
+    and dims pointers, a type), its dims and its data."""
+    eval_tensor = -(-(2 * pointer + 4) // pointer) * pointer
+    return [eval_tensor, int_array_bytes(len(t.shape)), t.nbytes]
+
+
+def batch_matmul_persistent(op: Operator, sg: Subgraph, target: Target | None = None) -> list[int]:
+    # batch_matmul.cc (and CMSIS-NN's, in another order of the same buffers): quantized
+    # parameters (seven int32), the transposed operands it needs (the LHS when adj_x,
+    # the RHS unless adj_y) and the output's dims, moved to the tail to be rewritten.
+    x, w, y = inp(sg, op, 0), inp(sg, op, 1), out(sg, op, 0)
+    if x is None or w is None or y is None:
+        return []
+    pointer = target.pointer_bytes if target is not None else 8
+    bufs = [7 * 4] if x.dtype in ("int8", "int16") else []
+    if op.options.get("adj_x"):
+        bufs += _transposed_copy(x, pointer)
+    if not op.options.get("adj_y"):
+        bufs += _transposed_copy(w, pointer)
+    return bufs + [int_array_bytes(len(y.shape))]
+
+
 # fully_connected.cc Prepare: output in the input's type; float weights for float,
 # int8/int4 for int8, int8 for int16 (CMSIS-NN's Prepare says the same).
 _FC = kernel("float32/float32->float32", "int8/int8->int8", "int8/int4->int8",
@@ -98,9 +121,12 @@ RULES = [
            persistent=fc_persistent,
            tflm=tflm("AddFullyConnected", _FC),
            ),
+    # OpData: OpDataBatchMatmul (three pointers, three bools); CMSIS-NN's adds
+    # cmsis_nn_dims and a buffer index.
     OpRule("BATCH_MATMUL", macs=batch_matmul_macs,
            scratch=batch_matmul_scratch,
-           opdata=OpData(64),
+           opdata=OpData(16, cmsis_nn=36, host=32),
+           persistent=batch_matmul_persistent,
            tflm=tflm("AddBatchMatMul", _BATCH_MATMUL),
            ),
 ]

@@ -79,12 +79,12 @@ _BINARY_IN_PLACE = {"ADD", "SUB", "MUL"}
 # Data movement with no arithmetic counts no MACs; arithmetic counts one per output.
 _MOVES = {"QUANTIZE", "DEQUANTIZE", "CAST", "ZEROS_LIKE"}
 
-# The kernels' OpData in the tail (bytes, 16-aligned), measured per node on
-# the Cortex-M firmware; ops not listed keep none or were not measured.
+# The kernels' OpData in the tail (bytes), measured per node on the Cortex-M
+# firmware or read off the struct (HardSwishParams: 20 B); ops not listed keep none.
 _OPDATA = {
     "ADD": OpData(60), "SUB": OpData(60), "MUL": OpData(36), "DIV": OpData(28),
     "LEAKY_RELU": OpData(32), "LOGISTIC": OpData(16), "TANH": OpData(16),
-    "QUANTIZE": OpData(32), "DEQUANTIZE": OpData(32), "HARD_SWISH": OpData(48),
+    "QUANTIZE": OpData(32), "DEQUANTIZE": OpData(32), "HARD_SWISH": OpData(20),
     "PRELU": OpData(48), "SQUARED_DIFFERENCE": OpData(64),
 }
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from ..graph.ir import Operator, Subgraph
+from ..read import dtypes
 from ..targets import Target
 from .base import Channels, ChannelWise, NO_MACS, InPlace, OpData, OpRule, Window, rules
-from .shapes import inp, out
+from .shapes import inp, int_array_bytes, out, output_dims_copy
 from .tflm import constant_input, input_rank, kernel, same_types, tflm
 
 
@@ -54,6 +55,34 @@ def concat_window(op: Operator, sg: Subgraph) -> tuple[Window, Window] | None:
         if x.has_data or len(x.shape) != 4 or x.shape[:3] != y.shape[:3]:
             return None
     return Window(), Window()
+
+
+def reshape_output_bytes(op: Operator, sg: Subgraph) -> int | None:
+    """A -1 in the output's shape is resolved from the input's size in Prepare."""
+    y, x = out(sg, op, 0), inp(sg, op, 0)
+    if y is None or x is None or -1 not in y.shape:
+        return None
+    known = 1
+    for d in y.shape:
+        if d != -1:
+            known *= max(d, 1)
+    n = x.num_elements // known if known else 0
+    return dtypes.nbytes(y.dtype, n * known)
+
+
+def reshape_persistent(op: Operator, sg: Subgraph, target: Target | None = None) -> list[int]:
+    # reshape_common.cc: an output shape with a -1 is resolved in Prepare, on dims
+    # moved to the tail first.
+    y = out(sg, op, 0)
+    return [int_array_bytes(len(y.shape))] if y is not None and -1 in y.shape else []
+
+
+def embedding_lookup_persistent(op: Operator, sg: Subgraph,
+                                target: Target | None = None) -> list[int]:
+    # embedding_lookup.cc Prepare: the output's dims, then OpData (a float scale and a
+    # size_t column count).
+    size_t = target.pointer_bytes if target is not None else 8
+    return output_dims_copy(op, sg, target) + [2 * size_t]
 
 
 def mirror_pad_scratch(op: Operator, sg: Subgraph, target: Target | None = None) -> list[int]:
@@ -155,6 +184,7 @@ RULES = [
     # (reshape.cc); SQUEEZE always memcpy()s, which is undefined on one buffer.
     OpRule("RESHAPE", macs=NO_MACS, channels=Channels.CHANNELWISE, channelwise=_VIEW,
            in_place=InPlace((0,), same_shape=False, writes=False),
+           persistent=reshape_persistent, output_bytes=reshape_output_bytes,
            tflm=TFLM["RESHAPE"],
            ),
     OpRule("SQUEEZE", macs=NO_MACS, channels=Channels.CHANNELWISE,
@@ -181,10 +211,23 @@ RULES = [
            tflm=TFLM.get("STRIDED_SLICE"),
            ),
 ] + rules((
-    "SPLIT", "SPLIT_V", "SLICE", "TRANSPOSE", "GATHER", "GATHER_ND",
-    "PACK", "UNPACK", "TILE", "BROADCAST_TO", "SPACE_TO_DEPTH", "DEPTH_TO_SPACE",
+    # Their Prepare writes the output's shape, on dims it first moves to the tail.
+    "GATHER", "GATHER_ND", "SPACE_TO_DEPTH", "DEPTH_TO_SPACE",
+), TFLM, macs=NO_MACS, persistent=output_dims_copy) + [
+    OpRule("EMBEDDING_LOOKUP", macs=NO_MACS, persistent=embedding_lookup_persistent,
+           tflm=TFLM["EMBEDDING_LOOKUP"]),
+] + rules((
+    "SPLIT", "SPLIT_V", "SLICE", "TRANSPOSE",
+    "PACK", "UNPACK", "TILE", "BROADCAST_TO",
     "SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND", "RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR",
     "FILL", "SHAPE", "RANK", "REVERSE_V2", "ONE_HOT", "RANGE", "SCATTER_ND",
-    "DYNAMIC_UPDATE_SLICE", "BROADCAST_ARGS", "VAR_HANDLE", "READ_VARIABLE",
-    "ASSIGN_VARIABLE", "EMBEDDING_LOOKUP", "IF", "WHILE", "CALL_ONCE",
-), TFLM, macs=NO_MACS)
+    "DYNAMIC_UPDATE_SLICE", "BROADCAST_ARGS", "READ_VARIABLE", "ASSIGN_VARIABLE",
+), TFLM, macs=NO_MACS) + [
+    OpRule("VAR_HANDLE", macs=NO_MACS, makes_resource=True, tflm=TFLM["VAR_HANDLE"]),
+    # Control flow: the subgraphs each calls, by option key.
+    OpRule("IF", macs=NO_MACS, calls=("then_subgraph_index", "else_subgraph_index"),
+           tflm=TFLM["IF"]),
+    OpRule("WHILE", macs=NO_MACS, calls=("cond_subgraph_index", "body_subgraph_index"),
+           tflm=TFLM["WHILE"]),
+    OpRule("CALL_ONCE", macs=NO_MACS, calls=("init_subgraph_index",), tflm=TFLM["CALL_ONCE"]),
+]

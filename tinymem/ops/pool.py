@@ -7,7 +7,7 @@ from ..targets import Target
 from . import cmsis_nn as cm
 from .base import Channels, ChannelWise, OpData, OpRule, Window
 from .conv import same_pad_before
-from .shapes import dim, elements, inp, out
+from .shapes import dim, elements, inp, out, output_dims_copy
 from .tflm import input_rank, same_types
 
 
@@ -68,9 +68,10 @@ RULES = [
            opdata=OpData(32, cmsis_nn=36),
            tflm=_POOL_TFLM["MAX_POOL_2D"],
            ),
+    # l2_pool_2d.cc has no Init; its Prepare moves the output's dims to the tail.
     OpRule("L2_POOL_2D", macs=pool_macs, window=pool_window, channels=Channels.CHANNELWISE,
            channelwise=_POOL_CHANNELS,
-           opdata=OpData(32),
+           persistent=output_dims_copy,
            tflm=_POOL_TFLM["L2_POOL_2D"],
            ),
 ]

@@ -28,6 +28,29 @@ def reduce_scratch(op: Operator, sg: Subgraph, target: Target | None = None) -> 
     return sizes
 
 
+# softmax_common.cc: an int16 input gets two 513-entry int16 lookup tables (exp and
+# 1/(1+x)) in the tail, in the reference and CMSIS-NN kernels alike.
+_INT16_LUT_BYTES = 2 * 513
+
+
+def softmax_persistent(op: Operator, sg: Subgraph, target: Target | None = None) -> list[int]:
+    x = inp(sg, op, 0)
+    return [_INT16_LUT_BYTES] * 2 if x is not None and x.dtype == "int16" else []
+
+
+def log_softmax_persistent(op: Operator, sg: Subgraph, target: Target | None = None) -> list[int]:
+    # log_softmax.cc: int8 keeps LogSoftmaxOpData (five int32, two size_t) from Prepare.
+    x = inp(sg, op, 0)
+    if x is None or x.dtype != "int8":
+        return []
+    size_t = target.pointer_bytes if target is not None else 8
+    return [_align(5 * 4, size_t) + 2 * size_t]
+
+
+def _align(n: int, a: int) -> int:
+    return -(-n // a) * a
+
+
 # reduce_common.cc: MEAN and SUM take float32/int8/int16, REDUCE_MAX/MIN float32/int8,
 # REDUCE_ALL bool; arg_min_max.cc float32/int8 to an int32 or int64 index; softmax.cc
 # (and CMSIS-NN's) int8 may widen to int16. REDUCE_PROD, REDUCE_ANY and
@@ -77,8 +100,11 @@ RULES = [
            macs=per_input_element),
     OpRule("SOFTMAX", macs=per_input_element,
            opdata=OpData(56, cmsis_nn=64, host=80),
+           persistent=softmax_persistent,
            tflm=TFLM.get("SOFTMAX"),
            ),
-    *rules(("LOG_SOFTMAX", "L2_NORMALIZATION", "LOCAL_RESPONSE_NORMALIZATION"), TFLM,
+    OpRule("LOG_SOFTMAX", macs=per_input_element, persistent=log_softmax_persistent,
+           tflm=TFLM.get("LOG_SOFTMAX")),
+    *rules(("L2_NORMALIZATION", "LOCAL_RESPONSE_NORMALIZATION"), TFLM,
            macs=per_input_element),
 ]

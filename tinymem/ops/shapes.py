@@ -32,3 +32,15 @@ def dim(t: Tensor | None, axis: int, default: int = 1) -> int:
     except IndexError:
         return default
 
+
+
+def int_array_bytes(rank: int) -> int:
+    """sizeof a TfLiteIntArray of `rank` entries: its size field and one int each."""
+    return 4 + 4 * rank
+
+
+def output_dims_copy(op: Operator, sg: Subgraph, target=None) -> list[int]:
+    """The tail buffer a kernel's Prepare takes to rewrite its output's shape: TFLM's
+    CreateWritableTensorDimsWithCopy moves the dims out of the flatbuffer."""
+    y = out(sg, op, 0)
+    return [] if y is None else [int_array_bytes(len(y.shape))]
