@@ -148,3 +148,12 @@ def test_a_stride_1_window_never_reads_past_what_it_needs():
 
 def test_a_padded_window_is_left_as_it_is():
     assert Window(kernel=3, stride=2, pad_before=1).full_read(32, 64) == (-1, 64)
+
+
+def test_a_kernel_step_is_reported_in_the_explore_json_with_its_op_span():
+    from tinymem.report.explore_json import explore_document
+
+    ex = explore(tinymem.load_model(STR_WW), target=DEFAULT_TARGET)
+    steps = [s for o in explore_document(ex)["options"] for s in o["steps"]
+             if s["kind"] == "kernel"]
+    assert steps and all(s["first_op"] <= s["last_op"] and s["grid"] is None for s in steps)

@@ -34,6 +34,21 @@ def scratch_free_ops(sg: Subgraph) -> dict[int, dict]:
 
 
 @dataclass(frozen=True)
+class MovedOps:
+    """The ops a kernel step moves (current-graph numbers), spanning [first, last]."""
+
+    ops: tuple[int, ...]
+
+    @property
+    def first(self) -> int:
+        return self.ops[0]
+
+    @property
+    def last(self) -> int:
+        return self.ops[-1]
+
+
+@dataclass(frozen=True)
 class ScratchFreeStep:
     """An explorer step: every op with a buffer-free variant runs it."""
 
@@ -45,8 +60,8 @@ class ScratchFreeStep:
     names: tuple[str, ...] = ()
 
     @property
-    def segment(self) -> tuple[int, ...]:
-        return self.ops
+    def segment(self) -> MovedOps:
+        return MovedOps(self.ops)
 
     @property
     def label(self) -> str:
