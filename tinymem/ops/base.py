@@ -21,6 +21,10 @@ MacsFn = Callable[[Operator, Subgraph], Optional[int]]
 # path (CMSIS-NN's dispatch also depends on the CPU's DSP/MVE family).
 ScratchFn = Callable[[Operator, Subgraph, Target], list[int]]
 PersistentFn = Callable[[Operator, Subgraph, Target], list[int]]
+# (op, subgraph) -> option changes under which the op computes the same output
+# bit for bit but its optimised kernels pick a path with no scratch buffer; None
+# when there are none.
+ScratchFreeFn = Callable[[Operator, Subgraph], Optional[dict]]
 
 
 def _unknown_macs(op: Operator, sg: Subgraph) -> int | None:
@@ -81,6 +85,20 @@ class Window:
         """The unclipped input range (may start below 0 or end past the input)."""
         lo = a * self.stride - self.pad_before
         hi = (b - 1) * self.stride - self.pad_before + self.dilation * (self.kernel - 1) + 1
+        return lo, hi
+
+    def full_read(self, out_size: int, in_size: int) -> tuple[int, int]:
+        """The padded input range of the whole output [0, out_size), ending at
+        the input's end when fewer than a stride of input rows lie past it.
+
+        Run VALID, a window drops those rows anyway (TFLM and LiteRT both size
+        the output floor((in - span) / stride) + 1), so the op may read its
+        input uncropped: a stride-2 3x3 pool over 64 columns reads 63 of them
+        and needs no 63-column copy of its input.
+        """
+        lo, hi = self.padded_range(0, out_size)
+        if lo >= 0 and 0 < in_size - hi < self.stride:
+            hi = in_size
         return lo, hi
 
 
@@ -197,6 +215,9 @@ class OpRule:
     # ... and the buffers its Prepare keeps (per-channel arrays, LUTs, kernel
     # sums), each 16-byte aligned by the allocator.
     persistent: PersistentFn = _no_scratch
+    # Options that route the op to a kernel with no scratch, same results (see
+    # ScratchFreeFn); None: the op has no such variant.
+    scratch_free: ScratchFreeFn | None = None
     # The builtin-options struct the parser allocates (ops/params.py), or None.
     params: str | None = None
     # Control flow: the option keys naming the subgraphs the op calls, in the

@@ -177,6 +177,32 @@ _CONV_CMSIS = kernel(*_CONV_TYPES, weights=1, checks=(input_rank("4-D", 4, 4),))
 _TRANSPOSE_CONV = kernel("float32/float32->float32", "int8/int8->int8", "int16/int8->int16",
                          data=2, weights=1)
 
+def depthwise_scratch_free(op: Operator, sg: Subgraph) -> dict | None:
+    """A dilation of 2 on a kernel axis of size 1, which changes no input it reads.
+
+    CMSIS-NN's depthwise wrapper (arm_depthwise_conv_wrapper_s8, CMSIS-NN
+    4ab83cc3) runs arm_depthwise_conv_s8_opt, whose buffer is C x K_h x K_w
+    int16 (M4/M7) or 4 x 124 x K_h x K_w (M55), only when both dilations are
+    1; any other dilation takes the generic arm_depthwise_conv_s8, which
+    needs none (and is slower). With one tap on an axis, input position
+    o*stride - pad + dilation*0 is the same for every dilation, and SAME's
+    padding depends on the effective size dilation*(k-1) + 1 = 1 alone, so
+    TFLM's reference and CMSIS-NN kernels, and LiteRT, give the same output.
+    A 3x3 filter with padding <= 1 already runs the buffer-free 3x3 kernel
+    on M4; the rule is offered anyway and the planner judges it.
+    """
+    w = inp(sg, op, 1)
+    if w is None or len(w.shape) != 4:
+        return None
+    o = op.options
+    for k_axis, key in ((2, "dilation_w_factor"), (1, "dilation_h_factor")):
+        if dim(w, k_axis) == 1 and (o.get(key, 1) or 1) == 1:
+            other = "dilation_h_factor" if key == "dilation_w_factor" else "dilation_w_factor"
+            if (o.get(other, 1) or 1) == 1:
+                return {key: 2}
+    return None
+
+
 def depthwise_channels(op: Operator, sg: Subgraph, flat: bool) -> bool:
     # Multiplier 1: output channel c is filter c on input channel c.
     x, w, y = inp(sg, op, 0), inp(sg, op, 1), out(sg, op, 0)
@@ -197,6 +223,7 @@ RULES = [
            channelwise=ChannelWise(check=depthwise_channels, group=8),
            # On a one-channel input it splits by output channels (filters on axis 3).
            out_split=OutSplit(weights_axis=3),
+           scratch_free=depthwise_scratch_free,
            opdata=OpData(56, cmsis_nn=60, host=80),
            persistent=per_channel_arrays,
            tflm=tflm("AddDepthwiseConv2D", _CONV, _CONV_CMSIS),

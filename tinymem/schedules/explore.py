@@ -43,6 +43,7 @@ from .fdt import fdt_steps
 from .steps import Step, StepKind
 from .tiling_steps import joined_steps, spatial_steps
 from .row_cache import cached_steps
+from .scratch_free import scratch_free_steps
 from . import parallel
 
 OVERHEAD_CAPS = (0.0, 0.02, 0.05, 0.10, 0.15, 0.25, 0.5)
@@ -79,7 +80,9 @@ StepSource = Callable[[Model, int, int], Iterable[Step]]
 # Sources of candidate steps; the FDT splitter registers here too.
 # Cached row strips come first: a recomputing grid over the cap must not rule
 # their (zero-overhead) segment out.
-STEP_SOURCES: list[StepSource] = [cached_steps, spatial_steps, joined_steps, fdt_steps]
+# A kernel with no scratch comes last: it only answers a peak op's scratch buffer.
+STEP_SOURCES: list[StepSource] = [cached_steps, spatial_steps, joined_steps, fdt_steps,
+                                  scratch_free_steps]
 
 
 def model_macs(model: Model) -> int:

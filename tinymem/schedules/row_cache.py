@@ -326,7 +326,7 @@ class _Strips:
                 t = op.inputs[p]
                 ten = sg.tensors[t]
                 r = plan.reads[(i, p)][k]
-                qlo, qhi = ww.padded_range(0, yt.shape[2])
+                qlo, qhi = ww.full_read(yt.shape[2], ten.shape[2])
                 cols = (max(qlo, 0), min(qhi, ten.shape[2]))
                 if t in self.padded_keep:
                     inputs[p] = self._padded_rows(t, i, k, r, cols, (qlo, qhi))
@@ -360,7 +360,7 @@ class _Strips:
     def _reader_cols(self, i: int, t: int) -> tuple[tuple[int, int], tuple[int, int]]:
         """Columns of t op i reads (clipped) and as padded, for its full output width."""
         width = self.sg.tensors[self.sg.operators[i].outputs[0]].shape[2]
-        qlo, qhi = self.windows[i][1].padded_range(0, width)
+        qlo, qhi = self.windows[i][1].full_read(width, self.sg.tensors[t].shape[2])
         return (max(qlo, 0), min(qhi, self.sg.tensors[t].shape[2])), (qlo, qhi)
 
     def _padded_rows(self, t: int, i: int, k: int, r: Read, cols: tuple[int, int],
@@ -615,9 +615,9 @@ def cached_steps(model: Model, peak_op: int, arena: int) -> Iterator[CachedStep]
         h = sg.tensors[pace].shape[1]
         origin = next((sg.operators[i].origin for i in seg.ops
                        if sg.operators[i].outputs[0] == pace), None)
-        for n in PACED_STRIP_COUNTS:
-            if n > h:
-                break
+        # A count above the driver's height becomes one driver row per strip
+        # (the thinnest strips, tried once).
+        for n in dict.fromkeys(min(n, h) for n in PACED_STRIP_COUNTS):
             rows = even_splits(h, n)
             yield CachedStep(segment=seg, grid=full, source_ops=span, driver=pace,
                              driver_rows=tuple(a for a, _ in rows) + (h,),

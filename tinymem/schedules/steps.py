@@ -1,7 +1,7 @@
 """What the explorer chains: steps, each a rewrite of one segment of the graph.
 
-Three modules propose steps (tiling_steps: spatial tiles; row_cache: cached
-row strips; fdt: channel splits); the explorer only needs what `Step` lists.
+Four modules propose steps (tiling_steps: spatial tiles; row_cache: cached
+row strips; fdt: channel splits; scratch_free: kernels without scratch); the explorer only needs what `Step` lists.
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ class StepKind(StrEnum):
     SPATIAL = "spatial"  # spatial tiles of a deeper segment, halos recomputed
     CACHED = "cached"  # row strips that keep their halo rows instead of recomputing them
     FDT = "fdt"  # channel partitions of a path (fused depthwise tiling)
+    # Ops given options that keep their results but make the target's kernel
+    # take a path with no scratch buffer (schedules/scratch_free.py).
+    KERNEL = "kernel"
 
 
 class Step(Protocol):
