@@ -6,9 +6,11 @@ with the same first-fit rule), then a bounded local search swaps neighbours
 in the best order. The live-set bound says when to stop: nothing can beat it.
 
 In-place executions (`aliases.find_aliases`) are constraints of the same
-search: each chain of tensors an op may overwrite is placed as one buffer
-(the union of their lifetimes) and its tensors get one offset, which also
-lowers the live-set bound the search stops at.
+search: each group of tensors placed inside one another (an element-wise op
+over its input, a join over its chunks, a PAD over its input at its end) is
+placed as one block (the union of their lifetimes) and each tensor gets the
+block's offset plus its own, which also lowers the live-set bound the search
+stops at.
 
 The result is expressed as offsets for the tensors only: that is what an
 OfflineMemoryAllocation plan can carry. Kernel scratch buffers stay online,
@@ -22,12 +24,14 @@ import random
 from dataclasses import dataclass
 
 
+import numpy as np
+
 from ..graph.ir import Model
-from .aliases import Alias, alias_groups, find_aliases, merge
-from .greedy import arena_size, place_in_order, time_overlaps
+from .aliases import Alias, Member, alias_groups, choose, find_aliases, merge, worthwhile
+from .greedy import arena_size, greedy_offsets, place_in_order, time_overlaps
 from .liveness import live_bytes_per_scope
-from .planner import ArenaPlan, plan_model
-from .requests import BufferRequest
+from .planner import ArenaPlan, plan_model, with_tail
+from .requests import BufferRequest, Requests
 
 
 @dataclass
@@ -69,6 +73,7 @@ def best_layout(model: Model, baseline: ArenaPlan | None = None, iterations: int
     if not base.buffers:
         return None
     aliases = find_aliases(model, base.requests, overwrite_inputs) if in_place else []
+    aliases = worthwhile(base.requests, aliases)
     # The placement heuristics are not monotone in the constraints: a layout
     # without the aliases is sometimes the smaller one, so both are tried.
     found = [_search(model, base, aliases, iterations, seed)]
@@ -81,7 +86,7 @@ def best_layout(model: Model, baseline: ArenaPlan | None = None, iterations: int
 def _search(model: Model, base: ArenaPlan, aliases: list[Alias], iterations: int,
             seed: int) -> Layout | None:
     all_buffers = base.buffers
-    groups = alias_groups(base.requests, aliases) if aliases else [[i] for i in range(len(all_buffers))]
+    groups = alias_groups(base.requests, aliases)
     buffers = merge(all_buffers, groups)
     bound = int(live_bytes_per_scope(buffers, base.requests.last_scope).max())
     if base.arena_bytes <= bound:
@@ -111,16 +116,24 @@ def _search(model: Model, base: ArenaPlan, aliases: list[Alias], iterations: int
                 best_order, best_size = cand, size
     if best_order is None:
         return None
-    group_offsets = place_in_order(buffers, best_order, overlaps)
-    offsets = [0] * len(all_buffers)
-    for g, off in zip(groups, group_offsets):
-        for i in g:
-            offsets[i] = off
-    offline = _offline_vector(model, all_buffers, offsets)
+    offline = member_offsets(model, all_buffers, groups,
+                             place_in_order(buffers, best_order, overlaps))
     plan = plan_model(model, offline=offline, target=base.target)
     if plan.arena_bytes >= base.arena_bytes:
         return None
+    plan.offline = offline
     return Layout(offline=offline, plan=plan, aliases=tuple(aliases))
+
+
+def member_offsets(model: Model, buffers: list[BufferRequest], groups: list[list[Member]],
+                   group_offsets: list[int]) -> list[int]:
+    """The offline vector that puts each group's block at its offset (each
+    member at the block's offset plus its delta); scratch stays online."""
+    offsets = [0] * len(buffers)
+    for g, off in zip(groups, group_offsets):
+        for m in g:
+            offsets[m.buffer] = off + m.delta
+    return _offline_vector(model, buffers, offsets)
 
 
 def _offline_vector(model: Model, buffers: list[BufferRequest], offsets: list[int]) -> list[int]:
@@ -133,3 +146,62 @@ def _offline_vector(model: Model, buffers: list[BufferRequest], offsets: list[in
         if b.tensor is not None:
             vec[starts[b.subgraph] + b.tensor] = int(off)
     return vec
+
+
+def aliased_plan(model: Model, plan: ArenaPlan, overwrite_inputs: bool = False,
+                 chosen: tuple[list[Alias], np.ndarray] | None = None,
+                 exact_live: bool = True) -> Layout | None:
+    """`plan`'s schedule with its in-place executions: the alias groups placed
+    as blocks by TFLM's own greedy rule, every tensor pinned there, and the
+    arena re-measured as TFLM plans that offline vector (kernel scratch
+    online). None when no alias lowers the head.
+
+    The cheap figure the search judges a candidate by; `best_layout` searches
+    further. `plan` is a head plan without an offline plan of its own (its
+    tail is not needed); the plan returned has its tail. `chosen`: what
+    `aliases.choose` gives for `plan`, if known. Without `exact_live` the
+    plan's live bytes are those the blocks reserve (an upper bound of what
+    its tensors cover, cheaper to know; `settle_live` makes them exact).
+    """
+    req = plan.requests
+    if chosen is None:
+        chosen = choose(req, find_aliases(model, req, overwrite_inputs), plan.live)
+    aliases, joined_live = chosen
+    if not aliases or int(joined_live.max()) >= plan.arena_bytes:
+        return None  # no placement of the blocks can beat the plan
+    groups = alias_groups(req, aliases)
+    merged = merge(req.buffers, groups)
+    offline = member_offsets(model, req.buffers, groups, greedy_offsets(merged))
+    pinned = pin(model, req, offline)
+    offsets = greedy_offsets(pinned.buffers)
+    head = arena_size(pinned.buffers, offsets)
+    if head >= plan.arena_bytes:
+        return None
+    got = ArenaPlan(requests=pinned, offsets=offsets, arena_bytes=head,
+                    live=joined_live, target=plan.target, offline=offline)
+    if exact_live:
+        settle_live(got)
+    return Layout(offline=offline, plan=with_tail(model, got, plan.target, offline),
+                  aliases=tuple(aliases))
+
+
+def settle_live(plan: ArenaPlan) -> None:
+    """Give a plan from `aliased_plan(exact_live=False)` the live bytes
+    `plan_model` would give it: those its pinned tensors cover."""
+    plan.live = live_bytes_per_scope(plan.buffers, plan.requests.last_scope)
+
+
+def pin(model: Model, requests: Requests, offline: list[int]) -> Requests:
+    """`requests` with the tensors `offline` places pinned there: what
+    `build_requests(model, offline)` gives, without walking the graph again."""
+    starts, total = {}, 0
+    for sg in model.subgraphs:
+        starts[sg.index] = total
+        total += len(sg.tensors)
+    buffers = []
+    for b in requests.buffers:
+        off = offline[starts[b.subgraph] + b.tensor] if b.tensor is not None else -1
+        buffers.append(BufferRequest(b.size, b.first, b.last, b.subgraph, b.tensor, b.op, off)
+                       if off >= 0 else b)
+    return Requests(buffers=buffers, steps=requests.steps, last_scope=requests.last_scope,
+                    planned_count=requests.planned_count)

@@ -33,6 +33,9 @@ class ArenaPlan:
     live: np.ndarray  # aligned live bytes per scope
     target: Target = HOST_TARGET
     tail: TailPlan | None = None
+    # The OfflineMemoryAllocation plan tinymem chose for it (ops in place), to
+    # be written with the model; None: the model's own plan, if any, or none.
+    offline: list[int] | None = None
 
     @property
     def head_bytes(self) -> int:

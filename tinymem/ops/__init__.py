@@ -7,7 +7,7 @@ from typing import Iterable
 
 from ..graph.ir import Operator, Subgraph
 from . import conv, custom, dense, elementwise, movement, pool, recurrent, reduce
-from .base import Channels, ChannelWise, InPlace, OpRule, OutSplit, Window
+from .base import Channels, ChannelWise, InPlace, InPlaceMode, OpRule, OutSplit, Placement, Window
 from .params import BUILTIN_PARAMS
 
 REGISTRY: dict[str, OpRule] = {}
@@ -39,5 +39,5 @@ def total_macs(ops: Iterable[Operator], sg: Subgraph) -> int:
     return sum(op_macs(op, sg) or 0 for op in ops)
 
 
-__all__ = ["Channels", "ChannelWise", "InPlace", "OpRule", "OutSplit", "Window", "REGISTRY", "rule_for", "is_known", "op_macs",
+__all__ = ["Channels", "ChannelWise", "InPlace", "InPlaceMode", "OpRule", "Placement", "OutSplit", "Window", "REGISTRY", "rule_for", "is_known", "op_macs",
            "total_macs"]

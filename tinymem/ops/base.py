@@ -163,19 +163,50 @@ class OutSplit:
     out_shape: int | None = None
 
 
+class InPlaceMode(StrEnum):
+    """Where an input an op runs over sits inside the op's output."""
+
+    # The input is the output's memory, byte for byte (element-wise ops,
+    # views): the kernel reads element i before it writes element i.
+    SAME_OFFSET = "same_offset"
+    # Every input is a contiguous chunk of the output, in input order (a join
+    # along an axis with only 1s before it): the kernel's copies land on themselves.
+    INPUTS_AS_CHUNKS = "inputs_as_chunks"
+    # The input sits at the output's end: the kernel writes the output front to
+    # back and reads each input element before its bytes are written (PAD).
+    INPUT_AT_TAIL = "input_at_tail"
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where input `input` may sit inside the output: any byte offset in
+    [lowest, highest] keeps the kernel from writing over bytes it still reads."""
+
+    input: int
+    lowest: int
+    highest: int
+
+
+# (op, subgraph) -> where each input that may be overwritten sits in the output,
+# or None when the op's shapes, types or quantisation rule running in place out.
+PlacementFn = Callable[[Operator, Subgraph], Optional[list[Placement]]]
+
+
 @dataclass(frozen=True)
 class InPlace:
-    """The op's output may take the memory of one of its inputs.
+    """The op's output may take the memory of one of its inputs (or several).
 
-    Only for kernels that read element i before they write element i, in
-    TFLite Micro's reference and CMSIS-NN kernels alike, broadcast paths
-    included (checked in their sources; the partner of a broadcast is never
-    the aliased operand, since the alias needs the output's size). The
-    planner adds the usual conditions: same dtype and byte size, the input's
-    last use is this op, and it is no model input unless the user allows it.
+    SAME_OFFSET: only for kernels that read element i before they write
+    element i, in TFLite Micro's reference and CMSIS-NN kernels alike,
+    broadcast paths included (checked in their sources; the partner of a
+    broadcast is never the aliased operand, since the alias needs the
+    output's size). The other modes say through `placement` where each input
+    sits. The planner adds the usual conditions: same dtype (and byte size
+    for SAME_OFFSET), the input's last use is this op, and it is no model
+    input unless the user allows it.
     """
 
-    # Input positions that may be overwritten, in order of preference.
+    # Input positions that may be overwritten, in order of preference (SAME_OFFSET).
     inputs: tuple[int, ...] = (0,)
     # The aliased input must have the output's shape (element-wise ops);
     # False: only the byte size must match (RESHAPE views the same bytes).
@@ -184,6 +215,9 @@ class InPlace:
     # its copy, EXPAND_DIMS copies each byte onto itself): a model input may
     # then be aliased without the user's leave, its contents stay intact.
     writes: bool = True
+    mode: InPlaceMode = InPlaceMode.SAME_OFFSET
+    # The modes other than SAME_OFFSET: where the inputs go, from the op's shapes.
+    placement: PlacementFn | None = None
 
 
 @dataclass(frozen=True)

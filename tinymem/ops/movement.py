@@ -5,7 +5,8 @@ from __future__ import annotations
 from ..graph.ir import Operator, Subgraph
 from ..read import dtypes
 from ..targets import Target
-from .base import Channels, ChannelWise, NO_MACS, InPlace, OpData, OpRule, Window, rules
+from .base import (Channels, ChannelWise, NO_MACS, InPlace, InPlaceMode, OpData, OpRule, Placement,
+                   Window, rules)
 from .shapes import inp, int_array_bytes, out, output_dims_copy
 from .tflm import constant_input, input_rank, kernel, same_types, tflm
 
@@ -83,6 +84,81 @@ def embedding_lookup_persistent(op: Operator, sg: Subgraph,
     # size_t column count).
     size_t = target.pointer_bytes if target is not None else 8
     return output_dims_copy(op, sg, target) + [2 * size_t]
+def _same_quantisation(a, b) -> bool:
+    qa, qb = a.quantization, b.quantization
+    if qa is None or qb is None:
+        return (qa is None or not qa.scale) and (qb is None or not qb.scale)
+    return tuple(qa.scale) == tuple(qb.scale) and tuple(qa.zero_point) == tuple(qb.zero_point)
+
+
+def concat_chunks(op: Operator, sg: Subgraph) -> list[Placement] | None:
+    """Each input of a join as a contiguous chunk of the output, in input order.
+
+    reference_ops::Concatenation (kernels/internal/reference/concatenation.h,
+    which TFLM's concatenation.cc calls for every type, with no CMSIS-NN
+    variant) copies, for each of `outer_size` = the product of the axes before
+    the join axis, each input's slab with one memcpy, in input order. With
+    outer_size 1 input i is one memcpy to the output at the bytes of the inputs
+    before it: placed there, the copy is onto itself. TFLM's kernel never
+    rescales (its Prepare refuses int8 inputs whose scale or zero point differ
+    from the output's); LiteRT's does, so equal quantisation is asked of every
+    input: then no kernel has anything to change.
+    """
+    y = out(sg, op, 0)
+    if y is None or not y.shape:
+        return None
+    axis = op.options.get("axis", 0)
+    axis = axis + len(y.shape) if axis < 0 else axis
+    if not 0 <= axis < len(y.shape) or any(d != 1 for d in y.shape[:axis]):
+        return None
+    places, at = [], 0
+    for k, t in enumerate(op.inputs):
+        if t < 0:
+            return None
+        x = sg.tensors[t]
+        if x.dtype != y.dtype or len(x.shape) != len(y.shape) or not _same_quantisation(x, y):
+            return None
+        places.append(Placement(k, at, at))
+        at += x.nbytes
+    return places if at == y.nbytes else None
+
+
+def pad_tail(op: Operator, sg: Subgraph) -> list[Placement] | None:
+    """Where PAD's input may sit inside its output: at its end, or up to the
+    bytes written after the last input element earlier.
+
+    Both kernels write the output front to back. reference_ops::PadImpl (the
+    reference kernel, and CMSIS-NN's for all but int8) copies element by
+    element, reading input k just before writing it; CMSIS-NN's int8 kernel
+    (arm_pad_s8) memsets each run of padding and memcpys each input row
+    forward, to an address at or below the row's. Input element k lands at
+    output element p(k) = k + (pad elements before it), which grows with k.
+    With the input at byte offset o, a write at output byte b destroys input
+    byte b - o; every input element is read before that as long as o is at
+    least the padding before the last element: out - in - (padding after it).
+    """
+    x, y = inp(sg, op, 0), out(sg, op, 0)
+    if x is None or y is None or x.dtype != y.dtype or len(op.inputs) < 2:
+        return None
+    pads = constant_values(sg, op.inputs[1])
+    rank = len(x.shape)
+    if pads is None or rank == 0 or getattr(pads, "size", 0) != 2 * rank \
+            or len(y.shape) != rank or x.num_elements == 0:
+        return None
+    p = pads.reshape(rank, 2).tolist()
+    if min(min(r) for r in p) < 0:
+        return None
+    if any(x.shape[d] + p[d][0] + p[d][1] != y.shape[d] for d in range(rank)):
+        return None
+    # Output element of the input's last element, in row-major order.
+    last, stride = 0, 1
+    for d in reversed(range(rank)):
+        last += (p[d][0] + x.shape[d] - 1) * stride
+        stride *= y.shape[d]
+    width = y.nbytes // y.num_elements
+    after = y.num_elements - 1 - last
+    spare = y.num_elements - x.num_elements
+    return [Placement(0, (spare - after) * width, spare * width)]
 
 
 def mirror_pad_scratch(op: Operator, sg: Subgraph, target: Target | None = None) -> list[int]:
@@ -164,17 +240,27 @@ _PAD_CHANNELS = ChannelWise(check=pad_channels, params=(1, 2))
 # The shape operand is rewritten per part (the last entry is the part's width).
 _VIEW = ChannelWise(view=True, params=(1,), shape_input=1)
 
+# PAD overwrites its input as it goes (a model input only with the user's leave).
+_PAD_IN_PLACE = InPlace((0,), mode=InPlaceMode.INPUT_AT_TAIL, placement=pad_tail)
+# A join's copies leave every input's bytes as they were.
+_CONCAT_IN_PLACE = InPlace(mode=InPlaceMode.INPUTS_AS_CHUNKS, placement=concat_chunks,
+                           writes=False)
+
 RULES = [
+    # MIRROR_PAD reads its input backwards at the far borders: never in place.
     OpRule("MIRROR_PAD", macs=NO_MACS, scratch=mirror_pad_scratch,
            tflm=TFLM["MIRROR_PAD"],
            ),
     OpRule("PAD", macs=NO_MACS, window=pad_window, channels=Channels.CHANNELWISE, copies=True,
            channelwise=_PAD_CHANNELS,
+           in_place=_PAD_IN_PLACE,
            opdata=OpData(56),
            tflm=TFLM["PAD"],
            ),
+    # PADV2 runs PAD's kernels (pad.cc registers both), the value a constant.
     OpRule("PADV2", macs=NO_MACS, window=pad_window, channels=Channels.CHANNELWISE, copies=True,
            channelwise=_PAD_CHANNELS,
+           in_place=_PAD_IN_PLACE,
            opdata=OpData(56),
            tflm=TFLM["PADV2"],
            ),
@@ -201,7 +287,7 @@ RULES = [
     # OpData is ConcatenationParams (six 4-byte fields, 24 B on the firmware); the wheel's
     # build (USE_TFLM_COMPRESSION) adds kMaxInputNum scratch indices: 40 + 40 B on x86-64.
     OpRule("CONCATENATION", macs=NO_MACS, copies=True, channels=Channels.CONCAT,
-           window=concat_window,
+           window=concat_window, in_place=_CONCAT_IN_PLACE,
            opdata=OpData(24, host=80),
            tflm=TFLM.get("CONCATENATION"),
            ),

@@ -10,7 +10,7 @@ import enum
 from dataclasses import dataclass
 
 from ..graph.ir import Model
-from ..memory.aliases import alias_groups, find_aliases, merge
+from ..memory.aliases import alias_groups, find_aliases, merge, worthwhile
 from ..memory.liveness import live_bytes_per_scope
 from ..memory.planner import ArenaPlan
 from ..ops import Channels, rule_for
@@ -55,7 +55,7 @@ def diagnose(model: Model, plan: ArenaPlan, overwrite_inputs: bool = False) -> D
     # The live set as a layout running ops in place would see it; where it
     # ties, the op that cannot be split is the one to name (every peak must fall).
     req = plan.requests
-    groups = alias_groups(req, find_aliases(model, req, overwrite_inputs))
+    groups = alias_groups(req, worthwhile(req, find_aliases(model, req, overwrite_inputs)))
     live = live_bytes_per_scope(merge(req.buffers, groups), req.last_scope)
     peak = int(live.max()) if live.size else 0
     sg = model.main
@@ -71,7 +71,8 @@ def diagnose(model: Model, plan: ArenaPlan, overwrite_inputs: bool = False) -> D
     scratch = [b for b in alive if b.tensor is None]
     scratch_bytes = sum(b.aligned for b in scratch)
     if inputs and 2 * in_bytes >= peak:
-        if op is not None and rule_for(op).in_place is not None and not overwrite_inputs:
+        in_place = rule_for(op).in_place if op is not None else None
+        if in_place is not None and in_place.writes and not overwrite_inputs:
             help_ = f"--overwrite-inputs, so that {op.opcode} may run over it"
         else:
             help_ = "feeding the input in slices (a streaming front end) or a smaller input"

@@ -28,7 +28,8 @@ import numpy as np
 
 from ..errors import TinymemError
 from ..graph.ir import Model, Subgraph
-from ..memory.layout import best_layout
+from ..memory.aliases import choose, find_aliases
+from ..memory.layout import aliased_plan, best_layout, settle_live
 from ..memory.greedy import arena_size, greedy_offsets
 from ..memory.liveness import live_bytes_per_scope
 from ..memory.planner import HOST_TARGET, ArenaPlan, PlannedFigures, plan_model, with_tail
@@ -164,17 +165,24 @@ class Exploration:
 class _Evaluator:
     """Builds and measures candidates once each (keyed by the steps applied).
 
-    The live-set bound is computed for every candidate; the greedy arena
-    only when the bound says the candidate could still win. `prefetch`
+    The live-set bound is computed for every candidate (the lower of the
+    plain one and the one with its in-place groups joined); the greedy arena
+    only when the bound says the candidate could still win, and then also
+    the arena with the ops in place (`aliased_plan`), the lower kept. `prefetch`
     measures a state's candidates ahead on every core; `measure` and `plan`
     then read those results, so the search sees the same figures in the
     same order either way.
     """
 
     def __init__(self, base: Model, progress: Callable[[int, int], None] | None,
-                 target: Target | None = None):
+                 target: Target | None = None, overwrite_inputs: bool = False):
         self.base = base
         self.target = target or HOST_TARGET
+        self.overwrite_inputs = overwrite_inputs
+        # Candidates planned with ops in place: key -> (the plan without, ops in place).
+        self.in_place: dict[tuple, tuple[ArenaPlan, int]] = {}
+        # Measured, not planned yet: key -> its aliases and joined live bytes.
+        self.chosen: dict[tuple, tuple] = {}
         # Candidates whose new ops the target's kernels cannot run: key -> why.
         self.unsupported: dict[tuple, str] = {}
         self.base_macs = model_macs(base)
@@ -205,9 +213,13 @@ class _Evaluator:
             m = got.model if got.model is not None else build()
             self.cache[key] = (m, got.requests, got.bound, got.macs)
             self.live[key] = got.live
+            if got.plan is None:
+                self.chosen[key] = got.chosen
             if got.plan is not None:
                 got.plan.target = self.target
                 self.plans[key] = got.plan
+                if got.in_place is not None:
+                    self.in_place[key] = got.in_place
             self.count += 1
             if self.progress:
                 self.progress(self.count, 0)
@@ -219,14 +231,32 @@ class _Evaluator:
     def plan(self, key: tuple) -> ArenaPlan:
         if key not in self.plans:
             m, req, _, _ = self.cache[key]
-            self.plans[key] = self._plan(m, req, self.live[key])
+            self.plans[key], in_place = self._plan(m, req, self.live[key], self.chosen.pop(key))
+            if in_place is not None:
+                self.in_place[key] = in_place
         return self.plans[key]
 
-    def _plan(self, m: Model, req: Requests, live: np.ndarray) -> ArenaPlan:
+    def unaliased(self, key: tuple) -> ArenaPlan | None:
+        """The plan of a candidate planned with ops in place, without them."""
+        got = self.in_place.get(key)
+        return got[0] if got is not None else None
+
+    def _plan(self, m: Model, req: Requests, live: np.ndarray, chosen: tuple
+              ) -> tuple[ArenaPlan, tuple[ArenaPlan, int] | None]:
+        """The candidate's plan (with ops in place when that lowers the head)
+        and, then, (the plan without them, how many ops run in place).
+        `chosen`: its aliases and joined live bytes (`aliases.choose`)."""
         offsets = greedy_offsets(req.buffers)
-        return with_tail(m, ArenaPlan(requests=req, offsets=offsets,
-                                      arena_bytes=arena_size(req.buffers, offsets),
-                                      live=live), self.target)
+        plain = ArenaPlan(requests=req, offsets=offsets,
+                          arena_bytes=arena_size(req.buffers, offsets), live=live,
+                          target=self.target)
+        # Its live bytes stay those the blocks reserve while it is searched
+        # (what the bounds of other candidates count); `explore` settles them.
+        lay = aliased_plan(m, plain, self.overwrite_inputs, chosen, exact_live=False)
+        if lay is None:
+            return with_tail(m, plain, self.target), None
+        # The tail grows with the head alone: the lower head is the lower arena to set.
+        return lay.plan, (plain, len(lay.aliases))
 
     def _evaluate(self, build: Callable[[], Model], plan_below: int | None = None) -> "_Measured":
         """Build and measure one candidate; plan it too when its bound is below `plan_below`."""
@@ -243,10 +273,14 @@ class _Evaluator:
             return _Measured(unsupported=problems[0].text())
         req = build_requests(m, None, self.target)
         live = live_bytes_per_scope(req.buffers, req.last_scope)
-        got = _Measured(model=m, requests=req, live=live,
-                        bound=int(live.max()) if live.size else 0, macs=model_macs(m))
+        # With its in-place groups joined (each block counted once), the
+        # bound of what a plan with them might reach: the lower one prunes.
+        chosen = choose(req, find_aliases(m, req, self.overwrite_inputs), live)
+        got = _Measured(model=m, requests=req, live=live, chosen=chosen,
+                        bound=int(chosen[1].max()) if live.size else 0, macs=model_macs(m))
         if plan_below is not None and got.bound < plan_below:
-            got.plan = self._plan(m, req, live)
+            got.plan, got.in_place = self._plan(m, req, live, chosen)
+            got.chosen = None
         return got
 
     def prefetch(self, prefix: tuple, cur: Model, cur_plan: ArenaPlan, steps: list[Step]) -> None:
@@ -281,6 +315,8 @@ class _Measured:
     bound: int = 0
     macs: int = 0
     plan: ArenaPlan | None = None
+    in_place: tuple[ArenaPlan, int] | None = None  # see _Evaluator.in_place
+    chosen: tuple | None = None  # its aliases and joined live bytes, until planned
 
 
 def explore(model: Model, budget: int | None = None, max_overhead: float | None = None,
@@ -300,7 +336,7 @@ def explore(model: Model, budget: int | None = None, max_overhead: float | None 
     always by the arena to set."""
     t0 = time.perf_counter()
     sources = sources if sources is not None else STEP_SOURCES
-    ev = _Evaluator(model, progress, target)
+    ev = _Evaluator(model, progress, target, overwrite_inputs)
     base_ops = sum(len(sg.operators) for sg in model.subgraphs)
     base_plan = plan_model(model, target=target)
 
@@ -316,7 +352,7 @@ def explore(model: Model, budget: int | None = None, max_overhead: float | None 
     lay = best_layout(model, base_plan, overwrite_inputs=overwrite_inputs)
     if lay is not None:
         options.append(option("layout", "same ops, tensors placed by tinymem's layout "
-                              "(OfflineMemoryAllocation)" + _in_place_note(lay), model,
+                              "(OfflineMemoryAllocation)" + _in_place_note(len(lay.aliases)), model,
                               lay.plan, ev.base_macs, offline=lay.offline))
     ro = reorder(model)
     if ro is not None:
@@ -335,7 +371,7 @@ def explore(model: Model, budget: int | None = None, max_overhead: float | None 
         lay = best_layout(start, start_plan, overwrite_inputs=overwrite_inputs)
         if lay is not None:
             options.append(option("fold+layout", fold_note + "; tinymem layout"
-                                  + _in_place_note(lay), start, lay.plan, ev.base_macs,
+                                  + _in_place_note(len(lay.aliases)), start, lay.plan, ev.base_macs,
                                   offline=lay.offline))
 
     # Chains of tiling steps: one beam per objective and overhead cap.
@@ -355,15 +391,25 @@ def explore(model: Model, budget: int | None = None, max_overhead: float | None 
         kinds = sorted({s.kind for s in steps}, key=list(StepKind).index)
         kinds = (["fold"] if fold_note else []) + kinds
         labels = ([fold_note] if fold_note else []) + [s.label for s in steps]
-        options.append(option("+".join(kinds), "; then ".join(labels), m, plan, macs, steps))
+        in_place = ev.in_place.get(steps)
+        note = ""
+        if in_place is not None:
+            settle_live(plan)
+            note = _in_place_note(in_place[1])
+        options.append(option("+".join(kinds), "; then ".join(labels) + note, m, plan, macs,
+                              steps, plan.offline))
     # A better layout on top of the best tiled schedules, at no extra MACs.
     # (It is tried on every schedule: running ops in place lowers the bound itself.)
     for o in list(options):
         if o.steps:
-            lay = best_layout(o.model, o.plan, iterations=100, overwrite_inputs=overwrite_inputs)
-            if lay is not None:
+            # From the schedule as planned without ops in place: the search
+            # places the in-place groups itself, and must beat the plan found.
+            lay = best_layout(o.model, ev.unaliased(o.steps) or o.plan, iterations=100,
+                              overwrite_inputs=overwrite_inputs)
+            if lay is not None and lay.plan.arena_bytes < o.plan.arena_bytes:
                 options.append(option(o.kind + "+layout", o.description + "; tinymem layout"
-                                      + _in_place_note(lay), o.model, lay.plan, o.macs,
+                                      + _in_place_note(len(lay.aliases)), o.model, lay.plan,
+                                      o.macs,
                                       o.steps, lay.offline))
     options = _dedupe(options)
     _number(options)
@@ -457,8 +503,7 @@ def _extensions(ev: "_Evaluator", sources, candidates: dict, steps: tuple, cur: 
     return best
 
 
-def _in_place_note(lay) -> str:
-    n = len(lay.aliases)
+def _in_place_note(n: int) -> str:
     return f", {n} op{'s' if n != 1 else ''} in place" if n else ""
 
 
