@@ -9,11 +9,10 @@ tinymem (greedy replica, better layouts, schedule evaluation) works from.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 
 from ..read import dtypes
-from ..graph.ir import Model, Operator, Subgraph, TensorKind
-from ..ops import rule_for
+from ..graph.ir import Model, Operator, Subgraph, TensorKind, computed_once
+from ..ops import op_scratch
 from ..targets import Target
 
 ALIGNMENT = 16
@@ -37,7 +36,7 @@ class BufferRequest:
     offline_offset: int | None = None
 
     # Cached (the request is frozen): planners read it in their inner loops.
-    @cached_property
+    @computed_once
     def aligned(self) -> int:
         return align(self.size)
 
@@ -112,7 +111,7 @@ def build_requests(model: Model, offline: list[int] | None = None,
             for t in op.outputs:
                 if t >= 0:
                     last[(g, t)] = s
-            for size in rule_for(op).scratch(op, sg, target):
+            for size in op_scratch(op, sg, target):
                 scratch.append(BufferRequest(size=size, first=start, last=s,
                                              subgraph=g, op=op.index))
         for t in sg.outputs:
