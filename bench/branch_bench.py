@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _models import ROOT, SHARED  # noqa: E402
+from _bench import ROOT, SHARED  # noqa: E402
 
 import tinymem  # noqa: E402
 from tinymem.schedules.explore import explore  # noqa: E402

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from _models import model_paths
+from _bench import model_paths
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from _models import model_paths
+from _bench import model_paths
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 

@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _models import model_paths
+from _bench import model_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 

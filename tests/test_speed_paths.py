@@ -1,9 +1,10 @@
 """The explorer's fast paths give what the plain ones give: forked workers vs one
 process, the greedy's neighbour walk vs its vectorised scan, the compiled tail
-moves vs the step-by-step replay."""
+moves vs the step-by-step replay, rule answers kept on the ops vs asked afresh."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from pathlib import Path
 
@@ -11,9 +12,10 @@ import pytest
 
 import tinymem
 from tinymem.memory import greedy, tail
+from tinymem.memory.planner import plan_model
 from tinymem.memory.requests import BufferRequest
 from tinymem.schedules import parallel
-from tinymem.schedules.explore import explore
+from tinymem.schedules.explore import explore, model_macs
 from tinymem.targets import DEFAULT_TARGET
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_models"
@@ -88,3 +90,51 @@ def test_compiled_tail_moves_fit_where_the_replay_fits():
         moves = tail._compile(steps)
         for size in range(0, 700, 3):
             assert tail._fits_compiled(moves, size) == _replay(steps, size)
+
+
+def _asked_afresh(model):
+    """The model with every op rebuilt from its fields: no answer kept from before."""
+    return dataclasses.replace(model, subgraphs=[
+        dataclasses.replace(sg, operators=[dataclasses.replace(op) for op in sg.operators])
+        for sg in model.subgraphs])
+
+
+def _planned(model):
+    plan = plan_model(model, target=DEFAULT_TARGET)
+    return (plan.required_bytes, plan.arena_bytes, plan.tail_bytes, plan.offsets,
+            plan.scratch_bytes_by_op(), plan.persistent_bytes_by_op(), model_macs(model))
+
+
+def test_rule_answers_kept_on_rewritten_ops_are_those_asked_afresh():
+    model = tinymem.load_model(SAMPLES / "cnn_float32.tflite")
+    tiled = [o for o in explore(model, target=DEFAULT_TARGET).options if o.steps]
+    assert {s.kind for o in tiled for s in o.steps} >= {"patch", "cached", "fdt"}
+    for o in tiled:
+        assert _planned(o.model) == _planned(_asked_afresh(o.model)), o.id
+
+
+def test_greedy_placement_after_a_kept_prefix_places_as_a_full_one():
+    rng = random.Random(2)
+    for _ in range(300):
+        bufs = _random_buffers(rng)
+        first = list(range(len(bufs)))
+        rng.shuffle(first)
+        k = rng.randint(0, len(bufs))
+        order = first[:k] + rng.sample(first[k:], len(bufs) - k)
+        full = greedy.place_in_order(bufs, order)
+        kept = greedy.place_in_order(bufs, order, greedy.time_overlaps(bufs),
+                                     (greedy.place_in_order(bufs, first), k))
+        assert kept == full
+
+
+def test_greedy_placement_stops_only_when_the_arena_reaches_the_bound():
+    rng = random.Random(4)
+    for _ in range(300):
+        bufs = _random_buffers(rng)
+        order = list(range(len(bufs)))
+        rng.shuffle(order)
+        full = greedy.place_in_order(bufs, order)
+        size = greedy.arena_size(bufs, full)
+        below = rng.randint(0, size + 32)
+        got = greedy.place_in_order(bufs, order, greedy.time_overlaps(bufs), below=below)
+        assert got == (None if size >= below else full)

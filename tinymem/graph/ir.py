@@ -11,13 +11,33 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from ..read import dtypes
 from ..read.schema import CUSTOM_CODE
+
+
+class computed_once:
+    """functools.cached_property without its lock (Python 3.11 takes one on every
+    read until the value is stored): the value is stored in the instance's
+    __dict__ on first read, where later reads find it before the descriptor.
+    For facts derived from fields that never change (a frozen request's size)."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.name = fn.__name__
+        self.__doc__ = fn.__doc__
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.fn(obj)
+        return value
 
 
 def own_name(name: str) -> str:
@@ -75,12 +95,12 @@ class Tensor:
         return TensorKind.ACTIVATION
 
     # Cached: tensors are never reshaped in place (schedules make new ones).
-    @cached_property
+    @computed_once
     def num_elements(self) -> int:
         # Unknown (-1) dimensions count as 1, as the file's `shape` already does.
         return math.prod(max(d, 1) for d in self.shape) if self.shape else 1
 
-    @cached_property
+    @computed_once
     def nbytes(self) -> int:
         return dtypes.nbytes(self.dtype, self.num_elements)
 

@@ -26,37 +26,58 @@ _COMPUTE = object()  # place_in_order's default: find the overlaps itself
 
 
 def place_in_order(buffers: list[BufferRequest], order: list[int],
-                   overlaps=_COMPUTE) -> list[int]:
+                   overlaps=_COMPUTE, placed: tuple[list[int], int] | None = None,
+                   below: int | None = None) -> list[int] | None:
     """Offsets from placing the buffers one by one in `order`, each in the lowest
     gap that fits; offline-planned buffers keep their offsets and go first.
 
     `overlaps` (from `time_overlaps`, for callers placing the same buffers in
-    many orders) lists each buffer's time-overlapping ones, None: too dense."""
+    many orders) lists each buffer's time-overlapping ones, None: too dense.
+    For a local search that tries orders differing from a placed one after a
+    prefix: `placed` = (offsets of an order, k) when `order` starts with that
+    order's first k buffers (a buffer's place depends only on those placed
+    before it, so theirs are taken as they are), and with `below` the result
+    is None as soon as a buffer ends at or above it (the arena could not be
+    smaller than `below`)."""
     if overlaps is _COMPUTE:
         overlaps = time_overlaps(buffers)
     if overlaps is None:
-        return _place_dense(buffers, order)
+        offsets = _place_dense(buffers, order)
+        return None if below is not None and arena_size(buffers, offsets) >= below else offsets
     n = len(buffers)
     offsets = [-1] * n
     sizes = [b.aligned for b in buffers]
     for i, b in enumerate(buffers):
         if b.offline_offset is not None:
             offsets[i] = b.offline_offset
+    if placed is not None:
+        before, k = placed
+        for i in order[:k]:
+            offsets[i] = before[i]
+        order = order[k:]
+    limit = below if below is not None else -1
     for i in order:
         if offsets[i] != -1:
             continue
         # The placed buffers alive with i, in TFLM's list order (offset, request
         # index); i goes below the first one with room under it, else above all.
-        near = sorted((offsets[j], j) for j in overlaps[i] if offsets[j] != -1)
+        # (The lists are in index order and the sort is stable: ties stay by index.)
+        near = [j for j in overlaps[i] if offsets[j] != -1]
+        near.sort(key=offsets.__getitem__)
         size = sizes[i]
         cand = 0
-        for off, j in near:
+        for j in near:
+            off = offsets[j]
             if off - cand >= size:
                 break
             end = off + sizes[j]
             if end > cand:
                 cand = end
         offsets[i] = cand
+        if cand + size >= limit >= 0:
+            return None
+    if below is not None and arena_size(buffers, offsets) >= below:
+        return None  # an offline buffer reaches it
     return offsets
 
 

@@ -103,15 +103,21 @@ def _search(model: Model, base: ArenaPlan, aliases: list[Alias], iterations: int
     rng = random.Random(seed)
     order = list(best_order or sorted(range(len(buffers)), key=lambda i: -buffers[i].aligned))
     cur = best_size
+    placed = None  # the offsets of `order`, placed when first needed
     for _ in range(iterations):
         if cur <= bound or len(order) < 2:
             break
         i = rng.randrange(1, len(order))
         j = rng.randrange(0, i)
         cand = order[:j] + [order[i]] + order[j:i] + order[i + 1:]
-        size = arena_size(buffers, place_in_order(buffers, cand, overlaps))
+        # Only a smaller arena is kept: a trial stops once it cannot be, and the
+        # first j buffers are where `order` put them.
+        if placed is None:
+            placed = place_in_order(buffers, order, overlaps)
+        offsets = place_in_order(buffers, cand, overlaps, (placed, j), below=cur)
+        size = arena_size(buffers, offsets) if offsets is not None else cur
         if size < cur:
-            order, cur = cand, size
+            order, cur, placed = cand, size, offsets
             if size < best_size:
                 best_order, best_size = cand, size
     if best_order is None:

@@ -9,10 +9,10 @@ tinymem (greedy replica, better layouts, schedule evaluation) works from.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 
-from ..graph.ir import Model, Operator, Subgraph, TensorKind
-from ..ops import rule_for
+from ..read import dtypes
+from ..graph.ir import Model, Operator, Subgraph, TensorKind, computed_once
+from ..ops import op_scratch, rule_for
 from ..targets import Target
 
 ALIGNMENT = 16
@@ -33,7 +33,7 @@ class BufferRequest:
     offline_offset: int | None = None
 
     # Cached (the request is frozen): planners read it in their inner loops.
-    @cached_property
+    @computed_once
     def aligned(self) -> int:
         return align(self.size)
 
@@ -109,7 +109,7 @@ def build_requests(model: Model, offline: list[int] | None = None,
             for t in op.outputs:
                 if t >= 0:
                     last[(g, t)] = s
-            for size in rule.scratch(op, sg, target):
+            for size in op_scratch(op, sg, target):
                 scratch.append(BufferRequest(size=size, first=start, last=s,
                                              subgraph=g, op=op.index))
         for t in sg.outputs:

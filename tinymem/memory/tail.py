@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from ..graph.ir import Model, Operator, Subgraph
 from ..ops import rule_for
+from ..ops.memo import memoised
 from ..targets import Target
 
 ARENA_ALIGNMENT = 16  # MicroArenaBufferAlignment()
@@ -288,41 +289,35 @@ def allocation_steps(model: Model, target: Target, head_bytes: int,
     for sg in model.subgraphs:
         steps.append(("tail", abi.node_and_registration * len(sg.operators), p, None,
                       "NodeAndRegistration"))
-    # Each op's rule, looked up once (three passes below read it).
-    rules = [[rule_for(op) for op in sg.operators] for sg in model.subgraphs]
+    # Each op's tail items, from its rule and its tensors (kept with the op: the
+    # explorer asks again for every candidate that keeps it).
+    items = [[_op_tail_items(abi, op, sg, target) for op in sg.operators]
+             for sg in model.subgraphs]
     # Parsed builtin options, op by op.
-    params = abi.params
-    for sg, sg_rules in zip(model.subgraphs, rules):
-        for op, rule in zip(sg.operators, sg_rules):
-            if rule.params is not None and rule.params in params:
-                n, a = params[rule.params]
+    for sg, sg_items in zip(model.subgraphs, items):
+        for op, item in zip(sg.operators, sg_items):
+            if item.params is not None:
+                n, a = item.params
                 steps.append(("tail", n, a, (sg.index, op.index), "builtin options"))
     # Init: each kernel's OpData.
-    for sg, sg_rules in zip(model.subgraphs, rules):
-        for op, rule in zip(sg.operators, sg_rules):
-            n = rule.opdata.bytes_for(target)
-            if n:
-                steps.append(("tail", n, ARENA_ALIGNMENT, (sg.index, op.index), "kernel data"))
-            for n in _persistent(rule.init, op, sg, target):
+    for sg, sg_items in zip(model.subgraphs, items):
+        for op, item in zip(sg.operators, sg_items):
+            if item.opdata:
+                steps.append(("tail", item.opdata, ARENA_ALIGNMENT, (sg.index, op.index),
+                              "kernel data"))
+            for n in item.init:
                 steps.append(("tail", n, ARENA_ALIGNMENT, (sg.index, op.index), "kernel data"))
     # Prepare: temporary TfLiteTensors of the op's inputs and outputs, its persistent
     # buffers, then the scratch requests array grows (FinishPrepareNodeAllocations).
     requests = 0
-    for sg, sg_rules in zip(model.subgraphs, rules):
-        # Per tensor, the temporary structs' (bytes, align) (the kinds are not needed).
-        structs: dict[int, list] = {}
+    for sg, sg_items in zip(model.subgraphs, items):
         end = temp.end
-        for op, rule in zip(sg.operators, sg_rules):
+        for op, item in zip(sg.operators, sg_items):
             key = (sg.index, op.index)
-            for t in op.inputs + op.outputs:
-                if t >= 0:
-                    allocs = structs.get(t)
-                    if allocs is None:
-                        allocs = structs[t] = [(n, a) for n, a, _ in _tensor_structs(abi, sg, t)]
-                    for n, a in allocs:
-                        end = -(-end // a) * a + n
+            for n, a in item.temporary:
+                end = -(-end // a) * a + n
             steps.append(("need", end))
-            for n in _persistent(rule.persistent, op, sg, target):
+            for n in item.persistent:
                 steps.append(("tail", n, ARENA_ALIGNMENT, key, "kernel data"))
             requests += scratch_per_op.get(key, 0)
             n = abi.scratch_request * (requests + KMAX_SCRATCH_PER_OP)
@@ -355,6 +350,34 @@ def allocation_steps(model: Model, target: Target, head_bytes: int,
             for n, a, kind in _tensor_structs(abi, main, t):
                 steps.append(("tail", n, a, None, kind))
     return steps
+
+
+@dataclass(frozen=True)
+class _OpTail:
+    """What one op adds to the replay: its parsed options (bytes, align) or None, its
+    OpData bytes and Init's other persistent buffers, its Prepare's persistent buffers, and the (bytes, align) of the
+    temporary structs of its input and output tensors, in order."""
+
+    params: tuple[int, int] | None
+    opdata: int
+    init: tuple[int, ...]  # persistent buffers Init allocates, after the OpData
+    persistent: tuple[int, ...]
+    temporary: tuple[tuple[int, int], ...]
+
+
+def _op_tail_items(abi: Abi, op: Operator, sg: Subgraph, target: Target) -> _OpTail:
+    return memoised(op, "tail", lambda: _compute_op_tail(abi, op, sg, target), target)
+
+
+def _compute_op_tail(abi: Abi, op: Operator, sg: Subgraph, target: Target) -> _OpTail:
+    rule = rule_for(op)
+    params = abi.params.get(rule.params) if rule.params is not None else None
+    temporary = tuple((n, a) for t in op.inputs + op.outputs if t >= 0
+                      for n, a, _ in _tensor_structs(abi, sg, t))
+    return _OpTail(params=params, opdata=rule.opdata.bytes_for(target),
+                   init=tuple(_persistent(rule.init, op, sg, target)),
+                   persistent=tuple(_persistent(rule.persistent, op, sg, target)),
+                   temporary=temporary)
 
 
 def _persistent(buffers, op: Operator, sg: Subgraph, target: Target) -> list[int]:

@@ -8,6 +8,7 @@ from typing import Iterable
 from ..graph.ir import Operator, Subgraph
 from . import conv, custom, dense, elementwise, movement, pool, recurrent, reduce
 from .base import Channels, ChannelWise, InPlace, InPlaceMode, OpRule, OutSplit, Placement, Window
+from .memo import memoised
 from .params import BUILTIN_PARAMS
 
 REGISTRY: dict[str, OpRule] = {}
@@ -28,10 +29,19 @@ def is_known(op: Operator) -> bool:
 def op_macs(op: Operator, sg: Subgraph) -> int | None:
     """An op's multiply-accumulates, None when unknown (an unknown op, or shapes
     its rule cannot read)."""
+    return memoised(op, "macs", lambda: _macs(op, sg))
+
+
+def _macs(op: Operator, sg: Subgraph) -> int | None:
     try:
         return rule_for(op).macs(op, sg)
     except (IndexError, ValueError, ZeroDivisionError):
         return None
+
+
+def op_scratch(op: Operator, sg: Subgraph, target) -> list[int]:
+    """Bytes of each scratch buffer the target's kernel requests for the op."""
+    return memoised(op, "scratch", lambda: rule_for(op).scratch(op, sg, target), target)
 
 
 def total_macs(ops: Iterable[Operator], sg: Subgraph) -> int:
@@ -39,5 +49,5 @@ def total_macs(ops: Iterable[Operator], sg: Subgraph) -> int:
     return sum(op_macs(op, sg) or 0 for op in ops)
 
 
-__all__ = ["Channels", "ChannelWise", "InPlace", "InPlaceMode", "OpRule", "Placement", "OutSplit", "Window", "REGISTRY", "rule_for", "is_known", "op_macs",
-           "total_macs"]
+__all__ = ["Channels", "ChannelWise", "InPlace", "InPlaceMode", "OpRule", "Placement", "OutSplit", "Window",
+           "REGISTRY", "rule_for", "is_known", "op_macs", "op_scratch", "total_macs"]

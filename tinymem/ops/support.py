@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from ..graph.ir import Model, Operator, Subgraph
 from ..targets import FIRMWARE_MODEL_MAX_BYTES, Target
 from . import REGISTRY
+from .memo import memoised
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,13 @@ class Support:
 
 def op_problem(op: Operator, sg: Subgraph, target: Target) -> str | None:
     """Why `target`'s TFLM build cannot run this op, or None when it can."""
+    # Only "it runs" is kept: a reason names tensor indices, which a copy renumbers.
+    if memoised(op, "runs", lambda: _problem(op, sg, target) is None, target):
+        return None
+    return _problem(op, sg, target)
+
+
+def _problem(op: Operator, sg: Subgraph, target: Target) -> str | None:
     dynamic = _unknown_dimension(op, sg)
     if dynamic:
         return dynamic

@@ -8,6 +8,7 @@ import dataclasses
 import numpy as np
 
 from ..graph.ir import Model, Operator, Subgraph, Tensor, TensorKind, own_name
+from ..ops.memo import carry
 from ..read.schema import BUILTIN_CODES
 
 
@@ -24,6 +25,12 @@ def clone(obj, **changes):
     new.__dict__.update(obj.__dict__)
     new.__dict__.update(changes)
     return new
+
+
+def _below(op: Operator, n: int) -> bool:
+    """Every tensor the op names has an index below n."""
+    return (max(op.inputs, default=-1) < n and max(op.outputs, default=-1) < n
+            and (not op.intermediates or max(op.intermediates) < n))
 
 
 class GraphEditor:
@@ -113,10 +120,13 @@ class GraphEditor:
         # itself, since remap[-1] reads that slot.
         remap = [-1] * (len(self.tensors) + 1)
         tensors: list[Tensor] = []
+        moved = len(self.tensors)  # tensors from this index on are renumbered
         for t in self.tensors:
             if t.index in used or t.kind != TensorKind.ACTIVATION:
                 remap[t.index] = len(tensors)
                 tensors.append(t if t.index == len(tensors) else clone(t, index=len(tensors)))
+            elif moved == len(self.tensors):
+                moved = t.index
         at = remap.__getitem__
 
         def m(idx):
@@ -131,9 +141,13 @@ class GraphEditor:
                 if op.intermediates:
                     d["intermediates"] = m(op.intermediates)
                 ops.append(op)
+            elif op.index == i and _below(op, moved):
+                ops.append(op)  # its index and tensors stay: shared, not copied
             else:
-                ops.append(clone(op, index=i, inputs=m(op.inputs), outputs=m(op.outputs),
-                                 intermediates=m(op.intermediates)))
+                new = clone(op, index=i, inputs=m(op.inputs), outputs=m(op.outputs),
+                            intermediates=m(op.intermediates))
+                carry(op, new)  # the same tensors, renumbered: the rules' answers hold
+                ops.append(new)
         self._own = set()  # a second finish() must not renumber shared ops again
         sg = Subgraph(index=self.sg.index, name=self.sg.name, tensors=tensors,
                       operators=ops, inputs=m(self.sg.inputs), outputs=m(self.sg.outputs))

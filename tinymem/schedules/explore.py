@@ -46,6 +46,7 @@ from .tiling_steps import joined_steps, spatial_steps
 from .row_cache import cached_steps
 from .scratch_free import scratch_free_steps
 from . import parallel
+from .collector import fewer_collections
 
 OVERHEAD_CAPS = (0.0, 0.02, 0.05, 0.10, 0.15, 0.25, 0.5)
 MAX_CHAIN = 5
@@ -319,6 +320,7 @@ class _Measured:
     chosen: tuple | None = None  # its aliases and joined live bytes, until planned
 
 
+@fewer_collections()
 def explore(model: Model, budget: int | None = None, max_overhead: float | None = None,
             progress: Callable[[int, int], None] | None = None,
             sources: list[StepSource] | None = None,

@@ -154,12 +154,12 @@ def spatial_steps(model: Model, peak_op: int, arena: int) -> Iterator[TilingStep
     yield from _grid_steps(model, candidate_segments(model, peak_op, arena))
 
 
-def joined_steps(model: Model, peak_op: int, arena: int) -> Iterator[Step]:
+def joined_steps(model: Model, peak_op: int, arena: int) -> Iterator[TilingStep]:
     """Tiling steps over the segments across joins that `spatial_steps` leaves out."""
     yield from _grid_steps(model, joined_segments(model, peak_op, arena))
 
 
-def _grid_steps(model: Model, segments) -> Iterator[Step]:
+def _grid_steps(model: Model, segments) -> Iterator[TilingStep]:
     sg = model.main
     for kind, seg in segments:
         y = sg.tensors[seg.exit]
