@@ -26,7 +26,8 @@ from tinymem.schedules.explore import Objective, explore
 from tinymem.targets import DEFAULT_TARGET, resolve_target
 from tinymem.verify import runtimes
 from tinymem.verify.compare import verify_models
-from tinymem.writer import write_model, write_option
+from tinymem.read.file import offline_plan
+from tinymem.writer import serialize_model, write_model, write_option
 
 from .firmware import have_firmware, run_firmware
 from .in_place_models import concat_channels_int8, concat_rows_int8, pad_int8
@@ -95,6 +96,14 @@ def test_pad_over_the_model_input_needs_the_flag():
     m = _model(pad_int8(pad_input=True))
     assert _offsets(m, "PAD") == []
     assert [op for op, _, _ in _placed(m, overwrite_inputs=True)] == ["PAD"]
+
+
+def test_the_writer_keeps_an_overlapping_plan():
+    m = _model(pad_int8())
+    vec = [-1] * len(m.main.tensors)
+    op = next(o for o in m.main.operators if o.opcode == "PAD")
+    vec[op.outputs[0]], vec[op.inputs[0]] = 0, 544  # the input inside the output
+    assert offline_plan(tinymem.parse_model(serialize_model(m, vec))) == vec
 
 
 needs_runtimes = pytest.mark.skipif(not (runtimes.have_litert() and runtimes.have_tflm()),
@@ -178,6 +187,9 @@ def test_written_layout_in_place_is_exact_and_planned_as_predicted(name, tmp_pat
     assert _uses_the_alias(best, CASES[name][2])
     _exact_in_both_runtimes(src, out)
     assert runtimes.tflm_arena(str(out)).head == best.head_bytes
+    # Read back, the file's own (overlapping) plan gives the same figures.
+    again = plan_model(tinymem.load_model(out))
+    assert (again.head_bytes, again.required_bytes) == (best.head_bytes, best.required_bytes)
     # The arena to set moves as predicted (the wheel's tail model has its own tests).
     assert (_smallest_arena(out, best.required_bytes) - _smallest_arena(src, base.required_bytes)
             == best.required_bytes - base.required_bytes)
