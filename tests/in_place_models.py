@@ -129,3 +129,17 @@ def pad_int8(seed: int = 0, hw: int = 16, c: int = 8, pads=((1, 1), (1, 1)),
                dilationHFactor=1, dilationWFactor=1))
     g.io([x], [y])
     return g
+
+
+def concat_channels_int8(seed: int = 0, hw: int = 8, c: int = 4) -> ModelBuilder:
+    """Two convs of the input joined along channels: each output row holds a
+    piece of every input, so no input is a contiguous chunk of the output."""
+    rng = np.random.default_rng(seed)
+    g = ModelBuilder()
+    x = g.tensor([1, hw, hw, 2], I8, scale=0.05, zp=-3, name="input")
+    a = _conv(g, rng, x, 2, c, hw, 0.05, 0.08, 2, relu=True)
+    b = _conv(g, rng, x, 2, c, hw, 0.05, 0.08, 2)
+    cat = g.tensor([1, hw, hw, 2 * c], I8, scale=0.08, zp=2)
+    g.op(BO.CONCATENATION, [a, b], [cat], _opts("Concatenation", axis=3))
+    g.io([x], [_conv(g, rng, cat, 2 * c, 2, hw, 0.08, 0.1, 0)])
+    return g
