@@ -293,8 +293,8 @@ class ColumnGroup:
 def column_group(sg: Subgraph, seg: Segment, first: int, last: int,
                  tiles: int) -> ColumnGroup | None:
     """Ops [first, last] of `seg` in `tiles` even column tiles, or None when
-    a tensor they make before `last` is read outside them (or the output is
-    too narrow)."""
+    a tensor they make before `last` is read outside them, one of them
+    broadcasts over columns, or the output is too narrow."""
     if not (seg.first <= first <= last <= seg.last):
         return None
     inside = set(range(first, last + 1))
@@ -304,6 +304,11 @@ def column_group(sg: Subgraph, seg: Segment, first: int, last: int,
             return None
     if seg.exit in made:
         return None
+    for i in inside:  # each input column range must follow from its output's
+        op = sg.operators[i]
+        y = sg.tensors[op.outputs[0]]
+        if any(sg.tensors[op.inputs[p]].shape[2] == 1 < y.shape[2] for p in _data_inputs(sg, op)):
+            return None
     width = sg.tensors[sg.operators[last].outputs[0]].shape[2]
     if tiles < 2 or tiles > width:
         return None
