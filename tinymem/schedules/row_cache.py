@@ -24,6 +24,12 @@ Strips may instead be paced by an inner tensor (`driven_rows`): it makes
 even cuts, its ancestors what those need, every later tensor all the rows
 its inputs allow. The widest tensor then grows by even steps while deeper
 layers lag and keep rows, so no strip makes a deep layer's whole halo at once.
+
+Where one wide layer's rows are the strips' working set (MobileNetV2's first
+expansion: a 3-row join of 72x48 rows for the stride-2 depthwise after it),
+its ops may run in column tiles inside every strip (a `ColumnGroup`): each
+tile recomputes the few halo columns it shares with its neighbour, keeps its
+own rows, and the tiles' output rows are joined along the width.
 """
 
 from __future__ import annotations
@@ -47,6 +53,12 @@ STRIP_COUNTS = (2, 3, 4, 6, 8, 12, 18, 24, 36)
 # strips are thin (with few strips it matches strips of the exit), and each
 # count is one more candidate for the explorer to plan.
 PACED_STRIP_COUNTS = (18, 24, 36)
+# Column tiles tried for the widest layer's ops in every strip: each tile
+# recomputes a halo column or two of one layer and adds that layer's ops once
+# more per strip (tail). Three cut MobileNetV2-0.35's cached head from 99,040
+# to 88,432 B at +0.2% MACs (two: 92,608 B); each count is one more large
+# candidate to plan, so only three is tried.
+COLUMN_TILES = (3,)
 # TFLite Micro's CONCATENATION takes at most this many inputs (kMaxInputNum).
 MAX_CONCAT_INPUTS = 10
 # Types TFLite Micro's STRIDED_SLICE, CONCATENATION and PAD all run.
@@ -263,54 +275,195 @@ def cacheable(sg: Subgraph, seg: Segment) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class ColumnGroup:
+    """Ops [first, last] of a cached segment that every strip runs once per
+    column tile `cols` (of op `last`'s output), recomputing their halo
+    columns: the tensors they make in between are read by them alone."""
+
+    first: int
+    last: int
+    cols: tuple[tuple[int, int], ...]
+
+    @property
+    def ops(self) -> range:
+        return range(self.first, self.last + 1)
+
+
+def column_group(sg: Subgraph, seg: Segment, first: int, last: int,
+                 tiles: int) -> ColumnGroup | None:
+    """Ops [first, last] of `seg` in `tiles` even column tiles, or None when
+    a tensor they make before `last` is read outside them, one of them
+    broadcasts over columns, or the output is too narrow."""
+    if not (seg.first <= first <= last <= seg.last):
+        return None
+    inside = set(range(first, last + 1))
+    made = {sg.operators[i].outputs[0] for i in range(first, last)}
+    for i in seg.ops:
+        if i not in inside and made & set(sg.operators[i].inputs):
+            return None
+    if seg.exit in made:
+        return None
+    for i in inside:  # each input column range must follow from its output's
+        op = sg.operators[i]
+        y = sg.tensors[op.outputs[0]]
+        if any(sg.tensors[op.inputs[p]].shape[2] == 1 < y.shape[2] for p in _data_inputs(sg, op)):
+            return None
+    width = sg.tensors[sg.operators[last].outputs[0]].shape[2]
+    if tiles < 2 or tiles > width:
+        return None
+    return ColumnGroup(first=first, last=last, cols=even_splits(width, tiles))
+
+
+def lane_columns(sg: Subgraph, group: ColumnGroup,
+                 windows: dict[int, tuple]) -> list[dict[int, tuple[int, int]]]:
+    """Per column tile, the columns of every tensor the group makes that the
+    tile needs (walking back through each op's window along the width)."""
+    out_t = sg.operators[group.last].outputs[0]
+    made = {sg.operators[i].outputs[0] for i in group.ops}
+    lanes = []
+    for c0, c1 in group.cols:
+        need = {out_t: (c0, c1)}
+        for i in reversed(group.ops):
+            op = sg.operators[i]
+            a, b = need[op.outputs[0]]
+            ww = windows[i][1]
+            for p in _data_inputs(sg, op):
+                t = op.inputs[p]
+                if t not in made:
+                    continue
+                lo, hi = ww.input_range(a, b, sg.tensors[t].shape[2])
+                if t in need:
+                    lo, hi = min(lo, need[t][0]), max(hi, need[t][1])
+                need[t] = (lo, hi)
+        lanes.append(need)
+    return lanes
+
+
 class _Strips:
-    """Emits a segment strip by strip, keeping the halo rows between strips."""
+    """Emits a segment strip by strip, keeping the halo rows between strips.
+
+    With a column group, the group's ops run in every strip once per column
+    tile (a lane: a `_Strips` of the group's ops alone, holding only the
+    columns its tile needs and its own kept rows), and the group's output
+    rows are joined along the width before later ops read them. The tiles
+    recompute the group's few halo columns; in exchange each lane's
+    working rows (a wide layer's kept and joined rows) are a fraction of the
+    full width's.
+    """
 
     def __init__(self, ed: GraphEditor, sg: Subgraph, seg: Segment, plan: RowPlan,
-                 windows: dict[int, tuple], tag: str):
+                 windows: dict[int, tuple], tag: str, group: "ColumnGroup | None" = None,
+                 cols: dict[int, tuple[int, int]] | None = None,
+                 parent: "_Strips | None" = None):
         self.ed, self.sg, self.seg, self.plan = ed, sg, seg, plan
         self.windows, self.tag = windows, tag
         self.kept: dict[int, tuple[int, int, int]] = {}  # t -> (tensor, lo, hi) from earlier strips
         self.new: dict[int, tuple[int, int, int]] = {}  # t -> (tensor, lo, hi) of this strip
         self.memo: dict[tuple, int] = {}
+        # A lane (cols given) holds the columns `cols[t]` of the tensors its
+        # group makes; it reads every other tensor whole from its parent.
+        self.cols, self.parent, self.group = cols, parent, group
+        self.ops = range(group.first, group.last + 1) if cols is not None else seg.ops
+        in_group = set(group.ops) if group is not None else set()
+        self.lanes: list[_Strips] = []
+        if group is not None and cols is None:
+            self.lanes = [_Strips(ed, sg, seg, plan, windows, tag, group, c, self)
+                          for c in lane_columns(sg, group, windows)]
+            self.group_made = {sg.operators[i].outputs[0] for i in group.ops}
         last: dict[int, int] = {}
+        count: dict[int, int] = {}
         for (i, p) in plan.reads:
+            if i not in self.ops:
+                continue
             t = sg.operators[i].inputs[p]
             last[t] = max(last.get(t, -1), i)
+            count[t] = count.get(t, 0) + 1
         self.last_reader = last
         # A tensor whose one reader pads its sides (a SAME 3x3 after a 1x1,
         # say) keeps its rows already padded: each strip pads only its new
         # rows and joins them to the kept ones, so the strip never holds the
-        # unpadded join and its padded copy at once.
-        count: dict[int, int] = {}
-        for (i, p) in plan.reads:
-            t = sg.operators[i].inputs[p]
-            count[t] = count.get(t, 0) + 1
+        # unpadded join and its padded copy at once. (Only where this
+        # instance makes both the tensor and its reader.)
         self.padded_keep: set[int] = set()
         for (i, p) in plan.reads:
+            if i not in self.ops or (cols is None and i in in_group):
+                continue
             t = sg.operators[i].inputs[p]
             # (A model's own PADV2 pads with its value, not the zero point.)
-            if (t != seg.entry and count[t] == 1 and sg.operators[i].opcode != "PADV2"
-                    and any(self._col_pads(i, t))):
+            if (t != seg.entry and self._owns(t) and count[t] == 1
+                    and sg.operators[i].opcode != "PADV2" and any(self._col_pads(i, t))):
                 self.padded_keep.add(t)
 
+    def _owns(self, t: int) -> bool:
+        return self.cols is None or t in self.cols
+
+    def _owner(self, t: int) -> "_Strips":
+        return self if self._owns(t) else self.parent
+
+    def _cols_of(self, t: int) -> tuple[int, int]:
+        """The columns of t this instance holds: a lane's tile, else all."""
+        if self.cols is not None and t in self.cols:
+            return self.cols[t]
+        return 0, self.sg.tensors[t].shape[2]
+
+    def _padded_cols(self, i: int, t: int) -> tuple[int, int]:
+        """The padded columns of t op i reads for the output columns it makes here; over
+        the full width, up to t's end when less than a stride is left (`Window.full_read`)."""
+        o = self.sg.operators[i].outputs[0]
+        cols, width = self._cols_of(o), self.sg.tensors[o].shape[2]
+        ww = self.windows[i][1]
+        if cols == (0, width):
+            return ww.full_read(width, self.sg.tensors[t].shape[2])
+        return ww.padded_range(*cols)
+
     def _col_pads(self, i: int, t: int) -> tuple[int, int]:
-        """The columns op i pads t with, left and right, for its full output width."""
-        width = self.sg.tensors[self.sg.operators[i].outputs[0]].shape[2]
-        qlo, qhi = self.windows[i][1].padded_range(0, width)
+        """The columns op i pads t with, left and right, for the output columns it makes here."""
+        qlo, qhi = self._padded_cols(i, t)
         return max(-qlo, 0), max(qhi - self.sg.tensors[t].shape[2], 0)
 
     def run(self) -> list[int]:
         """Emits every strip; returns the exit's strip tensors in order."""
         seg, plan = self.seg, self.plan
         parts = []
+        group = self.group
         for k in range(plan.strips):
             self.new, self.memo = {}, {}
+            for lane in self.lanes:
+                lane.new, lane.memo = {}, {}
             for i in seg.ops:
+                if group is not None and i in group.ops:
+                    if i == group.first:
+                        self._run_group(k)
+                    continue
                 self._emit_op(i, k)
             if seg.exit in self.new:
                 parts.append(self.new[seg.exit][0])
         return parts
+
+    def _run_group(self, k: int) -> None:
+        """The column group in strip k: every lane in turn, then its rows joined
+        along the width; then what later strips need of the tensors it read."""
+        sg, group = self.sg, self.group
+        g = sg.operators[group.last].outputs[0]
+        a, b = self.plan.made[g][k], self.plan.made[g][k + 1]
+        for lane in self.lanes:
+            for j in group.ops:
+                lane._emit_op(j, k)
+        if a < b:
+            y = sg.tensors[g]
+            out = self.ed.new_tensor(y, (1, b - a, y.shape[2], y.shape[3]), f"s{k}_cols")
+            self.ed.concat([lane.new[g][0] for lane in self.lanes], 2, out, self.tag,
+                           origin=group.last)
+            self.new[g] = (out, a, b)
+        kept = set()
+        for j in group.ops:
+            for p in _data_inputs(sg, sg.operators[j]):
+                t = sg.operators[j].inputs[p]
+                if (t != self.seg.entry and t not in self.group_made and t not in kept
+                        and self.last_reader[t] in group.ops):
+                    kept.add(t)
+                    self._keep(t, k)
 
     def _emit_op(self, i: int, k: int) -> None:
         sg, ed, plan = self.sg, self.ed, self.plan
@@ -321,12 +474,13 @@ class _Strips:
         if a < b:
             wh, ww = self.windows[i]
             yt = sg.tensors[o]
+            out_cols = self._cols_of(o)
             inputs = list(op.inputs)
             for p in data:
                 t = op.inputs[p]
                 ten = sg.tensors[t]
                 r = plan.reads[(i, p)][k]
-                qlo, qhi = ww.full_read(yt.shape[2], ten.shape[2])
+                qlo, qhi = self._padded_cols(i, t)
                 cols = (max(qlo, 0), min(qhi, ten.shape[2]))
                 if t in self.padded_keep:
                     inputs[p] = self._padded_rows(t, i, k, r, cols, (qlo, qhi))
@@ -347,20 +501,20 @@ class _Strips:
                 # The strip's own border padding (above) is all this op does here.
                 self.new[o] = (inputs[data[0]], a, b)
             else:
-                out = ed.new_tensor(yt, (1, b - a, yt.shape[2], yt.shape[3]), f"s{k}")
+                out = ed.new_tensor(yt, (1, b - a, out_cols[1] - out_cols[0], yt.shape[3]),
+                                    f"s{k}" if self.cols is None else f"s{k}_c{out_cols[0]}")
                 changes = {"padding": "VALID"} if "padding" in op.options else {}
                 ed.copy_op(op, inputs, [out] + list(op.outputs[1:]), self.tag, **changes)
                 self.new[o] = (out, a, b)
         # After the last reader of an input in this strip, keep what later strips need.
         for p in data:
             t = op.inputs[p]
-            if t != self.seg.entry and self.last_reader[t] == i:
+            if t != self.seg.entry and self._owns(t) and self.last_reader[t] == i:
                 self._keep(t, k)
 
     def _reader_cols(self, i: int, t: int) -> tuple[tuple[int, int], tuple[int, int]]:
-        """Columns of t op i reads (clipped) and as padded, for its full output width."""
-        width = self.sg.tensors[self.sg.operators[i].outputs[0]].shape[2]
-        qlo, qhi = self.windows[i][1].full_read(width, self.sg.tensors[t].shape[2])
+        """Columns of t op i reads (clipped) and as padded, for the output columns it makes here."""
+        qlo, qhi = self._padded_cols(i, t)
         return (max(qlo, 0), min(qhi, self.sg.tensors[t].shape[2])), (qlo, qhi)
 
     def _padded_rows(self, t: int, i: int, k: int, r: Read, cols: tuple[int, int],
@@ -399,11 +553,14 @@ class _Strips:
                 if new is None or not (new[1] <= r0 and r1 <= new[2]):
                     raise ValueError(f"tensor {t}: rows {r0}-{r1} are neither kept nor new "
                                      f"(strip {k})")
-                src = self._crop(new, r0, r1, cols, ten)
+                src = self._crop(new, r0, r1, cols, ten, col0=self._cols_of(t)[0])
                 pads = ((0, 0), (top, bottom), (cols[0] - qlo, qhi - cols[1]), (0, 0))
-                padded = ed.new_tensor(ten, (1, hi - cur, width, ten.shape[3]), f"s{k}_pad{i}")
-                ed.pad(src, pads, padded, self.tag, origin=i)
-                parts.append(padded)
+                if any(x or y for x, y in pads):
+                    padded = ed.new_tensor(ten, (1, hi - cur, width, ten.shape[3]),
+                                           f"s{k}_pad{i}")
+                    ed.pad(src, pads, padded, self.tag, origin=i)
+                    src = padded
+                parts.append(src)
             elif parts and top == 0:
                 # Every row was kept; only the bottom border is missing.
                 pads = ((0, 0), (0, bottom), (0, 0), (0, 0))
@@ -438,64 +595,68 @@ class _Strips:
         if lo >= hi:
             self.kept.pop(t, None)
             return
-        w = self.sg.tensors[t].shape[2]
-        self.kept[t] = (self._rows(t, lo, hi, (0, w)), lo, hi)
+        self.kept[t] = (self._rows(t, lo, hi, self._cols_of(t)), lo, hi)
 
     def _rows(self, t: int, lo: int, hi: int, cols: tuple[int, int]) -> int:
         """A tensor holding rows [lo, hi) and columns `cols` of t in this strip."""
         ten = self.sg.tensors[t]
         if t == self.seg.entry:
             return self._crop((t, 0, ten.shape[1]), lo, hi, cols, ten)
-        pieces = [p for p in (self.kept.get(t), self.new.get(t)) if p is not None]
+        owner = self._owner(t)
+        col0 = owner._cols_of(t)[0]
+        pieces = [p for p in (owner.kept.get(t), owner.new.get(t)) if p is not None]
         for piece in pieces:
             if piece[1] <= lo and hi <= piece[2]:
-                return self._crop(piece, lo, hi, cols, ten)
+                return self._crop(piece, lo, hi, cols, ten, col0=col0)
         # The rows span the kept rows and the new ones: join them once per strip.
         key = ("join", t)
-        if key not in self.memo:
+        if key not in owner.memo:
             (kt, k0, k1), (nt, n0, n1) = pieces
             if k1 != n0:
                 raise ValueError(f"tensor {t}: kept rows end at {k1}, new rows start at {n0}")
-            joined = self.ed.new_tensor(ten, (1, n1 - k0, ten.shape[2], ten.shape[3]), "join")
+            like = self.ed.tensors[nt]
+            joined = self.ed.new_tensor(ten, (1, n1 - k0, like.shape[2], ten.shape[3]), "join")
             self.ed.concat([kt, nt], 1, joined, self.tag, origin=self.seg.first)
-            self.memo[key] = joined
-            self.memo[("range", t)] = (k0, n1)
-        k0, n1 = self.memo[("range", t)]
-        return self._crop((self.memo[key], k0, n1), lo, hi, cols, ten)
+            owner.memo[key] = joined
+            owner.memo[("range", t)] = (k0, n1)
+        k0, n1 = owner.memo[("range", t)]
+        return self._crop((owner.memo[key], k0, n1), lo, hi, cols, ten, col0=col0)
 
     def _crop(self, piece: tuple[int, int, int], lo: int, hi: int, cols: tuple[int, int],
-              ten, width: int | None = None) -> int:
+              ten, width: int | None = None, col0: int = 0) -> int:
         """Rows [lo, hi) and columns `cols` of a piece holding rows [p0, p1)
-        (`width` columns wide; the tensor's own width unless given)."""
+        and `width` columns from column `col0` (its own width unless given)."""
         src, p0, p1 = piece
         like = self.ed.tensors[src]
         width = like.shape[2] if width is None else width
-        if (lo, hi) == (p0, p1) and cols == (0, width):
+        c0, c1 = cols[0] - col0, cols[1] - col0
+        if (lo, hi) == (p0, p1) and (c0, c1) == (0, width):
             return src
-        key = ("crop", src, lo, hi, cols)
+        key = ("crop", src, lo, hi, c0, c1)
         if key not in self.memo:
             out = self.ed.new_tensor(ten if ten is not None else like,
-                                     (1, hi - lo, cols[1] - cols[0], like.shape[3]), "rows")
-            self.ed.strided_slice(src, (0, lo - p0, cols[0], 0),
-                                  (1, hi - p0, cols[1], like.shape[3]), out, self.tag,
-                                  origin=self.seg.first)
+                                     (1, hi - lo, c1 - c0, like.shape[3]), "rows")
+            self.ed.strided_slice(src, (0, lo - p0, c0, 0), (1, hi - p0, c1, like.shape[3]),
+                                  out, self.tag, origin=self.seg.first)
             self.memo[key] = out
         return self.memo[key]
 
 
 def cache_segment(model: Model, seg: Segment, exit_cuts: tuple[int, ...] | None,
                   tag: str = "cached", driver: int | None = None,
-                  driver_cuts: tuple[int, ...] | None = None) -> Model:
+                  driver_cuts: tuple[int, ...] | None = None,
+                  group: ColumnGroup | None = None) -> Model:
     """The model with `seg` run in row strips of its exit (`exit_cuts`, from 0
     to its height) or, with `driver`, paced by that tensor's rows
-    (`driver_cuts`); each layer computes only its new rows."""
+    (`driver_cuts`); each layer computes only its new rows. With `group`,
+    those ops run column tile by column tile in every strip."""
     sg = model.subgraphs[seg.subgraph]
     windows = segment_windows(sg, seg)
     plan = row_plan(sg, seg, exit_cuts, windows, driver, driver_cuts)
     ed = GraphEditor(model, seg.subgraph)
     for op in sg.operators[: seg.first]:
         ed.keep(op)
-    parts = _Strips(ed, sg, seg, plan, windows, tag).run()
+    parts = _Strips(ed, sg, seg, plan, windows, tag, group).run()
     _join_rows(ed, sg, parts, seg.exit, tag, seg.last)
     for op in sg.operators[seg.last + 1:]:
         ed.keep(op)
@@ -554,23 +715,29 @@ class CachedStep:
     driver: int | None = None
     driver_rows: tuple[int, ...] | None = None
     driver_op: int | None = None  # the driver's producer, in source numbering (the label)
+    columns: ColumnGroup | None = None  # ops run column tile by column tile in each strip
+    columns_ops: tuple[int, int] | None = None  # those ops, in source numbering (the label)
 
     @property
     def label(self) -> str:
+        cols = ""
+        if self.columns is not None:
+            a, b = self.columns_ops or (self.columns.first, self.columns.last)
+            cols = f", ops {a}-{b} in {len(self.columns.cols)} columns"
         if self.driver is not None:
             ragged = " ragged" if len({b - a for a, b in zip(self.driver_rows,
                                                                self.driver_rows[1:])}) > 1 else ""
             return step_label(self, f"{len(self.driver_rows) - 1} row strips{ragged} "
-                                    f"paced by op {self.driver_op}")
+                                    f"paced by op {self.driver_op}{cols}")
         ragged = " ragged" if self.grid.ragged else ""
-        return step_label(self, f"{len(self.grid.rows)} row strips{ragged}")
+        return step_label(self, f"{len(self.grid.rows)} row strips{ragged}{cols}")
 
     def apply(self, model: Model) -> Model:
         if self.driver is not None:
             return cache_segment(model, self.segment, None, driver=self.driver,
-                                 driver_cuts=self.driver_rows)
+                                 driver_cuts=self.driver_rows, group=self.columns)
         cuts = tuple(a for a, _ in self.grid.rows) + (self.grid.rows[-1][1],)
-        return cache_segment(model, self.segment, cuts)
+        return cache_segment(model, self.segment, cuts, group=self.columns)
 
 
 def pacing_tensor(sg: Subgraph, seg: Segment) -> int | None:
@@ -587,9 +754,25 @@ def pacing_tensor(sg: Subgraph, seg: Segment) -> int | None:
     return sg.operators[reader].outputs[0]
 
 
+def widest_pair(sg: Subgraph, seg: Segment) -> tuple[int, int] | None:
+    """(producer, reader) of the segment's inner tensor with the widest rows,
+    when it has one reader: the ops a column group splits, so the rows kept
+    and joined for that reader are a fraction of the width."""
+    inner = [sg.operators[i].outputs[0] for i in seg.ops if i != seg.last]
+    if not inner:
+        return None
+    widest = max(inner, key=lambda t: sg.tensors[t].nbytes // max(sg.tensors[t].shape[1], 1))
+    readers = [i for i in seg.ops if widest in sg.operators[i].inputs]
+    producer = next(i for i in seg.ops if sg.operators[i].outputs[0] == widest)
+    if len(readers) != 1:
+        return None
+    return producer, readers[0]
+
+
 def cached_steps(model: Model, peak_op: int, arena: int) -> Iterator[CachedStep]:
     """Row-strip caching steps over the segments the spatial tiler would try:
-    strips of the exit (even and balanced), and strips paced by an inner tensor."""
+    strips of the exit (even and balanced), and strips paced by an inner
+    tensor; each also with the widest layer's two ops in column tiles."""
     sg = model.main
     for _, seg in candidate_segments(model, peak_op, arena):
         if not cacheable(sg, seg):
@@ -599,6 +782,13 @@ def cached_steps(model: Model, peak_op: int, arena: int) -> Iterator[CachedStep]
         windows = segment_windows(sg, seg)
         full = Grid(rows=((0, y.shape[1]),), cols=((0, y.shape[2]),))
         pace = pacing_tensor(sg, seg)
+        pair = widest_pair(sg, seg)
+        groups: list[tuple[ColumnGroup | None, tuple[int, int] | None]] = [(None, None)]
+        if pair is not None:
+            names = tuple(sg.operators[i].origin if sg.operators[i].origin is not None else i
+                          for i in pair)
+            groups += [(g, names) for g in (column_group(sg, seg, *pair, n)
+                                            for n in COLUMN_TILES) if g is not None]
         seen = set()
         for n in STRIP_COUNTS:
             if n > y.shape[1]:
@@ -617,8 +807,14 @@ def cached_steps(model: Model, peak_op: int, arena: int) -> Iterator[CachedStep]
                        if sg.operators[i].outputs[0] == pace), None)
         # A count above the driver's height becomes one driver row per strip
         # (the thinnest strips, tried once).
-        for n in dict.fromkeys(min(n, h) for n in PACED_STRIP_COUNTS):
+        counts = list(dict.fromkeys(min(n, h) for n in PACED_STRIP_COUNTS))
+        for n in counts:
             rows = even_splits(h, n)
-            yield CachedStep(segment=seg, grid=full, source_ops=span, driver=pace,
-                             driver_rows=tuple(a for a, _ in rows) + (h,),
-                             driver_op=origin if origin is not None else pace)
+            # Columns pay where the strips are thinnest: there the widest
+            # layer's working rows are the head, and each column tile is one
+            # more copy of its ops per strip (tail) for the explorer to plan.
+            for group, names in groups if n == counts[-1] else groups[:1]:
+                yield CachedStep(segment=seg, grid=full, source_ops=span, driver=pace,
+                                 driver_rows=tuple(a for a, _ in rows) + (h,),
+                                 driver_op=origin if origin is not None else pace,
+                                 columns=group, columns_ops=names)
