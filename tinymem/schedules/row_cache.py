@@ -412,9 +412,11 @@ class _Strips:
         the full width, up to t's end when less than a stride is left (`Window.full_read`)."""
         o = self.sg.operators[i].outputs[0]
         cols, width = self._cols_of(o), self.sg.tensors[o].shape[2]
+        in_width = self.sg.tensors[t].shape[2]
         ww = self.windows[i][1]
-        if cols == (0, width):
-            return ww.full_read(width, self.sg.tensors[t].shape[2])
+        # Only where both are whole: a lane's input instance ends at its own tile.
+        if cols == (0, width) and self._cols_of(t) == (0, in_width):
+            return ww.full_read(width, in_width)
         return ww.padded_range(*cols)
 
     def _col_pads(self, i: int, t: int) -> tuple[int, int]:
