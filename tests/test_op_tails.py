@@ -41,6 +41,8 @@ FIXED = [
     "L2_POOL_2D/float32",  # no Init; Prepare moves the output dims
     "BATCH_MATMUL/float32", "BATCH_MATMUL/int8", "BATCH_MATMUL/int16",  # transposed RHS
     "SOFTMAX/int16",  # two 513-entry int16 lookup tables
+    # Per-channel arrays for every dtype; OpData per kernel set and ABI.
+    "TRANSPOSE_CONV/float32", "TRANSPOSE_CONV/int8", "TRANSPOSE_CONV/int16",
 ]
 EXTRA = {
     # The transposed LHS (adj_x) and no transposed RHS (adj_y).
