@@ -122,3 +122,18 @@ def test_the_arena_planner_names_no_op_type():
     for src in sorted(memory.glob("*.py")):
         quoted = set(re.findall(r"[\"']([A-Z][A-Z0-9_]+)[\"']", src.read_text()))
         assert not quoted & names, f"{src.name} names {sorted(quoted & names)}"
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v3_small_050_144_int8", "unet_small_int8"])
+def test_real_models_with_fixed_ops_have_the_measured_tail(name):
+    # HARD_SWISH (MobileNetV3) and TRANSPOSE_CONV (a UNet decoder) in whole models: the
+    # predicted head and tail are the firmware's and the wheel's.
+    from .conftest import SAMPLES
+
+    path = SAMPLES / "bench" / f"{name}.tflite"
+    _need_firmware(M4_CMSIS)
+    model = load_model(str(path))
+    on_m4, real = plan_model(model, target=M4_CMSIS), firmware.run_firmware(path, M4_CMSIS)
+    assert (on_m4.head_bytes, on_m4.tail_bytes) == (real.head, real.tail)
+    on_host, wheel = plan_model(model), runtimes.tflm_arena(str(path))
+    assert (on_host.head_bytes, on_host.tail_bytes) == (wheel.head, wheel.tail)
