@@ -53,6 +53,8 @@ def main(argv: list[str]) -> None:
             path = SWEEP[name]().save(Path(tmp) / (name.replace("/", "_").replace(":", "_")
                                                    + ".tflite"))
             rows.append(measure(name, path))
+            if out_json:  # kept as it goes: a long sweep cut short still tells
+                Path(out_json).write_text(json.dumps(rows, indent=1))
     print("| case | runtime | predicted head/tail/required | measured |")
     print("|---|---|---:|---:|")
     for r in rows:
@@ -67,8 +69,6 @@ def main(argv: list[str]) -> None:
         print(f"{rt}: {len(rows)} models, {len(compared)} set up, {exact} exact "
               f"(head, tail and required); refused: {', '.join(refused) or 'none'}")
     print(f"op types with a TFLM kernel and no sweep recipe: {', '.join(not_swept())}")
-    if out_json:
-        Path(out_json).write_text(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":

@@ -82,6 +82,12 @@ def _binary(op, options=(0, None), out=None):
     return lambda d: _one(op, [(X, d), (X, d)], [(X, out if out is not None else d)], options)
 
 
+def _divide(op, options=(0, None)):
+    # A constant divisor that is not zero: the firmware zeroes the inputs, and int8
+    # division by zero never returns there.
+    return lambda d: _one(op, [(X, d), _const(X, d, 1 if d == F32 else 10)], [(X, d)], options)
+
+
 def _conv(kind):
     def make(d):
         g = _G()
@@ -191,9 +197,10 @@ _RECIPES: dict[str, tuple[Maker, tuple[int, ...] | None]] = {
     "LOGICAL_NOT": (_unary("LOGICAL_NOT"), (BOOL,)),
     "PRELU": (lambda d: _one("PRELU", [(X, d), _const([3], d, 0.25 if d == F32 else 2)],
                              [(X, d)]), None),
-    **{op: (_binary(op, _opts(op.capitalize())), None) for op in ("ADD", "SUB", "MUL", "DIV")},
-    **{op: (_binary(op), None) for op in ("MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE",
-                                          "FLOOR_DIV", "FLOOR_MOD")},
+    **{op: (_binary(op, _opts(op.capitalize())), None) for op in ("ADD", "SUB", "MUL")},
+    "DIV": (_divide("DIV", _opts("Div")), None),
+    **{op: (_divide(op), None) for op in ("FLOOR_DIV", "FLOOR_MOD")},
+    **{op: (_binary(op), None) for op in ("MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE")},
     **{op: (_binary(op, out=BOOL), None) for op in ("LESS", "LESS_EQUAL", "GREATER",
                                                    "GREATER_EQUAL", "EQUAL", "NOT_EQUAL")},
     **{op: (_binary(op), (BOOL,)) for op in ("LOGICAL_AND", "LOGICAL_OR")},

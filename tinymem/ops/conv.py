@@ -127,10 +127,12 @@ def per_channel_arrays(op: Operator, sg: Subgraph, target: Target | None = None)
 
 
 def transpose_conv_arrays(op: Operator, sg: Subgraph, target: Target | None = None) -> list[int]:
-    x, y = inp(sg, op, 2), out(sg, op, 0)
-    if x is None or y is None or x.dtype not in ("int8", "int16") or not y.shape:
+    # transpose_conv.cc (and CMSIS-NN's) allocate the per-channel multiplier and shift,
+    # one int32 per filter output channel, before looking at the type: float too.
+    w = inp(sg, op, 1)
+    if w is None or not w.shape:
         return []
-    return [4 * dim(y, -1)] * 2
+    return [4 * dim(w, 0)] * 2
 
 
 def transpose_conv_scratch(op: Operator, sg: Subgraph, target: Target | None = None) -> list[int]:
@@ -233,7 +235,9 @@ RULES = [
     OpRule("TRANSPOSE_CONV", macs=transpose_conv_macs, scratch=transpose_conv_scratch,
            channels=Channels.SPLIT_OUT,
            out_split=OutSplit(data=2, weights=1, weights_axis=0, bias=3, out_shape=0),
-           opdata=OpData(64),
+           # OpData: ConvParams (56 B), buffer indices and the two array pointers; the
+           # wheel's build adds two compression scratch indices.
+           opdata=OpData(72, cmsis_nn=76, host=88),
            persistent=transpose_conv_arrays,
            tflm=tflm("AddTransposeConv", _TRANSPOSE_CONV),
            ),

@@ -100,6 +100,7 @@ RULES = [
            ),
     # detection_postprocess.cc: float32 box encodings and class scores only.
     OpRule("CUSTOM:TFLite_Detection_PostProcess", scratch=detection_postprocess_scratch,
+           opdata=OpData(112),  # its OpData: the parsed options and scratch indices
            tflm=tflm("AddDetectionPostprocess", kernel("float32->float32")),
            ),
     # Vela's output: an Ethos-U command stream. ethosu.cc outside an Ethos-U build is a

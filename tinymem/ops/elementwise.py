@@ -44,6 +44,12 @@ def per_output_element(op: Operator, sg: Subgraph) -> int | None:
 POINTER_BYTES = 8  # the host wheel's, when no target is given
 
 
+def add_n_persistent(op: Operator, sg: Subgraph, target: Target | None = None) -> list[int]:
+    # add_n.cc: int8 keeps its requantisation parameters (OpData, 40 B) from Prepare.
+    y = out(sg, op, 0)
+    return [40] if y is not None and y.dtype == "int8" else []
+
+
 def add_n_scratch(op: Operator, sg: Subgraph, target: Target | None = None) -> list[int]:
     y = out(sg, op, 0)
     if y is not None and y.dtype in ("float32", "int8"):
@@ -82,10 +88,16 @@ _MOVES = {"QUANTIZE", "DEQUANTIZE", "CAST", "ZEROS_LIKE"}
 # The kernels' OpData in the tail (bytes), measured per node on the Cortex-M
 # firmware or read off the struct (HardSwishParams: 20 B); ops not listed keep none.
 _OPDATA = {
-    "ADD": OpData(60), "SUB": OpData(60), "MUL": OpData(36), "DIV": OpData(28),
-    "LEAKY_RELU": OpData(32), "LOGISTIC": OpData(16), "TANH": OpData(16),
+    "ADD": OpData(60), "SUB": OpData(52), "MUL": OpData(36), "DIV": OpData(28),
+    "LEAKY_RELU": OpData(24), "LOGISTIC": OpData(16), "TANH": OpData(16),
     "QUANTIZE": OpData(32), "DEQUANTIZE": OpData(32), "HARD_SWISH": OpData(20),
-    "PRELU": OpData(48), "SQUARED_DIFFERENCE": OpData(64),
+    "PRELU": OpData(28), "SQUARED_DIFFERENCE": OpData(112),
+    # ReluOpData, Relu6OpData, elementwise.cc's OpDataAbsRsqrt, ELU's int8 table (256 B,
+    # kept for float too), comparisons.cc's OpData: in float kernels as well.
+    "RELU": OpData(28), "RELU6": OpData(8), "ABS": OpData(28), "RSQRT": OpData(28),
+    "ELU": OpData(256),
+    **{op: OpData(32) for op in ("LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL", "EQUAL",
+                                 "NOT_EQUAL")},
 }
 
 _F, _Q = ("float32",), ("float32", "int8", "int16")  # float only; float and quantized
@@ -156,11 +168,11 @@ RULES = [
     *(_elementwise(name, pointwise_window, (0,), _UNARY_IN_PLACE) for name in UNARY),
     *(_elementwise(name, binary_window, (0, 1), _BINARY_IN_PLACE) for name in BINARY),
     OpRule("ADD_N", macs=per_output_element, window=binary_window, channels=Channels.CHANNELWISE,
-           scratch=add_n_scratch,
+           scratch=add_n_scratch, persistent=add_n_persistent,
            tflm=TFLM["ADD_N"],
            ),
     OpRule("SELECT", macs=NO_MACS),
-    OpRule("SELECT_V2", macs=NO_MACS,
+    OpRule("SELECT_V2", macs=NO_MACS, opdata=OpData(1),  # OpData: one bool (broadcast)
            tflm=TFLM["SELECT_V2"],
            ),
 ]

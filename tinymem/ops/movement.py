@@ -249,6 +249,7 @@ _CONCAT_IN_PLACE = InPlace(mode=InPlaceMode.INPUTS_AS_CHUNKS, placement=concat_c
 RULES = [
     # MIRROR_PAD reads its input backwards at the far borders: never in place.
     OpRule("MIRROR_PAD", macs=NO_MACS, scratch=mirror_pad_scratch,
+           opdata=OpData(20),  # five ints: dims, sizes and an offset
            tflm=TFLM["MIRROR_PAD"],
            ),
     OpRule("PAD", macs=NO_MACS, window=pad_window, channels=Channels.CHANNELWISE, copies=True,
@@ -304,11 +305,12 @@ RULES = [
            tflm=TFLM["EMBEDDING_LOOKUP"]),
 ] + rules((
     "SPLIT", "SPLIT_V", "SLICE", "TRANSPOSE",
-    "PACK", "UNPACK", "TILE", "BROADCAST_TO",
-    "SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND", "RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR",
+    "PACK", "UNPACK", "TILE", "BROADCAST_TO", "BATCH_TO_SPACE_ND", "RESIZE_NEAREST_NEIGHBOR", "RESIZE_BILINEAR",
     "FILL", "SHAPE", "RANK", "REVERSE_V2", "ONE_HOT", "RANGE", "SCATTER_ND",
     "DYNAMIC_UPDATE_SLICE", "BROADCAST_ARGS", "READ_VARIABLE", "ASSIGN_VARIABLE",
 ), TFLM, macs=NO_MACS) + [
+    # SpaceToBatchParams: the output's zero point.
+    OpRule("SPACE_TO_BATCH_ND", macs=NO_MACS, opdata=OpData(4), tflm=TFLM["SPACE_TO_BATCH_ND"]),
     OpRule("VAR_HANDLE", macs=NO_MACS, makes_resource=True, tflm=TFLM["VAR_HANDLE"]),
     # Control flow: the subgraphs each calls, by option key.
     OpRule("IF", macs=NO_MACS, calls=("then_subgraph_index", "else_subgraph_index"),

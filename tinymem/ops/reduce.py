@@ -47,6 +47,12 @@ def log_softmax_persistent(op: Operator, sg: Subgraph, target: Target | None = N
     return [_align(5 * 4, size_t) + 2 * size_t]
 
 
+def cumsum_persistent(op: Operator, sg: Subgraph, target: Target | None = None) -> list[int]:
+    # cumsum.cc: int8 keeps its requantisation parameters (36 B) from Prepare.
+    x = inp(sg, op, 0)
+    return [36] if x is not None and x.dtype == "int8" else []
+
+
 def _align(n: int, a: int) -> int:
     return -(-n // a) * a
 
@@ -96,8 +102,10 @@ RULES = [
 ] + [
     *rules(("REDUCE_ALL",), TFLM, macs=per_input_element, scratch=reduce_scratch,
            opdata=OpData(44)),
-    *rules(("REDUCE_PROD", "REDUCE_ANY", "ARG_MAX", "ARG_MIN", "CUMSUM"), TFLM,
+    *rules(("REDUCE_PROD", "REDUCE_ANY", "ARG_MAX", "ARG_MIN"), TFLM,
            macs=per_input_element),
+    OpRule("CUMSUM", macs=per_input_element, persistent=cumsum_persistent,
+           tflm=TFLM.get("CUMSUM")),
     OpRule("SOFTMAX", macs=per_input_element,
            opdata=OpData(56, cmsis_nn=64, host=80),
            persistent=softmax_persistent,
@@ -105,6 +113,8 @@ RULES = [
            ),
     OpRule("LOG_SOFTMAX", macs=per_input_element, persistent=log_softmax_persistent,
            tflm=TFLM.get("LOG_SOFTMAX")),
-    *rules(("L2_NORMALIZATION", "LOCAL_RESPONSE_NORMALIZATION"), TFLM,
-           macs=per_input_element),
+    # L2NormalizationParams: the input zero point.
+    OpRule("L2_NORMALIZATION", macs=per_input_element, opdata=OpData(4),
+           tflm=TFLM.get("L2_NORMALIZATION")),
+    *rules(("LOCAL_RESPONSE_NORMALIZATION",), TFLM, macs=per_input_element),
 ]
