@@ -28,8 +28,7 @@ import numpy as np
 
 from ..errors import TinymemError
 from ..graph.ir import Model, Subgraph
-from ..memory.aliases import choose, find_aliases
-from ..memory.layout import aliased_plan, best_layout, settle_live
+from ..memory.layout import Layout, aliased_plan, best_layout, settle_live
 from ..memory.greedy import arena_size, greedy_offsets
 from ..memory.liveness import live_bytes_per_scope
 from ..memory.planner import HOST_TARGET, ArenaPlan, PlannedFigures, plan_model, with_tail
@@ -166,10 +165,9 @@ class Exploration:
 class _Evaluator:
     """Builds and measures candidates once each (keyed by the steps applied).
 
-    The live-set bound is computed for every candidate (the lower of the
-    plain one and the one with its in-place groups joined); the greedy arena
-    only when the bound says the candidate could still win, and then also
-    the arena with the ops in place (`aliased_plan`), the lower kept. `prefetch`
+    The live-set bound is computed for every candidate; the greedy arena
+    only when the bound says the candidate could still win; the arena with
+    its ops in place (`aliased`) only when the search asks. `prefetch`
     measures a state's candidates ahead on every core; `measure` and `plan`
     then read those results, so the search sees the same figures in the
     same order either way.
@@ -180,10 +178,8 @@ class _Evaluator:
         self.base = base
         self.target = target or HOST_TARGET
         self.overwrite_inputs = overwrite_inputs
-        # Candidates planned with ops in place: key -> (the plan without, ops in place).
-        self.in_place: dict[tuple, tuple[ArenaPlan, int]] = {}
-        # Measured, not planned yet: key -> its aliases and joined live bytes.
-        self.chosen: dict[tuple, tuple] = {}
+        # Candidates planned with their ops in place: key -> the layout, or None.
+        self.in_place: dict[tuple, Layout | None] = {}
         # Candidates whose new ops the target's kernels cannot run: key -> why.
         self.unsupported: dict[tuple, str] = {}
         self.base_macs = model_macs(base)
@@ -214,13 +210,9 @@ class _Evaluator:
             m = got.model if got.model is not None else build()
             self.cache[key] = (m, got.requests, got.bound, got.macs)
             self.live[key] = got.live
-            if got.plan is None:
-                self.chosen[key] = got.chosen
             if got.plan is not None:
                 got.plan.target = self.target
                 self.plans[key] = got.plan
-                if got.in_place is not None:
-                    self.in_place[key] = got.in_place
             self.count += 1
             if self.progress:
                 self.progress(self.count, 0)
@@ -232,32 +224,24 @@ class _Evaluator:
     def plan(self, key: tuple) -> ArenaPlan:
         if key not in self.plans:
             m, req, _, _ = self.cache[key]
-            self.plans[key], in_place = self._plan(m, req, self.live[key], self.chosen.pop(key))
-            if in_place is not None:
-                self.in_place[key] = in_place
+            self.plans[key] = self._plan(m, req, self.live[key])
         return self.plans[key]
 
-    def unaliased(self, key: tuple) -> ArenaPlan | None:
-        """The plan of a candidate planned with ops in place, without them."""
-        got = self.in_place.get(key)
-        return got[0] if got is not None else None
+    def aliased(self, key: tuple) -> Layout | None:
+        """A planned candidate with its ops in place (`aliased_plan`: the
+        blocks placed by TFLM's greedy rule), or None when that is no lower.
+        Its live bytes are those the blocks reserve until `settle_live`."""
+        if key not in self.in_place:
+            m = self.cache[key][0]
+            self.in_place[key] = aliased_plan(m, self.plan(key), self.overwrite_inputs,
+                                              exact_live=False)
+        return self.in_place[key]
 
-    def _plan(self, m: Model, req: Requests, live: np.ndarray, chosen: tuple
-              ) -> tuple[ArenaPlan, tuple[ArenaPlan, int] | None]:
-        """The candidate's plan (with ops in place when that lowers the head)
-        and, then, (the plan without them, how many ops run in place).
-        `chosen`: its aliases and joined live bytes (`aliases.choose`)."""
+    def _plan(self, m: Model, req: Requests, live: np.ndarray) -> ArenaPlan:
         offsets = greedy_offsets(req.buffers)
-        plain = ArenaPlan(requests=req, offsets=offsets,
-                          arena_bytes=arena_size(req.buffers, offsets), live=live,
-                          target=self.target)
-        # Its live bytes stay those the blocks reserve while it is searched
-        # (what the bounds of other candidates count); `explore` settles them.
-        lay = aliased_plan(m, plain, self.overwrite_inputs, chosen, exact_live=False)
-        if lay is None:
-            return with_tail(m, plain, self.target), None
-        # The tail grows with the head alone: the lower head is the lower arena to set.
-        return lay.plan, (plain, len(lay.aliases))
+        return with_tail(m, ArenaPlan(requests=req, offsets=offsets,
+                                      arena_bytes=arena_size(req.buffers, offsets),
+                                      live=live), self.target)
 
     def _evaluate(self, build: Callable[[], Model], plan_below: int | None = None) -> "_Measured":
         """Build and measure one candidate; plan it too when its bound is below `plan_below`."""
@@ -274,14 +258,10 @@ class _Evaluator:
             return _Measured(unsupported=problems[0].text())
         req = build_requests(m, None, self.target)
         live = live_bytes_per_scope(req.buffers, req.last_scope)
-        # With its in-place groups joined (each block counted once), the
-        # bound of what a plan with them might reach: the lower one prunes.
-        chosen = choose(req, find_aliases(m, req, self.overwrite_inputs), live)
-        got = _Measured(model=m, requests=req, live=live, chosen=chosen,
-                        bound=int(chosen[1].max()) if live.size else 0, macs=model_macs(m))
+        got = _Measured(model=m, requests=req, live=live,
+                        bound=int(live.max()) if live.size else 0, macs=model_macs(m))
         if plan_below is not None and got.bound < plan_below:
-            got.plan, got.in_place = self._plan(m, req, live, chosen)
-            got.chosen = None
+            got.plan = self._plan(m, req, live)
         return got
 
     def prefetch(self, prefix: tuple, cur: Model, cur_plan: ArenaPlan, steps: list[Step]) -> None:
@@ -316,8 +296,6 @@ class _Measured:
     bound: int = 0
     macs: int = 0
     plan: ArenaPlan | None = None
-    in_place: tuple[ArenaPlan, int] | None = None  # see _Evaluator.in_place
-    chosen: tuple | None = None  # its aliases and joined live bytes, until planned
 
 
 @fewer_collections()
@@ -354,7 +332,8 @@ def explore(model: Model, budget: int | None = None, max_overhead: float | None 
     lay = best_layout(model, base_plan, overwrite_inputs=overwrite_inputs)
     if lay is not None:
         options.append(option("layout", "same ops, tensors placed by tinymem's layout "
-                              "(OfflineMemoryAllocation)" + _in_place_note(len(lay.aliases)), model,
+                              "(OfflineMemoryAllocation)" + _in_place_note(len(lay.aliases)),
+                              model,
                               lay.plan, ev.base_macs, offline=lay.offline))
     ro = reorder(model)
     if ro is not None:
@@ -373,7 +352,8 @@ def explore(model: Model, budget: int | None = None, max_overhead: float | None 
         lay = best_layout(start, start_plan, overwrite_inputs=overwrite_inputs)
         if lay is not None:
             options.append(option("fold+layout", fold_note + "; tinymem layout"
-                                  + _in_place_note(len(lay.aliases)), start, lay.plan, ev.base_macs,
+                                  + _in_place_note(len(lay.aliases)), start, lay.plan,
+                                  ev.base_macs,
                                   offline=lay.offline))
 
     # Chains of tiling steps: one beam per objective and overhead cap.
@@ -393,11 +373,13 @@ def explore(model: Model, budget: int | None = None, max_overhead: float | None 
         kinds = sorted({s.kind for s in steps}, key=list(StepKind).index)
         kinds = (["fold"] if fold_note else []) + kinds
         labels = ([fold_note] if fold_note else []) + [s.label for s in steps]
-        in_place = ev.in_place.get(steps)
+        lay = ev.in_place.get(steps)
         note = ""
-        if in_place is not None:
+        if lay is not None and lay.plan.arena_bytes < plan.arena_bytes or \
+                lay is not None and lay.plan is plan:  # (a state kept with its ops in place)
+            plan = lay.plan
             settle_live(plan)
-            note = _in_place_note(in_place[1])
+            note = _in_place_note(len(lay.aliases))
         options.append(option("+".join(kinds), "; then ".join(labels) + note, m, plan, macs,
                               steps, plan.offline))
     # A better layout on top of the best tiled schedules, at no extra MACs.
@@ -406,8 +388,8 @@ def explore(model: Model, budget: int | None = None, max_overhead: float | None 
         if o.steps:
             # From the schedule as planned without ops in place: the search
             # places the in-place groups itself, and must beat the plan found.
-            lay = best_layout(o.model, ev.unaliased(o.steps) or o.plan, iterations=100,
-                              overwrite_inputs=overwrite_inputs)
+            base = ev.plans.get(o.steps, o.plan)
+            lay = best_layout(o.model, base, iterations=100, overwrite_inputs=overwrite_inputs)
             if lay is not None and lay.plan.arena_bytes < o.plan.arena_bytes:
                 options.append(option(o.kind + "+layout", o.description + "; tinymem layout"
                                       + _in_place_note(len(lay.aliases)), o.model, lay.plan,
@@ -464,7 +446,13 @@ def _extensions(ev: "_Evaluator", sources, candidates: dict, steps: tuple, cur: 
                 cur_plan: ArenaPlan, cap: float, keep: int,
                 goal: Objective = Objective.TO_SET) -> list[tuple]:
     """The `keep` best single steps from `cur` within the MAC cap by `goal`, best
-    first: (score, steps key, model, plan, MACs)."""
+    first: (score, steps key, model, plan, MACs).
+
+    Candidates are judged as TFLM's greedy planner plans them; one that does
+    not pay so may still pay with its ops in place (a stage whose peak is
+    its own join, say): it is judged with them, but only takes a place no
+    plainly judged candidate claims, so the search never loses a chain for it.
+    """
     peak_op = _peak_op(cur_plan)
     if peak_op is None:
         return []
@@ -475,6 +463,7 @@ def _extensions(ev: "_Evaluator", sources, candidates: dict, steps: tuple, cur: 
     ev.prefetch(steps, cur, cur_plan, candidates[steps])  # speed only: measures them on every core
     best: list[tuple] = []
     too_costly: set = set()
+    cur_figure = figure(cur_plan, goal)
     for step in candidates[steps]:
         if step.segment in too_costly:
             continue  # grids come fewest tiles first: the rest cost more
@@ -491,18 +480,28 @@ def _extensions(ev: "_Evaluator", sources, candidates: dict, steps: tuple, cur: 
         # peak: greedy placement sometimes hides a real gain until the
         # next step (or a better layout) cashes it in. The bound is below
         # the head, and the head below the arena to set, so it prunes for both.
-        to_beat = best[-1][0][0] if len(best) >= keep else figure(cur_plan, goal)
-        if bound > to_beat or bound >= cur_plan.peak_bytes:
-            continue
-        plan = ev.plan(key)
-        if figure(plan, goal) > figure(cur_plan, goal):
-            continue
-        score = (figure(plan, goal), plan.peak_bytes, macs, len(m.main.operators))
-        if len(best) < keep or score < best[-1][0]:
+        full = len(best) >= keep and best[-1][0][0] == _PLAIN
+        to_beat = best[-1][0][1] if full else cur_figure
+        score = None
+        if bound <= to_beat and bound < cur_plan.peak_bytes:
+            plan = ev.plan(key)
+            if figure(plan, goal) <= cur_figure:
+                score = (_PLAIN, figure(plan, goal), plan.peak_bytes, macs, len(m.main.operators))
+        if score is None and not full:
+            lay = ev.aliased(key)
+            if lay is not None and figure(lay.plan, goal) < cur_figure:
+                plan = lay.plan
+                score = (_IN_PLACE, figure(plan, goal), plan.peak_bytes, macs,
+                         len(m.main.operators))
+        if score is not None and (len(best) < keep or score < best[-1][0]):
             best.append((score, key, m, plan, macs))
             best.sort(key=lambda b: b[0])
             del best[keep:]
     return best
+
+
+# How a kept step was judged (the first entry of its score, so plainly judged ones rank first).
+_PLAIN, _IN_PLACE = 0, 1
 
 
 def _in_place_note(n: int) -> str:
