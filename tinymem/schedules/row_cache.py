@@ -813,9 +813,10 @@ def cached_steps(model: Model, peak_op: int, arena: int) -> Iterator[CachedStep]
         for n in counts:
             rows = even_splits(h, n)
             # Columns pay where the strips are thinnest: there the widest
-            # layer's working rows are the head, and each column tile is one
-            # more copy of its ops per strip (tail) for the explorer to plan.
-            for group, names in groups if n == counts[-1] else groups[:1]:
+            # layer's working rows are the head. There they replace the
+            # full-width strips (whose head they beat): every large candidate
+            # the beams keep is extended and planned again at each depth.
+            for group, names in (groups[1:] or groups) if n == counts[-1] else groups[:1]:
                 yield CachedStep(segment=seg, grid=full, source_ops=span, driver=pace,
                                  driver_rows=tuple(a for a, _ in rows) + (h,),
                                  driver_op=origin if origin is not None else pace,
