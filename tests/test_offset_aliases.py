@@ -143,7 +143,9 @@ def _written(name, tmp_path, target=None, tiled=False):
     make, overwrite, opcode = CASES[name]
     src = make().save(tmp_path / f"{name}.tflite")
     ex = explore(tinymem.load_model(src), target=target, overwrite_inputs=overwrite)
-    best = (ex.best_within(0.0, Objective.HEAD) if tiled
+    # The lowest head among options that run ops in place: a cached strip without
+    # aliases may be lower still, and is checked by its own tests.
+    best = (_lowest_in_place(ex, 0.0) if tiled
             else next(o for o in ex.options if o.kind == "layout"))
     assert best.offline is not None and "in place" in best.description, best.description
     assert best.head_bytes < ex.baseline.head_bytes
@@ -166,6 +168,14 @@ def _smallest_arena(path: Path, near: int) -> int:
     while hi - lo > 1:
         lo, hi = (lo, (lo + hi) // 2) if ok((lo + hi) // 2) else ((lo + hi) // 2, hi)
     return hi
+
+
+def _lowest_in_place(ex, overhead: float):
+    """The lowest head within `overhead` extra MACs among the options that run ops in place."""
+    ok = [o for o in ex.options if o.mac_overhead <= overhead + 1e-12
+          and o.offline is not None and "in place" in o.description]
+    assert ok, [o.description for o in ex.options]
+    return min(ok, key=lambda o: (o.head_bytes, o.mac_overhead))
 
 
 def _uses_the_alias(option, opcode: str) -> bool:
@@ -252,7 +262,7 @@ def test_written_layout_in_place_agrees_on_the_cmsis_nn_firmware(name, core, tmp
 @needs_firmware
 def test_mobilenet_v2_035_lowest_head_within_10_percent_agrees_on_the_m4(tmp_path):
     ex = explore(tinymem.load_model(MNV2_035), target=DEFAULT_TARGET)
-    best = ex.best_within(0.10, Objective.HEAD)
+    best = _lowest_in_place(ex, 0.10)
     assert "in place" in best.description, best.description
     assert _uses_the_alias(best, "CONCATENATION")
     out = tmp_path / "mnv2.small.tflite"
