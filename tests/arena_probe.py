@@ -3,7 +3,7 @@
 `wheel_arena(path)` asks the tflite-micro wheel (x86-64) in one child process;
 `firmware_arena(path, target)` the Cortex-M firmware in QEMU. Both return
 (head, tail, smallest arena), the smallest arena found by bisection as
-../shared/targets/min_arena.sh does, starting from a guess (tinymem's
+../shared/targets/min_arena.sh does (`tail.smallest_working`), starting from a guess (tinymem's
 prediction): when the guess works and one byte less fails, two runs suffice.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from tinymem.memory.tail import smallest_working
 from tinymem.verify import firmware
 
 _WHEEL = r"""
@@ -44,17 +45,8 @@ head, tail = fig("head"), fig("tail")
 if guess > 0 and ok(guess) and not ok(guess - 1):
     n = guess
 else:
-    total = head + tail
-    lo, hi = max(total - 64, 0), (total + 15) // 16 * 16 + 64
-    while not ok(hi):
-        lo, hi = hi, hi * 2
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if ok(mid):
-            hi = mid
-        else:
-            lo = mid
-    n = hi
+    from tinymem.memory.tail import smallest_working
+    n = smallest_working(ok, head + tail)
 print("measured", head, tail, n)
 """
 
@@ -81,14 +73,4 @@ def firmware_arena(path, target, guess: int = 0) -> tuple[int, int, int]:
 
     if guess > 0 and ok(guess) and not ok(guess - 1):
         return big.head, big.tail, guess
-    total = big.head + big.tail
-    lo, hi = max(total - 64, 0), (total + 15) // 16 * 16 + 64
-    while not ok(hi):
-        lo, hi = hi, hi * 2
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if ok(mid):
-            hi = mid
-        else:
-            lo = mid
-    return big.head, big.tail, hi
+    return big.head, big.tail, smallest_working(ok, big.head + big.tail)

@@ -17,7 +17,7 @@ from tinymem.memory.planner import plan_model
 from tinymem.read.reader import load_model
 from tinymem.targets import resolve_target
 
-from .conftest import SHARED, sample_paths, shared_paths
+from .conftest import need_firmware, sample_paths, shared_paths
 
 M4_CMSIS = resolve_target("cortex-m4", "cmsis-nn")
 CMSIS_TARGETS = [resolve_target(c, k) for c, k in (
@@ -40,16 +40,6 @@ def _cases(targets, paths):
             for t in targets for p in paths]
 
 
-def _need(target):
-    why = firmware.missing(None, target)
-    if why is not None:
-        # Beside ../shared the firmware is the judge: its absence is a failure,
-        # never a quiet skip (a moved module once pointed the lookup elsewhere).
-        if SHARED.parent.is_dir():
-            pytest.fail(why)
-        pytest.skip(why)
-
-
 def _measured(target, path, arena=None):
     run = firmware.run_firmware(path, target, arena=arena)
     return run
@@ -58,7 +48,7 @@ def _measured(target, path, arena=None):
 @pytest.mark.parametrize("target,path", _cases([M4_CMSIS], ALL) + _cases(CMSIS_TARGETS, SMALL)
                          + _cases([M4_REF], SMALL))
 def test_head_and_tail_equal_the_firmware(target, path):
-    _need(target)
+    need_firmware(target)
     real = _measured(target, path)
     if not real.allocate_ok:
         pytest.skip(f"TFLM on {target.label()} cannot set this model up")
@@ -78,7 +68,7 @@ def test_head_and_tail_equal_the_firmware(target, path):
 @pytest.mark.parametrize("target,path", _cases([M4_CMSIS], SMALL)
                          + _cases([resolve_target("cortex-m55", "cmsis-nn")], SMALL[:6]))
 def test_required_bytes_is_the_smallest_working_arena(target, path):
-    _need(target)
+    need_firmware(target)
     plan = plan_model(load_model(str(path)), target=target)
     at = _measured(target, path, plan.required_bytes)
     if not at.allocate_ok and _measured(target, path).allocate_ok is False:
@@ -107,7 +97,7 @@ def test_explore_recommendation_runs_on_the_firmware_as_predicted(tmp_path):
 
     from .conftest import SAMPLES
 
-    _need(M4_CMSIS)
+    need_firmware(M4_CMSIS)
     src = SAMPLES / "resnet_skip_int8.tflite"
     ex = explore(load_model(str(src)), budget=48 * 1024, target=M4_CMSIS)
     rec = ex.recommended
@@ -138,7 +128,7 @@ def test_one_op_concatenation_tail_equals_the_firmware(n_inputs, tmp_path):
     # not the 16-aligned one, decides the padding.
     from .tiny_models import BO, I8, _opts, one_op_model
 
-    _need(M4_CMSIS)
+    need_firmware(M4_CMSIS)
     g = one_op_model(BO.CONCATENATION, [([1, 4], I8, None)] * n_inputs,
                      [([1, 4 * n_inputs], I8)], _opts("Concatenation", axis=1))
     path = g.save(tmp_path / "concat.tflite")

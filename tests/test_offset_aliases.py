@@ -20,9 +20,9 @@ import pytest
 
 import tinymem
 from tinymem.memory.aliases import find_aliases
-from tinymem.memory.layout import best_layout
 from tinymem.memory.planner import plan_model
-from tinymem.schedules.explore import Objective, explore
+from tinymem.memory.tail import smallest_working
+from tinymem.schedules.explore import explore
 from tinymem.targets import DEFAULT_TARGET, resolve_target
 from tinymem.verify import runtimes
 from tinymem.verify.compare import verify_models
@@ -163,11 +163,8 @@ def _smallest_arena(path: Path, near: int) -> int:
         except RuntimeError:
             return False
 
-    lo, hi = near - 1024, near + 1024
-    assert ok(hi) and not ok(lo)
-    while hi - lo > 1:
-        lo, hi = (lo, (lo + hi) // 2) if ok((lo + hi) // 2) else ((lo + hi) // 2, hi)
-    return hi
+    assert ok(near + 1024) and not ok(near - 1024)
+    return smallest_working(ok, near)
 
 
 def _lowest_in_place(ex, overhead: float):

@@ -19,7 +19,7 @@ from tinymem.targets import resolve_target
 from tinymem.verify import firmware, runtimes
 
 from .arena_probe import firmware_arena, wheel_arena
-from .conftest import SHARED
+from .conftest import need_firmware
 from .op_sweep_models import SWEEP, _batch_matmul
 from .tiny_models import F32, I8, I16, I32, rfft_model
 
@@ -74,14 +74,6 @@ def _reshape_stretched():
     return _one("RESHAPE", [([1, 10, 3], F32), [5, -1]], [([5, -1], F32)])
 
 
-def _need_firmware(target):
-    why = firmware.missing(None, target)
-    if why is not None:
-        if SHARED.parent.is_dir():
-            pytest.fail(why)
-        pytest.skip(why)
-
-
 def _path(make, tmp_path, name):
     safe = "".join(c if c.isalnum() else "_" for c in name)
     return make().save(tmp_path / f"{safe}.tflite")
@@ -101,7 +93,7 @@ def test_tail_and_smallest_arena_equal_the_wheels(name, tmp_path):
 @pytest.mark.parametrize("target", [M4_CMSIS, M4_REF], ids=["m4-cmsis-nn", "m4-reference"])
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_tail_and_smallest_arena_equal_the_firmwares(name, target, tmp_path):
-    _need_firmware(target)
+    need_firmware(target)
     path = _path(CASES[name], tmp_path, name)
     plan = plan_model(load_model(str(path)), target=target)
     head, tail, smallest = firmware_arena(path, target, plan.required_bytes)
@@ -131,7 +123,7 @@ def test_real_models_with_fixed_ops_have_the_measured_tail(name):
     from .conftest import SAMPLES
 
     path = SAMPLES / "bench" / f"{name}.tflite"
-    _need_firmware(M4_CMSIS)
+    need_firmware(M4_CMSIS)
     model = load_model(str(path))
     on_m4, real = plan_model(model, target=M4_CMSIS), firmware.run_firmware(path, M4_CMSIS)
     assert (on_m4.head_bytes, on_m4.tail_bytes) == (real.head, real.tail)

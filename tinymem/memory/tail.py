@@ -23,6 +23,7 @@ report and TFLM's headers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 from ..graph.ir import Model, Operator, Subgraph
 from ..ops import rule_for
@@ -409,14 +410,16 @@ def plan_tail(model: Model, target: Target, head_bytes: int,
 
 
 def _smallest_arena(steps: list[tuple], total: int) -> int:
-    """The smallest size that works, searched as the firmware's min_arena.sh does
-    (the boundary is monotone where probed; the search starts near head + tail)."""
-
+    """The smallest arena the replayed steps fit in."""
     moves = _compile(steps)
+    return smallest_working(lambda n: _fits_compiled(moves, n), total)
 
-    def ok(n: int) -> bool:
-        return _fits_compiled(moves, n)
 
+def smallest_working(ok: Callable[[int], bool], total: int) -> int:
+    """The smallest size `ok` accepts, searched as the firmware's min_arena.sh does:
+    from a bracket near `total` (head + tail), doubling until a size works, then
+    bisecting (the boundary is monotone where probed). The tests search the real
+    runtimes with it too."""
     lo, hi = max(total - 64, 0), _align_up(total, 16) + 64
     while not ok(hi):
         lo, hi = hi, hi * 2
