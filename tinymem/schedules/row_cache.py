@@ -59,6 +59,11 @@ PACED_STRIP_COUNTS = (18, 24, 36)
 # to 88,432 B at +0.2% MACs (two: 92,608 B); each count is one more large
 # candidate to plan, so only three is tried.
 COLUMN_TILES = (3,)
+# Column tiles of a second group chained before or after the widest layer's
+# (see `second_pair`): made late and kept after the next op, MobileNetV2-0.35's
+# cached head is 86,432 B with the widest group alone, 85,904 B with its first
+# conv and depthwise also in two columns (+0.44% MACs; three: 86,224 B, +0.67%).
+SECOND_COLUMN_TILES = 2
 # TFLite Micro's CONCATENATION takes at most this many inputs (kMaxInputNum).
 MAX_CONCAT_INPUTS = 10
 # Types TFLite Micro's STRIDED_SLICE, CONCATENATION and PAD all run.
@@ -177,7 +182,43 @@ def driven_rows(sg: Subgraph, seg: Segment, driver: int, cuts: tuple[int, ...],
                 rows.append(max(rows[-1], b))
         rows = [min(r, full[o][1]) for r in rows[:-1]] + [full[o][1]]
         made[o] = _running_max(rows[1:])
+    _make_late(sg, seg, made, ancestors, windows)
     return made
+
+
+def _make_late(sg: Subgraph, seg: Segment, made: dict[int, list[int]], ancestors: set[int],
+               windows: dict[int, tuple]) -> None:
+    """Lower, in place, what a strip makes of a tensor wider than the rows
+    it is made from, by a row-wise op (kernel 1, stride 1 along the height),
+    to what its readers use by then: the strip keeps the narrow input rows
+    instead of the wide ones. (MobileNetV2's expansion before a stride-2
+    depthwise: made as its input allows, every other strip it kept two
+    48-channel rows where one is read; made late, it keeps an 8-channel row.)"""
+    readers: dict[int, list[int]] = {}
+    for i in seg.ops:
+        for p in _data_inputs(sg, sg.operators[i]):
+            readers.setdefault(sg.operators[i].inputs[p], []).append(i)
+    strips = len(made[seg.exit]) - 1
+    for i in reversed(seg.ops):
+        op = sg.operators[i]
+        o = op.outputs[0]
+        wh = windows[i][0]
+        if o == seg.exit or o in ancestors or not readers.get(o) \
+                or (wh.kernel, wh.stride, wh.pad_before) != (1, 1, 0):
+            continue
+        row = sg.tensors[o].nbytes // max(sg.tensors[o].shape[1], 1)
+        inputs = [sg.tensors[op.inputs[p]] for p in _data_inputs(sg, op)]
+        if row <= sum(x.nbytes // max(x.shape[1], 1) for x in inputs):
+            continue
+        size = sg.tensors[o].shape[1]
+        used = [0] * (strips + 1)
+        for r in readers[o]:
+            rw = windows[r][0]
+            cuts = made[sg.operators[r].outputs[0]]
+            for k in range(1, strips + 1):
+                if cuts[k] > 0:
+                    used[k] = max(used[k], min(rw.padded_range(0, cuts[k])[1], size))
+        made[o] = [min(a, b) for a, b in zip(made[o], _running_max(used[1:]))]
 
 
 def _rows_from(win, avail: int) -> int:
@@ -284,10 +325,29 @@ class ColumnGroup:
     first: int
     last: int
     cols: tuple[tuple[int, int], ...]
+    # A later group of the same segment, run the same way (its ops after
+    # `last`): each wide layer's join and kept rows in lanes of their own.
+    then: "ColumnGroup | None" = None
+    names: tuple[int, int] | None = None  # first and last, in source numbering (labels)
 
     @property
     def ops(self) -> range:
         return range(self.first, self.last + 1)
+
+    def chain(self) -> list["ColumnGroup"]:
+        """This group and the ones after it, in op order."""
+        out, g = [], self
+        while g is not None:
+            out.append(g)
+            g = g.then
+        return out
+
+    def followed_by(self, later: "ColumnGroup") -> "ColumnGroup":
+        """This chain with `later` (whose ops come after every op of it) at its end."""
+        if self.then is None:
+            return ColumnGroup(self.first, self.last, self.cols, later, self.names)
+        return ColumnGroup(self.first, self.last, self.cols, self.then.followed_by(later),
+                           self.names)
 
 
 def column_group(sg: Subgraph, seg: Segment, first: int, last: int,
@@ -361,16 +421,24 @@ class _Strips:
         self.kept: dict[int, tuple[int, int, int]] = {}  # t -> (tensor, lo, hi) from earlier strips
         self.new: dict[int, tuple[int, int, int]] = {}  # t -> (tensor, lo, hi) of this strip
         self.memo: dict[tuple, int] = {}
+        self.pending: list[tuple[int, int]] = []  # (tensor, op) keeps cut after the next op
         # A lane (cols given) holds the columns `cols[t]` of the tensors its
         # group makes; it reads every other tensor whole from its parent.
         self.cols, self.parent, self.group = cols, parent, group
         self.ops = range(group.first, group.last + 1) if cols is not None else seg.ops
-        in_group = set(group.ops) if group is not None else set()
-        self.lanes: list[_Strips] = []
-        if group is not None and cols is None:
-            self.lanes = [_Strips(ed, sg, seg, plan, windows, tag, group, c, self)
-                          for c in lane_columns(sg, group, windows)]
-            self.group_made = {sg.operators[i].outputs[0] for i in group.ops}
+        # The parent runs every group of the chain; a lane, its own group alone.
+        self.groups = (group.chain() if cols is None else [group]) if group is not None else []
+        in_group = {i for g in self.groups for i in g.ops}
+        # Per group (by its first op): its lanes, and the tensors they make.
+        self.lanes: dict[int, list[_Strips]] = {}
+        self.group_made: dict[int, set[int]] = {}
+        if cols is None:
+            for g in self.groups:
+                # A lane is built for one group: it holds no chain of its own.
+                one = ColumnGroup(g.first, g.last, g.cols)
+                self.lanes[g.first] = [_Strips(ed, sg, seg, plan, windows, tag, one, c, self)
+                                       for c in lane_columns(sg, g, windows)]
+                self.group_made[g.first] = {sg.operators[i].outputs[0] for i in g.ops}
         last: dict[int, int] = {}
         count: dict[int, int] = {}
         for (i, p) in plan.reads:
@@ -428,41 +496,46 @@ class _Strips:
         """Emits every strip; returns the exit's strip tensors in order."""
         seg, plan = self.seg, self.plan
         parts = []
-        group = self.group
+        grouped = {i: g for g in self.groups for i in g.ops}
         for k in range(plan.strips):
             self.new, self.memo = {}, {}
-            for lane in self.lanes:
-                lane.new, lane.memo = {}, {}
+            for lanes in self.lanes.values():
+                for lane in lanes:
+                    lane.new, lane.memo = {}, {}
             for i in seg.ops:
-                if group is not None and i in group.ops:
-                    if i == group.first:
-                        self._run_group(k)
+                if i in grouped:
+                    if i == grouped[i].first:
+                        self._run_group(grouped[i], k)
                     continue
                 self._emit_op(i, k)
+                self._flush(k, i)
+            self._flush(k)
             if seg.exit in self.new:
                 parts.append(self.new[seg.exit][0])
         return parts
 
-    def _run_group(self, k: int) -> None:
-        """The column group in strip k: every lane in turn, then its rows joined
+    def _run_group(self, group: ColumnGroup, k: int) -> None:
+        """A column group in strip k: every lane in turn, then its rows joined
         along the width; then what later strips need of the tensors it read."""
-        sg, group = self.sg, self.group
+        sg = self.sg
         g = sg.operators[group.last].outputs[0]
         a, b = self.plan.made[g][k], self.plan.made[g][k + 1]
-        for lane in self.lanes:
+        lanes = self.lanes[group.first]
+        for lane in lanes:
             for j in group.ops:
                 lane._emit_op(j, k)
         if a < b:
             y = sg.tensors[g]
             out = self.ed.new_tensor(y, (1, b - a, y.shape[2], y.shape[3]), f"s{k}_cols")
-            self.ed.concat([lane.new[g][0] for lane in self.lanes], 2, out, self.tag,
+            self.ed.concat([lane.new[g][0] for lane in lanes], 2, out, self.tag,
                            origin=group.last)
             self.new[g] = (out, a, b)
         kept = set()
+        made = self.group_made[group.first]
         for j in group.ops:
             for p in _data_inputs(sg, sg.operators[j]):
                 t = sg.operators[j].inputs[p]
-                if (t != self.seg.entry and t not in self.group_made and t not in kept
+                if (t != self.seg.entry and t not in made and t not in kept
                         and self.last_reader[t] in group.ops):
                     kept.add(t)
                     self._keep(t, k)
@@ -512,7 +585,40 @@ class _Strips:
         for p in data:
             t = op.inputs[p]
             if t != self.seg.entry and self._owns(t) and self.last_reader[t] == i:
+                if self._defers(i, k):
+                    self.pending.append((t, i))
+                else:
+                    self._keep(t, k)
+
+    def _defers(self, i: int, k: int) -> bool:
+        """Whether the rows kept after op i are cut after the next op instead:
+        when that op alone reads op i's output and makes narrower rows of it
+        in this strip (a depthwise conv's output, read by the 1x1 after it),
+        the output is gone by then, and the strip's join outlives it by one op."""
+        sg, seg = self.sg, self.seg
+        nxt = i + 1
+        o = sg.operators[i].outputs[0]
+        if self.cols is not None or nxt > seg.last or o == seg.exit \
+                or any(nxt in g.ops for g in self.groups):
+            return False
+        readers = [j for j in seg.ops if o in sg.operators[j].inputs]
+        if readers != [nxt]:
+            return False
+        n = sg.operators[nxt].outputs[0]
+        if self.plan.made[n][k] >= self.plan.made[n][k + 1]:
+            return False
+        row = lambda t: sg.tensors[t].nbytes // max(sg.tensors[t].shape[1], 1)  # noqa: E731
+        return row(n) < row(o)
+
+    def _flush(self, k: int, after: int | None = None) -> None:
+        """The deferred keeps of strip k, except those op `after` itself deferred."""
+        still = []
+        for t, i in self.pending:
+            if i == after:
+                still.append((t, i))
+            else:
                 self._keep(t, k)
+        self.pending = still
 
     def _reader_cols(self, i: int, t: int) -> tuple[tuple[int, int], tuple[int, int]]:
         """Columns of t op i reads (clipped) and as padded, for the output columns it makes here."""
@@ -607,6 +713,12 @@ class _Strips:
         owner = self._owner(t)
         col0 = owner._cols_of(t)[0]
         pieces = [p for p in (owner.kept.get(t), owner.new.get(t)) if p is not None]
+        if ("join", t) in owner.memo:
+            # Once this strip joined t's kept and new rows, every later read
+            # (the rows kept for the next strip among them) crops the join:
+            # the new rows are then last read by the join, which may take
+            # them in place (a chunk of its output) instead of a copy.
+            pieces = [(owner.memo[("join", t)], *owner.memo[("range", t)])]
         for piece in pieces:
             if piece[1] <= lo and hi <= piece[2]:
                 return self._crop(piece, lo, hi, cols, ten, col0=col0)
@@ -724,8 +836,10 @@ class CachedStep:
     def label(self) -> str:
         cols = ""
         if self.columns is not None:
-            a, b = self.columns_ops or (self.columns.first, self.columns.last)
-            cols = f", ops {a}-{b} in {len(self.columns.cols)} columns"
+            for n, g in enumerate(self.columns.chain()):
+                a, b = g.names or (self.columns_ops if n == 0 and self.columns_ops
+                                   else (g.first, g.last))
+                cols += f", ops {a}-{b} in {len(g.cols)} columns"
         if self.driver is not None:
             ragged = " ragged" if len({b - a for a, b in zip(self.driver_rows,
                                                                self.driver_rows[1:])}) > 1 else ""
@@ -771,6 +885,38 @@ def widest_pair(sg: Subgraph, seg: Segment) -> tuple[int, int] | None:
     return producer, readers[0]
 
 
+def second_pair(sg: Subgraph, seg: Segment, first: tuple[int, int]) -> tuple[int, int] | None:
+    """(producer, reader) of the inner tensor a strip makes most bytes of
+    after the widest-row one's (`first`), when its one reader is a window of
+    more than one row (its input's rows are kept and joined): a second
+    column group, whose tiles cut that join and its kept rows."""
+    best = None
+    windows = segment_windows(sg, seg)
+    for i in seg.ops:
+        t = sg.operators[i].outputs[0]
+        if i == seg.last or i in first:
+            continue
+        readers = [j for j in seg.ops if t in sg.operators[j].inputs]
+        if len(readers) != 1 or readers[0] in first:
+            continue
+        if windows[readers[0]][0].kernel < 2:
+            continue
+        if best is None or sg.tensors[t].nbytes > sg.tensors[best[2]].nbytes:
+            best = (i, readers[0], t)
+    return best[:2] if best is not None else None
+
+
+def _chain(sg: Subgraph, seg: Segment, groups: list[ColumnGroup]) -> ColumnGroup | None:
+    """The groups as one chain in op order, or None when two share an op."""
+    groups = sorted(groups, key=lambda g: g.first)
+    if any(a.last >= b.first for a, b in zip(groups, groups[1:])):
+        return None
+    out = groups[0]
+    for g in groups[1:]:
+        out = out.followed_by(g)
+    return out
+
+
 def cached_steps(model: Model, peak_op: int, arena: int) -> Iterator[CachedStep]:
     """Row-strip caching steps over the segments the spatial tiler would try:
     strips of the exit (even and balanced), and strips paced by an inner
@@ -786,11 +932,21 @@ def cached_steps(model: Model, peak_op: int, arena: int) -> Iterator[CachedStep]
         pace = pacing_tensor(sg, seg)
         pair = widest_pair(sg, seg)
         groups: list[tuple[ColumnGroup | None, tuple[int, int] | None]] = [(None, None)]
+        named = lambda pr: tuple(sg.operators[i].origin if sg.operators[i].origin  # noqa: E731
+                                 is not None else i for i in pr)
         if pair is not None:
-            names = tuple(sg.operators[i].origin if sg.operators[i].origin is not None else i
-                          for i in pair)
+            names = named(pair)
             groups += [(g, names) for g in (column_group(sg, seg, *pair, n)
                                             for n in COLUMN_TILES) if g is not None]
+            other = second_pair(sg, seg, pair)
+            second = column_group(sg, seg, *other, SECOND_COLUMN_TILES) if other else None
+            if second is not None and len(groups) > 1:
+                second = ColumnGroup(second.first, second.last, second.cols, names=named(other))
+                firsts = [ColumnGroup(g.first, g.last, g.cols, names=n) for g, n in groups[1:]]
+                for g in firsts:
+                    chain = _chain(sg, seg, [g, second])
+                    if chain is not None:
+                        groups.append((chain, chain.names))
         seen = set()
         for n in STRIP_COUNTS:
             if n > y.shape[1]:
