@@ -53,6 +53,7 @@ from ..graph.ir import Model, Operator, Quantization, Subgraph, Tensor, TensorKi
 from ..memory.requests import align
 from ..ops import Channels, OutSplit, rule_for
 from ..read.file import buffer_bytes
+from ..read.schema import Activation, BuiltinOp
 from ..targets import DEFAULT_TARGET
 from .edit import GraphEditor, _stem, clone
 from .segments import source_span
@@ -73,7 +74,8 @@ MAX_CONCAT_INPUTS = 10
 # allows finer splits of quantized depthwise convs and means.
 EXACT_IN_LITERT = True
 
-_SUM_ACTS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
+# The activations the sum-merge's last ADD can fuse (TFLM's ADD clamps to these).
+_SUM_ACTS = (Activation.NONE, Activation.RELU, Activation.RELU6, Activation.RELU_N1_TO_1)
 
 
 class Merge(StrEnum):
@@ -596,7 +598,7 @@ class _Splitter:
                         sg.tensors[info.exit], sg.tensors[info.exit].shape, f"fdt_sum{k}")
                     act = (last_op.options.get("fused_activation_function", "NONE")
                            if final else "NONE")
-                    ed.add_op("ADD", (acc, out), (dst,), "AddOptions",
+                    ed.add_op(BuiltinOp.ADD, (acc, out), (dst,), "AddOptions",
                               {"fused_activation_function": act}, self.tag, origin)
                     acc = dst
                 continue

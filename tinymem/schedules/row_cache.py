@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from ..graph.ir import Model, Subgraph
+from ..ops import pad_value, rule_for
 from .balance import balanced_splits
 from .edit import GraphEditor
 from .segments import Segment
@@ -392,7 +393,7 @@ class _Strips:
             t = sg.operators[i].inputs[p]
             # (A model's own PADV2 pads with its value, not the zero point.)
             if (t != seg.entry and self._owns(t) and count[t] == 1
-                    and sg.operators[i].opcode != "PADV2" and any(self._col_pads(i, t))):
+                    and pad_value(sg.operators[i]) is None and any(self._col_pads(i, t))):
                 self.padded_keep.add(t)
 
     def _owns(self, t: int) -> bool:
@@ -495,11 +496,11 @@ class _Strips:
                                            f"s{k}_pad{i}")
                     # A model's own PADV2 keeps its pad value; SAME padding and PAD
                     # pad with the zero point, which is what PAD does.
-                    value = op.inputs[2] if op.opcode == "PADV2" and len(op.inputs) > 2 else None
+                    value = pad_value(op)
                     ed.pad(src, pads, padded, self.tag, origin=i, value=value)
                     src = padded
                 inputs[p] = src
-            if op.opcode in ("PAD", "PADV2"):
+            if rule_for(op).pad is not None:
                 # The strip's own border padding (above) is all this op does here.
                 self.new[o] = (inputs[data[0]], a, b)
             else:
