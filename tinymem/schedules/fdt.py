@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Iterator
 
@@ -58,7 +58,7 @@ from ..targets import DEFAULT_TARGET
 from .edit import GraphEditor, _stem, clone
 from .segments import source_span
 from .spatial import even_splits
-from .steps import StepKind, step_label
+from .steps import SegmentStep, StepKind, step_label
 
 # Partition counts tried (moiopt's list).
 FDT_PARTS = (2, 3, 4, 5, 7, 9, 12, 16, 20, 25)
@@ -103,15 +103,13 @@ class Path:
         return range(self.first, self.last + 1)
 
 
-@dataclass(frozen=True)
-class FdtStep:
+@dataclass(frozen=True, kw_only=True)
+class FdtStep(SegmentStep):
     """An explorer step: split `segment` (a Path) into `parts` partitions."""
 
     segment: Path
-    parts: int
-    source_ops: tuple[int, int] | None = None
+    parts: int = field()  # required (the base's default is 0)
     kind: StepKind = StepKind.FDT
-    grid: None = None
 
     @property
     def label(self) -> str:

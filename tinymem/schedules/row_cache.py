@@ -34,7 +34,7 @@ own rows, and the tiles' output rows are joined along the width.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator
 
 from ..graph.ir import Model, Subgraph
@@ -44,7 +44,7 @@ from .edit import GraphEditor
 from .segments import Segment
 from .spatial import Grid, _axis_cost_tables, _data_inputs, even_splits, segment_windows
 from .segments import source_span
-from .steps import StepKind, step_label
+from .steps import SegmentStep, StepKind, step_label
 from .tiling_steps import candidate_segments
 
 # Strip counts tried per segment (capped at the exit's height): fewer strips
@@ -704,17 +704,15 @@ def balanced_cuts(sg: Subgraph, seg: Segment, parts: int,
     return (0,) + (tuple(b for _, b in strips) if strips else (n,))
 
 
-@dataclass(frozen=True)
-class CachedStep:
+@dataclass(frozen=True, kw_only=True)
+class CachedStep(SegmentStep):
     """An explorer step: run `segment` in row strips `grid.rows` of its exit,
     keeping halos; or, with `driver`, strips paced by that tensor's rows
     `driver_rows` (the exit then grows by uneven, lagging steps)."""
 
     segment: Segment
-    grid: Grid
-    source_ops: tuple[int, int] | None = None
+    grid: Grid = field()  # required (the base's default is None)
     kind: StepKind = StepKind.CACHED
-    parts: int = 0
     driver: int | None = None
     driver_rows: tuple[int, ...] | None = None
     driver_op: int | None = None  # the driver's producer, in source numbering (the label)
