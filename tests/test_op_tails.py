@@ -101,19 +101,25 @@ def test_tail_and_smallest_arena_equal_the_firmwares(name, target, tmp_path):
 
 
 
-def test_the_arena_planner_names_no_op_type():
+@pytest.mark.parametrize("package", ["memory", "schedules"])
+def test_the_planner_and_the_schedules_name_no_op_type(package):
     # Every fact about an op lives in its rule: memory/ asks the registry (control-flow
-    # callees, resource variables, outputs whose shape Prepare resolves).
+    # callees, resource variables, outputs whose shape Prepare resolves), schedules/
+    # asks it too (pads, what SAME padding stands for); a rewrite that creates an op
+    # names its type by the schema's BuiltinOp, and only there.
     import re
     from pathlib import Path
 
     from tinymem.ops import REGISTRY
 
     names = {n for n in REGISTRY if not n.startswith("CUSTOM:")}
-    memory = Path(__file__).resolve().parents[1] / "tinymem" / "memory"
-    for src in sorted(memory.glob("*.py")):
-        quoted = set(re.findall(r"[\"']([A-Z][A-Z0-9_]+)[\"']", src.read_text()))
+    root = Path(__file__).resolve().parents[1] / "tinymem" / package
+    for src in sorted(root.glob("*.py")):
+        text = src.read_text()
+        quoted = set(re.findall(r"[\"']([A-Z][A-Z0-9_]+)[\"']", text))
         assert not quoted & names, f"{src.name} names {sorted(quoted & names)}"
+        for line in text.splitlines():
+            assert "BuiltinOp." not in line or "add_op(" in line, f"{src.name}: {line.strip()}"
 
 
 @pytest.mark.parametrize("name", ["mobilenet_v3_small_050_144_int8", "unet_small_int8"])

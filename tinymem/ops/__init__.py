@@ -7,7 +7,8 @@ from typing import Iterable
 
 from ..graph.ir import Operator, Subgraph
 from . import conv, custom, dense, elementwise, movement, pool, recurrent, reduce
-from .base import Channels, ChannelWise, InPlace, InPlaceMode, OpRule, OutSplit, Placement, Window
+from .base import (Channels, ChannelWise, InPlace, InPlaceMode, OpRule, OutSplit, Pad, Placement,
+                   SamePadding, Window)
 from .memo import memoised
 from .params import BUILTIN_PARAMS
 
@@ -20,6 +21,13 @@ for _family in (conv, pool, dense, elementwise, reduce, movement, recurrent, cus
 def rule_for(op: Operator) -> OpRule:
     """The rule for an op; unknown and custom ops get a rule with unknown MACs."""
     return REGISTRY.get(op.opcode) or OpRule(op.opcode, params=BUILTIN_PARAMS.get(op.opcode))
+
+
+def pad_value(op: Operator) -> int | None:
+    """The tensor an explicit pad op pads with (PADV2's constant); None when it
+    pads with the zero point, as SAME padding does, or is no pad at all."""
+    pad = rule_for(op).pad
+    return pad.value(op) if pad is not None else None
 
 
 def is_known(op: Operator) -> bool:
@@ -49,5 +57,6 @@ def total_macs(ops: Iterable[Operator], sg: Subgraph) -> int:
     return sum(op_macs(op, sg) or 0 for op in ops)
 
 
-__all__ = ["Channels", "ChannelWise", "InPlace", "InPlaceMode", "OpRule", "Placement", "OutSplit", "Window",
-           "REGISTRY", "rule_for", "is_known", "op_macs", "op_scratch", "total_macs"]
+__all__ = ["Channels", "ChannelWise", "InPlace", "InPlaceMode", "OpRule", "Pad", "Placement", "OutSplit",
+           "SamePadding", "Window",
+           "REGISTRY", "rule_for", "pad_value", "is_known", "op_macs", "op_scratch", "total_macs"]

@@ -220,6 +220,38 @@ class InPlace:
     placement: PlacementFn | None = None
 
 
+class SamePadding(StrEnum):
+    """What the op's SAME padding stands for at the input's border."""
+
+    # The border reads as the input's zero point (0.0 for float): an explicit
+    # PAD with the zero point and a VALID copy of the op compute the same, bit
+    # for bit (convolutions), so tilers pad their tiles and a PAD may fold in.
+    ZERO_POINT = "zero_point"
+    # Border cells are left out of the window (pooling: an average divides by
+    # the cells inside, a max ignores the rest): no explicit pad reproduces it,
+    # so a tile must not need border padding.
+    EXCLUDED = "excluded"
+    NONE = "none"  # the op has no padding option
+
+
+@dataclass(frozen=True)
+class Pad:
+    """The op is an explicit constant pad of its first input (the paddings a
+    constant input): a tiler pads its tiles' borders itself in its place, and
+    a SAME-padded op after it may absorb it."""
+
+    # The input holding the pad value; None: the kernel pads with the output's
+    # zero point (int8/uint8) or 0, which is what SAME padding means.
+    value_input: int | None = None
+
+    def value(self, op: Operator) -> int | None:
+        """The tensor the op pads with, None when it pads with the zero point."""
+        i = self.value_input
+        if i is None or len(op.inputs) <= i or op.inputs[i] < 0:
+            return None
+        return op.inputs[i]
+
+
 @dataclass(frozen=True)
 class OpRule:
     name: str
@@ -229,6 +261,10 @@ class OpRule:
     scratch: ScratchFn = _no_scratch
     # Spatial tiling: the op's receptive window per spatial axis, or None.
     window: WindowFn | None = None
+    # What its SAME padding stands for (tilers and the PAD fold ask).
+    same_padding: SamePadding = SamePadding.NONE
+    # The op is an explicit constant pad (see `Pad`); None: it is not.
+    pad: Pad | None = None
     # Channel tiling (FDT): how the op may be partitioned by channels.
     channels: Channels = Channels.NONE
     # Where a SPLIT_OUT op's data, weights and bias are; a CHANNELWISE op

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..graph.ir import Operator, Subgraph, Tensor
 from ..targets import Target
 from . import cmsis_nn as cm
-from .base import Channels, ChannelWise, OpData, OpRule, OutSplit, Window
+from .base import Channels, ChannelWise, OpData, OpRule, OutSplit, SamePadding, Window
 from .tflm import input_rank, kernel, tflm
 from .shapes import dim, elements, inp, out
 
@@ -214,13 +214,15 @@ def depthwise_channels(op: Operator, sg: Subgraph, flat: bool) -> bool:
 
 RULES = [
     OpRule("CONV_2D", macs=conv2d_macs, scratch=conv2d_scratch, window=conv_window,
+           same_padding=SamePadding.ZERO_POINT,
            channels=Channels.SPLIT_OUT, out_split=OutSplit(),
            opdata=OpData(56, cmsis_nn=60, host=80),
            persistent=per_channel_arrays,
            tflm=tflm("AddConv2D", _CONV, _CONV_CMSIS),
            ),
     OpRule("DEPTHWISE_CONV_2D", macs=depthwise_macs, scratch=depthwise_scratch,
-           window=conv_window, channels=Channels.CHANNELWISE,
+           window=conv_window, same_padding=SamePadding.ZERO_POINT,
+           channels=Channels.CHANNELWISE,
            # LiteRT's optimised int8 kernel requantizes 8 channels at a time.
            channelwise=ChannelWise(check=depthwise_channels, group=8),
            # On a one-channel input it splits by output channels (filters on axis 3).

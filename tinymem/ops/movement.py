@@ -5,8 +5,8 @@ from __future__ import annotations
 from ..graph.ir import Operator, Subgraph
 from ..read import dtypes
 from ..targets import Target
-from .base import (Channels, ChannelWise, NO_MACS, InPlace, InPlaceMode, OpData, OpRule, Placement,
-                   Window, rules)
+from .base import (Channels, ChannelWise, NO_MACS, InPlace, InPlaceMode, OpData, OpRule, Pad,
+                   Placement, Window, rules)
 from .shapes import inp, int_array_bytes, out, output_dims_copy
 from .tflm import constant_input, input_rank, kernel, same_types, tflm
 
@@ -254,14 +254,14 @@ RULES = [
            ),
     OpRule("PAD", macs=NO_MACS, window=pad_window, channels=Channels.CHANNELWISE, copies=True,
            channelwise=_PAD_CHANNELS,
-           in_place=_PAD_IN_PLACE,
+           in_place=_PAD_IN_PLACE, pad=Pad(),
            opdata=OpData(56),
            tflm=TFLM["PAD"],
            ),
     # PADV2 runs PAD's kernels (pad.cc registers both), the value a constant.
     OpRule("PADV2", macs=NO_MACS, window=pad_window, channels=Channels.CHANNELWISE, copies=True,
            channelwise=_PAD_CHANNELS,
-           in_place=_PAD_IN_PLACE,
+           in_place=_PAD_IN_PLACE, pad=Pad(value_input=2),
            opdata=OpData(56),
            tflm=TFLM["PADV2"],
            ),

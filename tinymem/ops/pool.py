@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..graph.ir import Operator, Subgraph
 from ..targets import Target
 from . import cmsis_nn as cm
-from .base import Channels, ChannelWise, OpData, OpRule, Window
+from .base import Channels, ChannelWise, OpData, OpRule, SamePadding, Window
 from .conv import same_pad_before
 from .shapes import dim, elements, inp, out, output_dims_copy
 from .tflm import input_rank, same_types
@@ -57,19 +57,22 @@ def pool_channels(op: Operator, sg: Subgraph, flat: bool) -> bool:
 _POOL_CHANNELS = ChannelWise(check=pool_channels)
 
 RULES = [
-    OpRule("AVERAGE_POOL_2D", macs=pool_macs, window=pool_window, channels=Channels.CHANNELWISE,
+    OpRule("AVERAGE_POOL_2D", macs=pool_macs, window=pool_window, same_padding=SamePadding.EXCLUDED,
+           channels=Channels.CHANNELWISE,
            channelwise=_POOL_CHANNELS,
            scratch=avgpool_scratch,
            opdata=OpData(32, cmsis_nn=36),
            tflm=_POOL_TFLM["AVERAGE_POOL_2D"],
            ),
-    OpRule("MAX_POOL_2D", macs=pool_macs, window=pool_window, channels=Channels.CHANNELWISE,
+    OpRule("MAX_POOL_2D", macs=pool_macs, window=pool_window, same_padding=SamePadding.EXCLUDED,
+           channels=Channels.CHANNELWISE,
            channelwise=_POOL_CHANNELS,
            opdata=OpData(32, cmsis_nn=36),
            tflm=_POOL_TFLM["MAX_POOL_2D"],
            ),
     # l2_pool_2d.cc has no Init; its Prepare moves the output's dims to the tail.
-    OpRule("L2_POOL_2D", macs=pool_macs, window=pool_window, channels=Channels.CHANNELWISE,
+    OpRule("L2_POOL_2D", macs=pool_macs, window=pool_window, same_padding=SamePadding.EXCLUDED,
+           channels=Channels.CHANNELWISE,
            channelwise=_POOL_CHANNELS,
            persistent=output_dims_copy,
            tflm=_POOL_TFLM["L2_POOL_2D"],

@@ -9,6 +9,8 @@ brings its new ops and options without an edit here. Tensor element types
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import tflite
 
 # The four bytes at offset 4 of every .tflite file.
@@ -24,6 +26,9 @@ def _enum(cls: type) -> dict[str, int]:
 
 BUILTIN_CODES: dict[str, int] = _enum(tflite.BuiltinOperator)
 BUILTIN_NAMES: dict[int, str] = {v: k for k, v in BUILTIN_CODES.items()}
+# The builtin op types by name, for code that creates ops (the schedules'
+# rewrites say BuiltinOp.PAD, not a string literal: a typo fails at import).
+BuiltinOp = StrEnum("BuiltinOp", {name: name for name in BUILTIN_CODES})
 CUSTOM_CODE = tflite.BuiltinOperator.CUSTOM  # 32: the op is named by its custom_code string
 CUSTOM_PREFIX = "CUSTOM:"  # the IR names a custom op "CUSTOM:<custom_code>"
 UNKNOWN_PREFIX = "UNKNOWN_"  # ... and a code newer than the installed schema "UNKNOWN_<code>"
@@ -104,6 +109,8 @@ PADDING_NAMES: dict[int, str] = {v: k for k, v in vars(tflite.Padding).items()
 ACTIVATION_NAMES: dict[int, str] = {
     v: k for k, v in vars(tflite.ActivationFunctionType).items() if not k.startswith("_")
 }
+# The fused activations by the names the IR keeps them under.
+Activation = StrEnum("Activation", {name: name for name in ACTIVATION_NAMES.values()})
 # Option fields stored as enum names in the IR, for readable JSON and rules.
 ENUM_FIELDS: dict[str, dict[int, str]] = {"padding": PADDING_NAMES,
                                           "fused_activation_function": ACTIVATION_NAMES}

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..graph.ir import Model, Operator, Subgraph, Tensor, TensorKind, own_name
 from ..ops.memo import carry
-from ..read.schema import BUILTIN_CODES
+from ..read.schema import BUILTIN_CODES, Activation, BuiltinOp
 
 
 def _stem(name: str, index: int) -> str:
@@ -79,9 +79,9 @@ class GraphEditor:
         self._own.add(id(new))
         return len(self.ops) - 1
 
-    def add_op(self, opcode: str, inputs, outputs, options_type: str | None, options: dict,
+    def add_op(self, opcode: BuiltinOp, inputs, outputs, options_type: str | None, options: dict,
                tag: str, origin: int | None = None) -> None:
-        new = Operator(index=-1, opcode=opcode, inputs=tuple(inputs),
+        new = Operator(index=-1, opcode=str(opcode), inputs=tuple(inputs),
                        outputs=tuple(outputs), options=options,
                        options_type=options_type, version=1,
                        builtin_code=BUILTIN_CODES[opcode], source_op=None,
@@ -93,20 +93,20 @@ class GraphEditor:
         b = self.const_int32(begin, f"tinymem/slice_begin_{'_'.join(map(str, begin))}")
         e = self.const_int32(end, f"tinymem/slice_end_{'_'.join(map(str, end))}")
         s = self.const_int32([1] * len(begin), f"tinymem/slice_strides_{len(begin)}")
-        self.add_op("STRIDED_SLICE", (src, b, e, s), (out,), "StridedSliceOptions",
+        self.add_op(BuiltinOp.STRIDED_SLICE, (src, b, e, s), (out,), "StridedSliceOptions",
                     {"begin_mask": 0, "end_mask": 0, "ellipsis_mask": 0, "new_axis_mask": 0,
                      "shrink_axis_mask": 0, "offset": False}, tag, origin)
 
     def pad(self, src: int, pads, out: int, tag: str, origin=None, value: int | None = None) -> None:
         p = self.const_int32(pads, "tinymem/pad_" + "_".join(str(x) for row in pads for x in row))
         if value is None:
-            self.add_op("PAD", (src, p), (out,), "PadOptions", {}, tag, origin)
+            self.add_op(BuiltinOp.PAD, (src, p), (out,), "PadOptions", {}, tag, origin)
         else:
-            self.add_op("PADV2", (src, p, value), (out,), "PadV2Options", {}, tag, origin)
+            self.add_op(BuiltinOp.PADV2, (src, p, value), (out,), "PadV2Options", {}, tag, origin)
 
     def concat(self, srcs, axis: int, out: int, tag: str, origin=None) -> None:
-        self.add_op("CONCATENATION", tuple(srcs), (out,), "ConcatenationOptions",
-                    {"axis": axis, "fused_activation_function": "NONE"}, tag, origin)
+        self.add_op(BuiltinOp.CONCATENATION, tuple(srcs), (out,), "ConcatenationOptions",
+                    {"axis": axis, "fused_activation_function": str(Activation.NONE)}, tag, origin)
 
     def finish(self) -> Model:
         """The new Model. Activation tensors no op uses any more are dropped:

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Iterator
 
@@ -53,11 +53,12 @@ from ..graph.ir import Model, Operator, Quantization, Subgraph, Tensor, TensorKi
 from ..memory.requests import align
 from ..ops import Channels, OutSplit, rule_for
 from ..read.file import buffer_bytes
+from ..read.schema import Activation, BuiltinOp
 from ..targets import DEFAULT_TARGET
 from .edit import GraphEditor, _stem, clone
 from .segments import source_span
 from .spatial import even_splits
-from .steps import StepKind, step_label
+from .steps import SegmentStep, StepKind, step_label
 
 # Partition counts tried (moiopt's list).
 FDT_PARTS = (2, 3, 4, 5, 7, 9, 12, 16, 20, 25)
@@ -73,7 +74,8 @@ MAX_CONCAT_INPUTS = 10
 # allows finer splits of quantized depthwise convs and means.
 EXACT_IN_LITERT = True
 
-_SUM_ACTS = ("NONE", "RELU", "RELU6", "RELU_N1_TO_1")
+# The activations the sum-merge's last ADD can fuse (TFLM's ADD clamps to these).
+_SUM_ACTS = (Activation.NONE, Activation.RELU, Activation.RELU6, Activation.RELU_N1_TO_1)
 
 
 class Merge(StrEnum):
@@ -101,15 +103,13 @@ class Path:
         return range(self.first, self.last + 1)
 
 
-@dataclass(frozen=True)
-class FdtStep:
+@dataclass(frozen=True, kw_only=True)
+class FdtStep(SegmentStep):
     """An explorer step: split `segment` (a Path) into `parts` partitions."""
 
     segment: Path
-    parts: int
-    source_ops: tuple[int, int] | None = None
+    parts: int = field()  # required (the base's default is 0)
     kind: StepKind = StepKind.FDT
-    grid: None = None
 
     @property
     def label(self) -> str:
@@ -596,7 +596,7 @@ class _Splitter:
                         sg.tensors[info.exit], sg.tensors[info.exit].shape, f"fdt_sum{k}")
                     act = (last_op.options.get("fused_activation_function", "NONE")
                            if final else "NONE")
-                    ed.add_op("ADD", (acc, out), (dst,), "AddOptions",
+                    ed.add_op(BuiltinOp.ADD, (acc, out), (dst,), "AddOptions",
                               {"fused_activation_function": act}, self.tag, origin)
                     acc = dst
                 continue

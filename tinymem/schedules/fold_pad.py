@@ -12,22 +12,20 @@ result is bit-identical, and the padded tensor is never allocated.
 from __future__ import annotations
 
 from ..graph.ir import Model, Operator, Subgraph
+from ..ops import Pad, SamePadding, rule_for
 from ..ops.conv import same_pad_before
 from ..ops.movement import constant_values, spatial_pads
 from .edit import GraphEditor, clone
 
-# Ops whose padding option may become SAME.
-_FOLD_INTO = {"CONV_2D", "DEPTHWISE_CONV_2D"}
-
-
-def _pad_value_is_zero_point(op: Operator, sg: Subgraph) -> bool:
+def _pad_value_is_zero_point(op: Operator, pad: Pad, sg: Subgraph) -> bool:
     """Does the PAD pad with what SAME padding means: the zero point (float: 0)?"""
     x, y = sg.tensors[op.inputs[0]], sg.tensors[op.outputs[0]]
     if x.dtype != y.dtype or x.quantization != y.quantization:
         return False
     zp = x.quantization.zero_point[0] if x.quantization and x.quantization.zero_point else 0
-    if len(op.real_inputs()) >= 3:  # PADV2's constant
-        v = constant_values(sg, op.inputs[2])
+    value = pad.value(op)
+    if value is not None:  # a pad value of its own (PADV2's constant)
+        v = constant_values(sg, value)
         return v is not None and getattr(v, "size", 0) == 1 and int(v.reshape(-1)[0]) == zp
     # TFLM's PAD pads int8/uint8 with the output's zero point, others with 0.
     return x.dtype in ("int8", "uint8") or zp == 0
@@ -55,18 +53,21 @@ def foldable(sg: Subgraph) -> dict[int, int]:
     outputs = set(sg.outputs)
     found: dict[int, int] = {}
     for op in sg.operators:
-        if op.opcode not in ("PAD", "PADV2") or not op.outputs or op.outputs[0] < 0:
+        pad = rule_for(op).pad
+        if pad is None or not op.outputs or op.outputs[0] < 0:
             continue
         y = op.outputs[0]
         readers = consumers.get(y, [])
         if y in outputs or len(readers) != 1 or not sg.is_activation(op.inputs[0]):
             continue
         conv = sg.operators[readers[0]]
-        if conv.opcode not in _FOLD_INTO or conv.options.get("padding") != "VALID" \
+        # Only where SAME pads with the zero point may the op's VALID become SAME.
+        if rule_for(conv).same_padding != SamePadding.ZERO_POINT \
+                or conv.options.get("padding") != "VALID" \
                 or conv.inputs[0] != y or y in conv.inputs[1:]:
             continue
         pads = spatial_pads(op, sg)
-        if pads is None or not _pad_value_is_zero_point(op, sg):
+        if pads is None or not _pad_value_is_zero_point(op, pad, sg):
             continue
         x, w, out = (sg.tensors[op.inputs[0]], sg.tensors[conv.inputs[1]],
                      sg.tensors[conv.outputs[0]])

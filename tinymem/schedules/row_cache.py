@@ -34,16 +34,17 @@ own rows, and the tiles' output rows are joined along the width.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator
 
 from ..graph.ir import Model, Subgraph
+from ..ops import pad_value, rule_for
 from .balance import balanced_splits
 from .edit import GraphEditor
 from .segments import Segment
 from .spatial import Grid, _axis_cost_tables, _data_inputs, even_splits, segment_windows
 from .segments import source_span
-from .steps import StepKind, step_label
+from .steps import SegmentStep, StepKind, step_label
 from .tiling_steps import candidate_segments
 
 # Strip counts tried per segment (capped at the exit's height): fewer strips
@@ -460,7 +461,7 @@ class _Strips:
             t = sg.operators[i].inputs[p]
             # (A model's own PADV2 pads with its value, not the zero point.)
             if (t != seg.entry and self._owns(t) and count[t] == 1
-                    and sg.operators[i].opcode != "PADV2" and any(self._col_pads(i, t))):
+                    and pad_value(sg.operators[i]) is None and any(self._col_pads(i, t))):
                 self.padded_keep.add(t)
 
     def _owns(self, t: int) -> bool:
@@ -568,11 +569,11 @@ class _Strips:
                                            f"s{k}_pad{i}")
                     # A model's own PADV2 keeps its pad value; SAME padding and PAD
                     # pad with the zero point, which is what PAD does.
-                    value = op.inputs[2] if op.opcode == "PADV2" and len(op.inputs) > 2 else None
+                    value = pad_value(op)
                     ed.pad(src, pads, padded, self.tag, origin=i, value=value)
                     src = padded
                 inputs[p] = src
-            if op.opcode in ("PAD", "PADV2"):
+            if rule_for(op).pad is not None:
                 # The strip's own border padding (above) is all this op does here.
                 self.new[o] = (inputs[data[0]], a, b)
             else:
@@ -815,17 +816,15 @@ def balanced_cuts(sg: Subgraph, seg: Segment, parts: int,
     return (0,) + (tuple(b for _, b in strips) if strips else (n,))
 
 
-@dataclass(frozen=True)
-class CachedStep:
+@dataclass(frozen=True, kw_only=True)
+class CachedStep(SegmentStep):
     """An explorer step: run `segment` in row strips `grid.rows` of its exit,
     keeping halos; or, with `driver`, strips paced by that tensor's rows
     `driver_rows` (the exit then grows by uneven, lagging steps)."""
 
     segment: Segment
-    grid: Grid
-    source_ops: tuple[int, int] | None = None
+    grid: Grid = field()  # required (the base's default is None)
     kind: StepKind = StepKind.CACHED
-    parts: int = 0
     driver: int | None = None
     driver_rows: tuple[int, ...] | None = None
     driver_op: int | None = None  # the driver's producer, in source numbering (the label)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..graph.ir import Model, Subgraph, TensorKind
-from ..ops import rule_for
+from ..ops import SamePadding, pad_value, rule_for
 from .balance import balanced_splits
 from .edit import GraphEditor
 from .segments import Segment
@@ -70,7 +70,7 @@ def tileable(sg: Subgraph, seg: Segment) -> bool:
             ten = sg.tensors[t]
             if ten.kind == TensorKind.ACTIVATION and (len(ten.shape) != 4 or ten.shape[0] != 1):
                 return False
-        if op.opcode in ("AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D"):
+        if rule.same_padding == SamePadding.EXCLUDED:
             wh, ww = rule.window(op, sg)
             if _needs_border(wh, sg.tensors[op.inputs[0]].shape[1], sg.tensors[op.outputs[0]].shape[1]) \
                     or _needs_border(ww, sg.tensors[op.inputs[0]].shape[2], sg.tensors[op.outputs[0]].shape[2]):
@@ -193,11 +193,11 @@ def _emit_tile(ed: GraphEditor, sg: Subgraph, seg: Segment, tile: Range2, name: 
                 padded = ed.new_tensor(ten, (1, ph1 - ph0, pw1 - pw0, ten.shape[3]), f"{name}_pad{i}")
                 # A model's own PADV2 keeps its pad value; SAME padding and PAD pad
                 # with the zero point, which is what PAD does.
-                value = op.inputs[2] if op.opcode == "PADV2" and len(op.inputs) > 2 else None
+                value = pad_value(op)
                 ed.pad(src, pads, padded, tag, origin=i, value=value)
                 src = padded
             inputs[p] = src
-        if op.opcode in ("PAD", "PADV2"):
+        if rule_for(op).pad is not None:
             # The tile's own border padding (above) is all this op does here.
             cur[o] = (inputs[0], (h0, h1, w0, w1))
             continue

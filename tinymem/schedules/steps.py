@@ -6,8 +6,9 @@ row strips; fdt: channel splits; scratch_free: kernels without scratch); the exp
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..graph.ir import Model
 
@@ -45,6 +46,21 @@ class Step(Protocol):
     def label(self) -> str: ...  # "patch ops 0-6 2x2": what the step does, for people
 
     def apply(self, model: Model) -> Model: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class SegmentStep:
+    """The fields of a step that rewrites one segment (spatial tiles, cached
+    strips, channel splits): each tiler's step adds its own and `label` and
+    `apply`. Keyword-only, so a subclass may give a field a default or none."""
+
+    segment: Any  # schedules.segments.Segment, or an fdt.Path for channel splits
+    kind: StepKind
+    grid: Grid | None = None  # tiles or strips; None for channel splits
+    parts: int = 0  # channel partitions; 0 for tiles and strips
+    # The segment's span in the source model's op numbering (ops of an
+    # already-rewritten graph keep their origin), for people to read.
+    source_ops: tuple[int, int] | None = None
 
 
 def step_label(step: Step, what: str) -> str:

@@ -7,7 +7,7 @@ starts at the model input; deeper segments are fused feature-map tiling.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator
 
 from ..graph.ir import Model, Subgraph
@@ -15,7 +15,7 @@ from ..ops import rule_for
 from ..graph.cuts import light_points, narrow_points
 from .segments import Segment, SegmentFinder, source_span
 from .spatial import Grid, balanced_grid, tile_segment, tileable, uniform_grid
-from .steps import StepKind, step_label
+from .steps import SegmentStep, StepKind, step_label
 
 # Grids tried for every segment: squares and their near-square neighbours.
 # Grids tried for every segment, fewest tiles first: more tiles cost more
@@ -30,17 +30,13 @@ MAX_ENTRIES = 3
 MAX_JOINED_SEGMENTS = 4
 
 
-@dataclass(frozen=True)
-class TilingStep:
-    """An explorer step: run `segment` tile by tile over `grid`."""
+@dataclass(frozen=True, kw_only=True)
+class TilingStep(SegmentStep):
+    """An explorer step: run `segment` tile by tile over `grid` (kind PATCH or
+    SPATIAL; no channel parts, the JSON reads `grid` and `parts` of every step)."""
 
-    kind: StepKind  # PATCH or SPATIAL
     segment: Segment
-    grid: Grid
-    parts: int = 0  # no channel parts (the JSON reads `grid` and `parts` of every step)
-    # The segment's span in the source model's op numbering (ops of an
-    # already-rewritten graph keep their origin), for people to read.
-    source_ops: tuple[int, int] | None = None
+    grid: Grid = field()  # required (the base's default is None)
 
     @property
     def label(self) -> str:
