@@ -103,6 +103,9 @@ FDT_EXPECTED = {
     "mltk_rock_paper_scissors": FINDS, "tfm_magic_wand": FINDS, "tfm_mobilenet_v2_pt_int8": FINDS,
     "tfm_person_detect": FINDS, "tinyengine_detection": FINDS, "tinyengine_mcunetv2_large": FINDS,
     "tinyengine_vww": FINDS,
+    # Ranked by the host's own scratch (FDT once used the M4 CMSIS-NN kernels'),
+    # a 12-part split of its first two layers lowers the arena to set.
+    "mlperf_str_ww_ref_model": FINDS,
     # The peak is at an op FDT cannot split or follow: LSTM, SVDF, custom signal ops.
     "tfm_dtln_noise_suppression": NO_PATH,
     "tfm_keyword_scrambled_8bit": NO_PATH, "tfm_audio_preprocessor_int8": NO_PATH,
@@ -115,8 +118,6 @@ FDT_EXPECTED = {
     "resnet_skip_int8": NO_GAIN, "mlperf_ic_resnet8_int8": NO_GAIN,
     "ds_cnn_kws_int8": NO_GAIN, "arm_ds_cnn_s_int8": NO_GAIN, "mlperf_kws_ref_model": NO_GAIN,
     "mltk_fingerprint_signature_generator": NO_GAIN, "tfm_pr1341_id_model": NO_GAIN,
-    # Judged by the arena to set: its splits lower the head less than their copies' tail adds.
-    "mlperf_str_ww_ref_model": NO_GAIN,
     # uint8 convolutions: TFLM has no kernel for them, so no split of them is offered.
     "arm_mobilenet_v2_1.0_224_uint8": UNSUPPORTED,
 }
@@ -300,7 +301,7 @@ def test_path_rules(cnn_float):
 
 def test_steps_interface(cnn_float):
     plan = plan_model(cnn_float)
-    steps = list(fdt_steps(cnn_float, 1, plan.arena_bytes))
+    steps = list(fdt_steps(cnn_float, 1, plan.arena_bytes, plan.target))
     assert steps and all(isinstance(s, FdtStep) for s in steps)
     s = steps[0]
     assert s.kind == "fdt" and s.grid is None and s.parts >= 2

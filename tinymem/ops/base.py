@@ -161,6 +161,10 @@ class OutSplit:
     weights_axis: int = 0
     bias: int | None = 2
     out_shape: int | None = None
+    # LiteRT's optimised int8 kernel requantizes its sums in vector groups of
+    # this many output channels and rounds the remainder differently: parts
+    # start at multiples of it (as `ChannelWise.group`).
+    group: int = 1
 
 
 class InPlaceMode(StrEnum):

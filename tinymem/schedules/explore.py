@@ -76,8 +76,10 @@ def figure(plan: ArenaPlan, objective: Objective = Objective.TO_SET) -> int:
 SEARCH_OBJECTIVES = (Objective.TO_SET, Objective.HEAD)
 
 
-# (current model, op at its peak, its current arena) -> candidate steps.
-StepSource = Callable[[Model, int, int], Iterable[Step]]
+# (current model, op at its peak, its current arena, the explorer's target) ->
+# candidate steps. A source that sizes anything the target decides (kernel
+# scratch) must use the target given; the others may ignore it.
+StepSource = Callable[[Model, int, int, Target], Iterable[Step]]
 # Sources of candidate steps; the FDT splitter registers here too.
 # Cached row strips come first: a recomputing grid over the cap must not rule
 # their (zero-overhead) segment out.
@@ -459,7 +461,7 @@ def _extensions(ev: "_Evaluator", sources, candidates: dict, steps: tuple, cur: 
     # The caps and objectives share chain prefixes: each prefix's candidates are listed once.
     if steps not in candidates:
         candidates[steps] = [step for src in sources
-                             for step in src(cur, peak_op, cur_plan.arena_bytes)]
+                             for step in src(cur, peak_op, cur_plan.arena_bytes, ev.target)]
     ev.prefetch(steps, cur, cur_plan, candidates[steps])  # speed only: measures them on every core
     best: list[tuple] = []
     too_costly: set = set()

@@ -54,7 +54,7 @@ from ..memory.requests import align
 from ..ops import Channels, OutSplit, rule_for
 from ..read.file import buffer_bytes
 from ..read.schema import Activation, BuiltinOp
-from ..targets import DEFAULT_TARGET
+from ..targets import Target
 from .edit import GraphEditor, _stem, clone
 from .segments import source_span
 from .spatial import even_splits
@@ -310,14 +310,23 @@ def _granularity(sg: Subgraph, op: Operator, channels: int) -> int:
     down the other path and change values by one step. So such ops split at
     multiples of 8, the remainder going with the last part: every channel
     then takes the path it took in the whole. LiteRT's quantized MEAN does
-    the same over 16 channels. (TFLite Micro alone would be exact for any
+    the same over 16 channels, and its int8 TRANSPOSE_CONV over 8 output
+    channels (`OutSplit.group`). (TFLite Micro alone would be exact for any
     split; this keeps LiteRT a faithful check.)
     """
     rule = rule_for(op)
-    if not EXACT_IN_LITERT or rule.channels != Channels.CHANNELWISE or not op.inputs \
-            or sg.tensors[op.inputs[0]].dtype not in ("int8", "uint8"):
+    if not EXACT_IN_LITERT or not op.inputs:
         return 1
-    return rule.channelwise.group
+    if rule.channels == Channels.CHANNELWISE:
+        data, group = 0, rule.channelwise.group
+    elif rule.channels == Channels.SPLIT_OUT and rule.out_split is not None:
+        data, group = rule.out_split.data, rule.out_split.group
+    else:
+        return 1
+    if len(op.inputs) <= data or op.inputs[data] < 0 \
+            or sg.tensors[op.inputs[data]].dtype not in ("int8", "uint8"):
+        return 1
+    return group
 
 
 def _channelwise(sg: Subgraph, op: Operator,
@@ -747,9 +756,10 @@ def fdt_split(model: Model, path: Path, parts: int) -> Model:
 # Discovery
 
 
-def fdt_steps(model: Model, peak_op: int, arena: int,
+def fdt_steps(model: Model, peak_op: int, arena: int, target: Target,
               max_candidates: int | None = MAX_CANDIDATES) -> Iterator[FdtStep]:
-    """FDT steps for paths through the main subgraph's peak (moiopt's discovery).
+    """FDT steps for paths through the main subgraph's peak (moiopt's discovery),
+    on `target` (its kernels' scratch is part of what stacks up).
 
     What stacks up at `peak_op` decides: a path must divide something alive
     there - a tensor it produces, or the scratch of one of its ops (which
@@ -771,13 +781,12 @@ def fdt_steps(model: Model, peak_op: int, arena: int,
     last_use = finder.last_use
     acts = [t for t in range(len(sg.tensors)) if sg.is_activation(t) and sg.tensors[t].nbytes > 0
             and (t in producer or t in sg.inputs)]
-    # Aligned live bytes per op, kernel scratch included (what TFLM's planner
-    # sees). Step sources are not told the explorer's target: the default
-    # target's scratch only ranks the paths; each candidate is measured on the
-    # explorer's own target.
+    # Aligned live bytes per op, the target's kernel scratch included (what
+    # TFLM's planner sees on it): the scratch picks which paths divide the
+    # peak and ranks them; each candidate is then measured exactly.
     scratch = np.zeros(n + 1, dtype=np.int64)
     for op in sg.operators:
-        scratch[op.index] = sum(align(b) for b in rule_for(op).scratch(op, sg, DEFAULT_TARGET)
+        scratch[op.index] = sum(align(b) for b in rule_for(op).scratch(op, sg, target)
                                 if b > 0)
     live = scratch.copy()
     for t in acts:

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from ..graph.ir import Model, Subgraph
+from ..targets import Target
 from ..ops import pad_value, rule_for
 from .balance import balanced_splits
 from .edit import GraphEditor
@@ -916,10 +917,12 @@ def _chain(sg: Subgraph, seg: Segment, groups: list[ColumnGroup]) -> ColumnGroup
     return out
 
 
-def cached_steps(model: Model, peak_op: int, arena: int) -> Iterator[CachedStep]:
+def cached_steps(model: Model, peak_op: int, arena: int,
+                 target: Target | None = None) -> Iterator[CachedStep]:
     """Row-strip caching steps over the segments the spatial tiler would try:
     strips of the exit (even and balanced), and strips paced by an inner
-    tensor; each also with the widest layer's two ops in column tiles."""
+    tensor; each also with the widest layer's two ops in column tiles
+    (`target` unused: segments are picked by tensor sizes alone)."""
     sg = model.main
     for _, seg in candidate_segments(model, peak_op, arena):
         if not cacheable(sg, seg):

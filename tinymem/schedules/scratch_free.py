@@ -18,6 +18,7 @@ from typing import Iterator
 
 from ..graph.ir import Model, Subgraph
 from ..ops import rule_for
+from ..targets import Target
 from .edit import GraphEditor, clone
 from .steps import StepKind, step_label
 
@@ -88,8 +89,10 @@ def run_scratch_free(model: Model) -> Model:
     return ed.finish()
 
 
-def scratch_free_steps(model: Model, peak_op: int, arena: int) -> Iterator[ScratchFreeStep]:
-    """The one step, when the op at the peak has a buffer-free variant."""
+def scratch_free_steps(model: Model, peak_op: int, arena: int,
+                       target: Target | None = None) -> Iterator[ScratchFreeStep]:
+    """The one step, when the op at the peak has a buffer-free variant (`target`
+    unused: the planner judges on it whether the buffer was there to remove)."""
     sg = model.main
     moves = scratch_free_ops(sg)
     if peak_op not in moves:

@@ -12,6 +12,7 @@ from typing import Iterator
 
 from ..graph.ir import Model, Subgraph
 from ..ops import rule_for
+from ..targets import Target
 from ..graph.cuts import light_points, narrow_points
 from .segments import Segment, SegmentFinder, source_span
 from .spatial import Grid, balanced_grid, tile_segment, tileable, uniform_grid
@@ -145,12 +146,15 @@ def joined_segments(model: Model, peak_op: int, arena: int) -> Iterator[tuple[st
         yield kind, seg
 
 
-def spatial_steps(model: Model, peak_op: int, arena: int) -> Iterator[TilingStep]:
-    """Tiling steps over segments of the main subgraph that contain `peak_op`."""
+def spatial_steps(model: Model, peak_op: int, arena: int,
+                  target: Target | None = None) -> Iterator[TilingStep]:
+    """Tiling steps over segments of the main subgraph that contain `peak_op`
+    (`target` unused: segments are picked by tensor sizes alone)."""
     yield from _grid_steps(model, candidate_segments(model, peak_op, arena))
 
 
-def joined_steps(model: Model, peak_op: int, arena: int) -> Iterator[TilingStep]:
+def joined_steps(model: Model, peak_op: int, arena: int,
+                 target: Target | None = None) -> Iterator[TilingStep]:
     """Tiling steps over the segments across joins that `spatial_steps` leaves out."""
     yield from _grid_steps(model, joined_segments(model, peak_op, arena))
 
