@@ -72,6 +72,27 @@ def test_greedy_neighbour_walk_places_as_the_vectorised_scan():
         assert greedy.place_in_order(bufs, order) == greedy._place_dense(bufs, order)
 
 
+def test_time_overlaps_lists_every_pair_alive_together():
+    rng = random.Random(2)
+    for _ in range(300):
+        bufs = _random_buffers(rng)
+        got = greedy.time_overlaps(bufs)
+        want = [[j for j, o in enumerate(bufs) if j != i and b.first <= o.last
+                 and b.last >= o.first] for i, b in enumerate(bufs)]
+        if got is None:  # too dense for lists: the pairs exceed the limit
+            assert sum(map(len, want)) > greedy._SPARSE_MAX_PAIRS_PER_BUFFER * len(bufs)
+        else:
+            assert got == want
+
+
+def test_tail_breakdown_is_the_replay_at_a_large_arena():
+    model = tinymem.load_model(SAMPLES / "resnet_skip_int8.tflite")
+    plan = plan_model(model, target=DEFAULT_TARGET)
+    ok, tail_bytes, by_op, by_kind = tail._Replay(plan.tail.steps(), tail._LARGE).run()
+    assert ok and plan.tail.tail_bytes == tail_bytes == sum(by_kind.values())
+    assert plan.tail.op_bytes == by_op and plan.tail.by_kind == by_kind
+
+
 def _replay(steps, size: int) -> bool:
     return tail._Replay(steps, size).run()[0]
 

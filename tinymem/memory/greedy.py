@@ -95,11 +95,26 @@ def time_overlaps(buffers: list[BufferRequest]) -> list[list[int]] | None:
         return None if n else []
     first = np.fromiter((b.first for b in buffers), dtype=np.int64, count=n)
     last = np.fromiter((b.last for b in buffers), dtype=np.int64, count=n)
-    ov = (first[:, None] <= last[None, :]) & (last[:, None] >= first[None, :])
-    np.fill_diagonal(ov, False)
-    rows, cols = np.nonzero(ov)
-    if rows.size > _SPARSE_MAX_PAIRS_PER_BUFFER * n:
+    # Each overlapping pair once, from the one that starts first (in a stable
+    # order by start): the later one starts at or before the earlier one's end
+    # (found by bisection, so no n-by-n matrix) and ends at or after its start.
+    by_first = np.argsort(first, kind="stable")
+    starts = first[by_first]
+    pos = np.arange(n)
+    upto = np.searchsorted(starts, last[by_first], side="right")
+    counts = np.maximum(upto - pos - 1, 0)
+    total = int(counts.sum())
+    block = np.repeat(np.cumsum(counts) - counts, counts)
+    later = np.arange(total) - block + np.repeat(pos + 1, counts)
+    a = by_first[np.repeat(pos, counts)]
+    b = by_first[later]
+    keep = last[b] >= first[a]
+    a, b = a[keep], b[keep]
+    if 2 * a.size > _SPARSE_MAX_PAIRS_PER_BUFFER * n:
         return None
+    # Both directions, sorted by (buffer, other): each list in index order.
+    pairs = np.sort(np.concatenate((a * n + b, b * n + a)))
+    rows, cols = pairs // n, pairs % n
     bounds = np.searchsorted(rows, np.arange(n + 1)).tolist()
     cols = cols.tolist()
     return [cols[bounds[i]:bounds[i + 1]] for i in range(n)]

@@ -75,8 +75,9 @@ def build_requests(model: Model, offline: list[int] | None = None,
       tensor never referenced, or in a subgraph nothing calls, lives at -1
       only: all such tensors overlap one another and still take room.
     """
-    first: dict[tuple[int, int], int] = {}
-    last: dict[tuple[int, int], int] = {}
+    # Per subgraph: tensor index -> its first / last scope.
+    first: list[dict[int, int]] = [{} for _ in model.subgraphs]
+    last: list[dict[int, int]] = [{} for _ in model.subgraphs]
     steps: list[ExecutionStep] = []
     scratch: list[BufferRequest] = []
     scope = [0]
@@ -86,16 +87,18 @@ def build_requests(model: Model, offline: list[int] | None = None,
     # recursion (the reader bounds it anyway, see limits.MAX_CALL_DEPTH).
     def mark(sg: Subgraph, visiting: tuple[int, ...]):
         g = sg.index
+        fg, lg = first[g], last[g]
         for t in sg.inputs:
-            first.setdefault((g, t), scope[0])
-            last[(g, t)] = scope[0]
+            fg.setdefault(t, scope[0])
+            lg[t] = scope[0]
         for op in sg.operators:
             scope[0] += 1
             start = scope[0]
-            steps.append(ExecutionStep(scope=start, subgraph=g, op=op.index))
-            for t in op.outputs:
-                if t >= 0:
-                    first.setdefault((g, t), start)
+            steps.append(_step(start, g, op.index))
+            outputs = op.outputs
+            for t in outputs:
+                if t >= 0 and t not in fg:
+                    fg[t] = start
             rule = rule_for(op)
             if rule.calls:
                 for callee in _callees(op, rule.calls):
@@ -105,42 +108,60 @@ def build_requests(model: Model, offline: list[int] | None = None,
             s = scope[0]
             for t in op.inputs:
                 if t >= 0:
-                    last[(g, t)] = s
-            for t in op.outputs:
+                    lg[t] = s
+            for t in outputs:
                 if t >= 0:
-                    last[(g, t)] = s
+                    lg[t] = s
             for size in op_scratch(op, sg, target):
-                scratch.append(BufferRequest(size=size, first=start, last=s,
-                                             subgraph=g, op=op.index))
+                scratch.append(_request(size, start, s, g, None, op.index, None))
         for t in sg.outputs:
-            first.setdefault((g, t), scope[0])
-            last[(g, t)] = scope[0]
+            fg.setdefault(t, scope[0])
+            lg[t] = scope[0]
 
     walk(mark(model.subgraphs[0], (0,)))
     buffers: list[BufferRequest] = []
     flat = 0
+    activation, variable = TensorKind.ACTIVATION, TensorKind.VARIABLE
     for sg in model.subgraphs:
         not_planned = _unplanned_outputs(sg)
         sizes = _tensor_bytes(sg)
+        fg, lg = first[sg.index], last[sg.index]
         for t in sg.tensors:
-            key = (sg.index, t.index)
             off = None
             if offline is not None and flat < len(offline) and offline[flat] >= 0:
                 off = offline[flat]
             flat += 1
-            planned = (t.kind == TensorKind.ACTIVATION
-                       or (t.kind == TensorKind.VARIABLE and off is not None))
+            kind = t.kind
+            planned = kind == activation or (kind == variable and off is not None)
             if not planned or t.index in not_planned:
                 continue
             size = sizes.get(t.index, t.nbytes)
             if size <= 0:
                 continue
-            buffers.append(BufferRequest(size=size, first=first.get(key, -1),
-                                         last=last.get(key, -1), subgraph=sg.index,
-                                         tensor=t.index, offline_offset=off))
+            buffers.append(_request(size, fg.get(t.index, -1), lg.get(t.index, -1), sg.index,
+                                    t.index, None, off))
     buffers.extend(scratch)
     return Requests(buffers=buffers, steps=steps, last_scope=scope[0],
                     planned_count=len(buffers))
+
+
+_new = object.__new__
+
+
+def _request(size: int, first: int, last: int, subgraph: int, tensor: int | None,
+             op: int | None, offline_offset: int | None) -> BufferRequest:
+    """A BufferRequest, built without the frozen dataclass's per-field setattr
+    (a search builds millions)."""
+    b = _new(BufferRequest)
+    b.__dict__.update(size=size, first=first, last=last, subgraph=subgraph, tensor=tensor,
+                      op=op, offline_offset=offline_offset)
+    return b
+
+
+def _step(scope: int, subgraph: int, op: int) -> ExecutionStep:
+    s = _new(ExecutionStep)
+    s.__dict__.update(scope=scope, subgraph=subgraph, op=op)
+    return s
 
 
 def walk(root) -> None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..graph.ir import Model, Operator, Subgraph
+from ..graph.ir import Model, Operator, Subgraph, computed_once
 from ..ops import rule_for
 from ..ops.memo import memoised
 from ..targets import Target
@@ -136,10 +136,24 @@ class TailPlan:
 
     tail_bytes: int  # at a large 16-aligned arena, as the RecordingMicroAllocator reports
     required_bytes: int  # the smallest arena with which AllocateTensors succeeds
-    # Per operator (subgraph, index): its parsed options and kernel data in the tail.
-    op_bytes: dict[tuple[int, int], int]
-    # Bytes per kind of tail item (as at the large arena, padding included).
-    by_kind: dict[str, int]
+    # The allocation steps, for the breakdowns below: they are replayed only when
+    # asked (the explorer plans thousands of candidates and reads two figures).
+    steps: Callable[[], list[tuple]] = field(repr=False, compare=False, default=list)
+
+    @computed_once
+    def _breakdown(self) -> tuple[dict, dict]:
+        _, _, by_op, by_kind = _Replay(self.steps(), _LARGE).run()
+        return by_op, by_kind
+
+    @property
+    def op_bytes(self) -> dict[tuple[int, int], int]:
+        """Per operator (subgraph, index): its parsed options and kernel data in the tail."""
+        return self._breakdown[0]
+
+    @property
+    def by_kind(self) -> dict[str, int]:
+        """Bytes per kind of tail item (as at the large arena, padding included)."""
+        return self._breakdown[1]
 
 
 def _align_down(x: int, a: int) -> int:
@@ -190,7 +204,8 @@ def _compile(steps: list[tuple]) -> list[list[int]]:
     """The steps as [bytes, align, floor] moves: the tail comes down by `bytes` and is
     aligned down, then must stay at or above `floor` (the head, or what the
     temporary section needs). A tail allocation that keeps the alignment of the
-    move before it joins that move: the tail only comes down, so the checks in
+    move before it joins that move (its bytes rounded up to the alignment, which
+    is what aligning down from an aligned tail takes): the tail only comes down, so the checks in
     between are implied by the one after (the search probes each arena size with
     this list, several times per candidate)."""
     moves: list[list[int]] = []
@@ -212,8 +227,9 @@ def _compile(steps: list[tuple]) -> list[list[int]]:
         if kind == "tail":
             n, a = st[1], st[2]
             last = moves[-1] if moves else None
-            if joinable and last[1] == a and n % a == 0 and last[2] == head:
-                last[0] += n
+            if joinable and last[1] == a and last[2] == head:
+                # The move before leaves the tail a-aligned: this one takes n rounded up.
+                last[0] += -(-n // a) * a
             else:
                 moves.append([n, a, head])
                 joinable = True
@@ -292,39 +308,39 @@ def allocation_steps(model: Model, target: Target, head_bytes: int,
                       "NodeAndRegistration"))
     # Each op's tail items, from its rule and its tensors (kept with the op: the
     # explorer asks again for every candidate that keeps it).
-    items = [[_op_tail_items(abi, op, sg, target) for op in sg.operators]
-             for sg in model.subgraphs]
+    # (Keyed by (subgraph, op index), which the steps name for the breakdown by op.)
+    items = [((sg.index, op.index), _op_tail_items(abi, op, sg, target))
+             for sg in model.subgraphs for op in sg.operators]
+    append = steps.append
     # Parsed builtin options, op by op.
-    for sg, sg_items in zip(model.subgraphs, items):
-        for op, item in zip(sg.operators, sg_items):
-            if item.params is not None:
-                n, a = item.params
-                steps.append(("tail", n, a, (sg.index, op.index), "builtin options"))
+    for key, item in items:
+        if item.params is not None:
+            append(("tail", item.params[0], item.params[1], key, "builtin options"))
     # Init: each kernel's OpData.
-    for sg, sg_items in zip(model.subgraphs, items):
-        for op, item in zip(sg.operators, sg_items):
-            if item.opdata:
-                steps.append(("tail", item.opdata, ARENA_ALIGNMENT, (sg.index, op.index),
-                              "kernel data"))
-            for n in item.init:
-                steps.append(("tail", n, ARENA_ALIGNMENT, (sg.index, op.index), "kernel data"))
+    for key, item in items:
+        if item.opdata:
+            append(("tail", item.opdata, ARENA_ALIGNMENT, key, "kernel data"))
+        for n in item.init:
+            append(("tail", n, ARENA_ALIGNMENT, key, "kernel data"))
     # Prepare: temporary TfLiteTensors of the op's inputs and outputs, its persistent
     # buffers, then the scratch requests array grows (FinishPrepareNodeAllocations).
     requests = 0
-    for sg, sg_items in zip(model.subgraphs, items):
-        end = temp.end
-        for op, item in zip(sg.operators, sg_items):
-            key = (sg.index, op.index)
+    per_request = abi.scratch_request
+    end = temp.end
+    for key, item in items:
+        if end % item.temp_align == 0:
+            end += item.temp_bytes  # (from an aligned start: see _OpTail)
+        else:
             for n, a in item.temporary:
                 end = -(-end // a) * a + n
-            steps.append(("need", end))
-            for n in item.persistent:
-                steps.append(("tail", n, ARENA_ALIGNMENT, key, "kernel data"))
+        append(("need", end))
+        for n in item.persistent:
+            append(("tail", n, ARENA_ALIGNMENT, key, "kernel data"))
+        if scratch_per_op:
             requests += scratch_per_op.get(key, 0)
-            n = abi.scratch_request * (requests + KMAX_SCRATCH_PER_OP)
-            steps.append(("head", n))
-            end = n  # a new head restarts the temporary section
-        temp.end = end
+        end = per_request * (requests + KMAX_SCRATCH_PER_OP)
+        append(("head", end))  # a new head restarts the temporary section
+    temp.end = end
     # FinishModelAllocation: scratch handles, then the plan: temporary subgraph offsets
     # and allocation info, variables into the tail, and the planner's working arrays
     # in the rest of the temporary section.
@@ -364,6 +380,11 @@ class _OpTail:
     init: tuple[int, ...]  # persistent buffers Init allocates, after the OpData
     persistent: tuple[int, ...]
     temporary: tuple[tuple[int, int], ...]
+    # The temporary structs from a start aligned to all their alignments: they
+    # take `temp_bytes` (each aligned up from an aligned place, so the sum is
+    # the same from any start that is a multiple of `temp_align`).
+    temp_bytes: int = 0
+    temp_align: int = 1
 
 
 def _op_tail_items(abi: Abi, op: Operator, sg: Subgraph, target: Target) -> _OpTail:
@@ -375,10 +396,14 @@ def _compute_op_tail(abi: Abi, op: Operator, sg: Subgraph, target: Target) -> _O
     params = abi.params.get(rule.params) if rule.params is not None else None
     temporary = tuple((n, a) for t in op.inputs + op.outputs if t >= 0
                       for n, a, _ in _tensor_structs(abi, sg, t))
+    end = 0
+    for n, a in temporary:
+        end = -(-end // a) * a + n
     return _OpTail(params=params, opdata=rule.opdata.bytes_for(target),
                    init=tuple(_persistent(rule.init, op, sg, target)),
                    persistent=tuple(_persistent(rule.persistent, op, sg, target)),
-                   temporary=temporary)
+                   temporary=temporary, temp_bytes=end,
+                   temp_align=max((a for _, a in temporary), default=1))
 
 
 def _persistent(buffers, op: Operator, sg: Subgraph, target: Target) -> list[int]:
@@ -403,16 +428,21 @@ _LARGE = 1 << 40
 def plan_tail(model: Model, target: Target, head_bytes: int,
               scratch_per_op: dict[tuple[int, int], int], planned_buffers: int,
               offline: list[int] | None = None) -> TailPlan:
-    steps = allocation_steps(model, target, head_bytes, scratch_per_op, planned_buffers, offline)
-    ok, tail, by_op, by_kind = _Replay(steps, _LARGE).run()
-    required = _smallest_arena(steps, head_bytes + tail)
-    return TailPlan(tail_bytes=tail, required_bytes=required, op_bytes=by_op, by_kind=by_kind)
+    moves = _compile(allocation_steps(model, target, head_bytes, scratch_per_op,
+                                      planned_buffers, offline))
+    # The tail at the large arena, where every check passes (the moves replay the
+    # steps' bytes and alignments exactly).
+    tail = _LARGE
+    for n, a, _ in moves:
+        tail = (tail - n) // a * a
+    tail = _LARGE - tail
+    required = smallest_working(lambda n: _fits_compiled(moves, n), head_bytes + tail)
 
+    def steps() -> list[tuple]:
+        return allocation_steps(model, target, head_bytes, scratch_per_op, planned_buffers,
+                                offline)
 
-def _smallest_arena(steps: list[tuple], total: int) -> int:
-    """The smallest arena the replayed steps fit in."""
-    moves = _compile(steps)
-    return smallest_working(lambda n: _fits_compiled(moves, n), total)
+    return TailPlan(tail_bytes=tail, required_bytes=required, steps=steps)
 
 
 def smallest_working(ok: Callable[[int], bool], total: int) -> int:

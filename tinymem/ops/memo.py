@@ -38,15 +38,29 @@ def memoised(op: Operator, what: str, compute: Callable[[], Any], target: Any = 
     """compute() for `op`, once per (op content, `what`, `target`)."""
     d = op.__dict__
     memo = d.get(_SLOT)
-    if not _valid(op, memo):
+    # (_valid, inlined: this runs millions of times in a search.)
+    if memo is not None:
+        t = memo[0]
+        if not (t[1] is d["inputs"] and t[2] is d["outputs"] and t[4] is d["options"]
+                and t[0] is d["opcode"] and t[3] is d["intermediates"]):
+            memo = None
+    if memo is None:
         memo = d[_SLOT] = (_token(op), {})
     cache = memo[1]
     # Targets are keyed by identity (hashing a frozen dataclass costs more than the
     # lookup saves); the entry holds the target, so its id cannot be reused.
-    key = (what, id(target))
-    got = cache.get(key)
-    if got is not None and got[0] is target:
-        return got[1]
+    # The first target asked is keyed by `what` alone (a search asks for one);
+    # others by (what, id).
+    got = cache.get(what)
+    if got is not None:
+        if got[0] is target:
+            return got[1]
+        key = (what, id(target))
+        got = cache.get(key)
+        if got is not None and got[0] is target:
+            return got[1]
+    else:
+        key = what
     value = compute()
     cache[key] = (target, value)
     return value

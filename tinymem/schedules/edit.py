@@ -141,8 +141,10 @@ class GraphEditor:
                 if op.intermediates:
                     d["intermediates"] = m(op.intermediates)
                 ops.append(op)
-            elif op.index == i and _below(op, moved):
-                ops.append(op)  # its index and tensors stay: shared, not copied
+            elif _below(op, moved):
+                # Its tensors stay: shared when its index does too, else a copy
+                # naming the same tuples (so the rules' answers it holds still hold).
+                ops.append(op if op.index == i else clone(op, index=i))
             else:
                 new = clone(op, index=i, inputs=m(op.inputs), outputs=m(op.outputs),
                             intermediates=m(op.intermediates))
