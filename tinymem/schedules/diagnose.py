@@ -20,10 +20,23 @@ from ..ops.support import check_support
 class Wall(enum.Enum):
     MODEL_UNSUPPORTED = "model_unsupported"  # the target's kernels cannot run the model at all
     TAIL_DOMINATES = "tail_dominates"  # the arena to set is mostly the tail, which splits add to
+    # Some option lowers the head, but the ops it adds grow the tail by more.
+    HEAD_ONLY = "head_only"
     PEAK_IS_INPUT = "peak_is_input"  # the model input dominates the peak
     PEAK_IS_SCRATCH = "peak_is_scratch"  # a kernel's scratch buffer dominates it
     PEAK_OP_UNSPLITTABLE = "peak_op_unsplittable"  # no rule to split the op at the peak
     AT_LIVE_SET_BOUND = "at_live_set_bound"  # the tensors at the peak must coexist
+
+
+@dataclass(frozen=True)
+class LowerHead:
+    """The option with the lowest head, where it is below the baseline's head
+    but not below its arena to set (explore's figures, for the one line)."""
+
+    kind: str
+    head: int
+    required: int
+    mac_overhead: float
 
 
 @dataclass(frozen=True)
@@ -35,8 +48,10 @@ class Diagnosis:
         return {"reason": self.wall.value, "text": self.text}
 
 
-def diagnose(model: Model, plan: ArenaPlan, overwrite_inputs: bool = False) -> Diagnosis:
-    """Why the explorer found nothing below `plan` (the baseline) for `model`."""
+def diagnose(model: Model, plan: ArenaPlan, overwrite_inputs: bool = False,
+             lower_head: LowerHead | None = None) -> Diagnosis:
+    """Why the explorer found nothing below `plan` (the baseline) for `model`;
+    `lower_head`: the option that did lower the head, if any."""
     support = check_support(model, plan.target) if plan.target is not None else None
     if support is not None and not support.runs:
         return Diagnosis(Wall.MODEL_UNSUPPORTED,
@@ -52,6 +67,14 @@ def diagnose(model: Model, plan: ArenaPlan, overwrite_inputs: bool = False) -> D
                          f"split adds brings its own tail, more than it takes off the head; "
                          f"would help: fewer, larger ops (fused activations), or kernels "
                          f"with less per-op state")
+    if lower_head is not None:
+        # The peak can be split; what the split adds to the tail is the wall.
+        return Diagnosis(Wall.HEAD_ONLY,
+                         f"the best split ({lower_head.kind}, {lower_head.mac_overhead:+.1%} MACs) "
+                         f"lowers the head from {plan.arena_bytes:,} to {lower_head.head:,} B, "
+                         f"but the ops it adds bring their own tail and raise the arena to set "
+                         f"from {plan.required_bytes:,} to {lower_head.required:,} B; would help: "
+                         f"fewer, larger tiles (fewer added ops), or kernels with less per-op state")
     # The live set as a layout running ops in place would see it; where it
     # ties, the op that cannot be split is the one to name (every peak must fall).
     req = plan.requests
@@ -104,12 +127,26 @@ def diagnose(model: Model, plan: ArenaPlan, overwrite_inputs: bool = False) -> D
         f"{plan.arena_bytes - peak:,} B above its live-set bound, which no layout closed,"
     # A peak that recurs at many ops needs them all split at once (one split
     # lowers one stretch of the chain; the next op is as high).
-    again = len({s.op for s in at_peak}) - 1
+    ops = sorted({s.op for s in at_peak})
+    again = len(ops) - 1
     recurs = f", and as high at {again} more op{'s' if again != 1 else ''}" if again > 0 else ""
+    if again > 0:
+        # Every layer of a chain of equal-sized layers holds its input and output:
+        # lowering the peak means splitting across all of them in one segment,
+        # whose halos (recomputed) or added ops (tail) cost more than it saves.
+        help_ = (f"one split across ops {ops[0]}-{ops[-1]} at once (a split of one stretch "
+                 f"leaves the next op as high), which needs a larger MAC overhead allowance "
+                 f"or costs more tail than it saves; or narrower layers there")
+    elif op is not None and all(b.tensor is None or b.tensor in op.inputs or b.tensor in op.outputs
+                                for b in alive):
+        # A split keeps its segment's entry and exit whole: these are the op's own.
+        help_ = (f"a narrower layer or a smaller input: the buffers are {op.opcode}'s own "
+                 f"input and output, which stay whole around any split of it")
+    else:
+        help_ = "a larger MAC overhead allowance, a narrower layer at the peak, or another op order"
     return Diagnosis(Wall.AT_LIVE_SET_BOUND,
                      f"the model is {bound} ({peak:,} B {where}{recurs}: buffers of {sizes} B "
-                     f"must coexist) and no split within the MAC caps lowers it; would help: a larger "
-                     f"MAC overhead allowance, a narrower layer at the peak, or another op order")
+                     f"must coexist) and no split within the MAC caps lowers it; would help: {help_}")
 
 
 def _unsplittable(op) -> bool:

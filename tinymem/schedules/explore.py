@@ -36,7 +36,7 @@ from ..memory.requests import Requests, build_requests
 from ..ops import total_macs
 from ..ops.support import check_ops, check_support
 from ..targets import Target
-from .diagnose import Diagnosis, diagnose
+from .diagnose import Diagnosis, LowerHead, diagnose
 from .fold_pad import fold_pads
 from .reorder import reorder
 from .fdt import fdt_steps
@@ -404,7 +404,10 @@ def explore(model: Model, budget: int | None = None, max_overhead: float | None 
                      max_overhead=max_overhead, evaluated=ev.count, objectives=tuple(objectives),
                      notes=_base_note(model, ev.target) + _skipped_notes(ev.unsupported))
     if min(o.required_bytes for o in options) >= baseline.required_bytes:
-        ex.diagnosis = diagnose(model, base_plan, overwrite_inputs)
+        low = min(options, key=lambda o: (o.arena_bytes, o.required_bytes))
+        lower_head = LowerHead(low.kind, low.arena_bytes, low.required_bytes, low.mac_overhead) \
+            if low.arena_bytes < baseline.arena_bytes else None
+        ex.diagnosis = diagnose(model, base_plan, overwrite_inputs, lower_head)
         ex.notes.append(ex.diagnosis.text)
     ex.seconds = time.perf_counter() - t0
     return ex
