@@ -63,7 +63,7 @@ PACED_STRIP_COUNTS = (18, 24, 36)
 COLUMN_TILES = (3,)
 # Column tiles of a second group chained before or after the widest layer's
 # (see `second_pair`): made late and kept after the next op, MobileNetV2-0.35's
-# cached head is 86,432 B with the widest group alone, 85,904 B with its first
+# cached head is 86,432 B with the widest group alone, 85,904 B (85,472 B once kept rows before the exit stay early) with its first
 # conv and depthwise also in two columns (+0.44% MACs; three: 86,224 B, +0.67%).
 SECOND_COLUMN_TILES = 2
 # TFLite Micro's CONCATENATION takes at most this many inputs (kMaxInputNum).
@@ -587,16 +587,22 @@ class _Strips:
         for p in data:
             t = op.inputs[p]
             if t != self.seg.entry and self._owns(t) and self.last_reader[t] == i:
-                if self._defers(i, k):
+                if self._defers(i, k, t):
                     self.pending.append((t, i))
                 else:
                     self._keep(t, k)
 
-    def _defers(self, i: int, k: int) -> bool:
-        """Whether the rows kept after op i are cut after the next op instead:
-        when that op alone reads op i's output and makes narrower rows of it
-        in this strip (a depthwise conv's output, read by the 1x1 after it),
-        the output is gone by then, and the strip's join outlives it by one op."""
+    def _defers(self, i: int, k: int, t: int) -> bool:
+        """Whether the rows of t kept after op i are cut after the next op
+        instead: when that op alone reads op i's output, op i's output is gone
+        by then, and the strip's join of t outlives it by one op.
+
+        With O the bytes op i makes here, N the next op's and K those kept:
+        cut now, the slice holds join + K + O, the next op K + O + N; cut
+        after, the next op holds join + O + N, the slice join + K + N. That
+        is lower when N is below both O and K (a depthwise conv's output read
+        by the 1x1 after it, in thin strips; in tall ones the rows kept are
+        fewer than the next op makes, and cutting late costs)."""
         sg, seg = self.sg, self.seg
         nxt = i + 1
         o = sg.operators[i].outputs[0]
@@ -607,10 +613,14 @@ class _Strips:
         if readers != [nxt]:
             return False
         n = sg.operators[nxt].outputs[0]
-        if self.plan.made[n][k] >= self.plan.made[n][k + 1]:
-            return False
-        row = lambda t: sg.tensors[t].nbytes // max(sg.tensors[t].shape[1], 1)  # noqa: E731
-        return row(n) < row(o)
+        if n == seg.exit:
+            return False  # the exit's strips are joined in place at the end: left as they are
+        made = self.plan.made
+        row = lambda x: sg.tensors[x].nbytes // max(sg.tensors[x].shape[1], 1)  # noqa: E731
+        mine = (made[o][k + 1] - made[o][k]) * row(o)
+        theirs = (made[n][k + 1] - made[n][k]) * row(n)
+        kept = max(made[t][k + 1] - self.plan.keep[t][k], 0) * row(t)
+        return 0 < theirs < min(mine, kept)
 
     def _flush(self, k: int, after: int | None = None) -> None:
         """The deferred keeps of strip k, except those op `after` itself deferred."""
