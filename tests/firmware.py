@@ -50,3 +50,15 @@ def run_firmware(model: str | os.PathLike, core: str = "m4", kernels: str = "cms
                 f = Path(tmp) / "out" / f"output_{j}.bin"
                 outs.append(f.read_bytes() if f.exists() else b"")
     return result, outs
+
+
+def assert_agrees_on_firmware(original, rewritten, inputs: list[np.ndarray], n_outputs: int = 1,
+                              core: str = "m4") -> dict:
+    """Both files Invoke on the `core` CMSIS-NN firmware and give the same, non-empty
+    output bytes for `inputs`; returns the rewritten file's result (its head, ...)."""
+    orig, orig_out = run_firmware(original, core, inputs=inputs, n_outputs=n_outputs)
+    new, new_out = run_firmware(rewritten, core, inputs=inputs, n_outputs=n_outputs)
+    assert orig["invoke"] == "ok" and new["invoke"] == "ok", (orig.get("invoke"),
+                                                               new.get("invoke"))
+    assert new_out == orig_out and all(new_out)
+    return new

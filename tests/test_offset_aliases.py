@@ -29,7 +29,7 @@ from tinymem.verify.compare import verify_models
 from tinymem.read.file import offline_plan
 from tinymem.writer import serialize_model, write_model, write_option
 
-from .firmware import have_firmware, run_firmware
+from .firmware import assert_agrees_on_firmware, have_firmware
 from .in_place_models import concat_channels_int8, concat_rows_int8, pad_int8
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -239,11 +239,7 @@ def _firmware_agrees(src: Path, out: Path, option, core: str) -> None:
     sg = option.model.main
     shape = sg.tensors[sg.inputs[0]].shape
     x = [np.random.default_rng(11).integers(-128, 128, size=shape).astype(np.int8)]
-    orig, orig_out = run_firmware(src, core, inputs=x)
-    new, new_out = run_firmware(out, core, inputs=x)
-    assert orig["invoke"] == "ok" and new["invoke"] == "ok", (orig.get("invoke"),
-                                                               new.get("invoke"))
-    assert new_out == orig_out and all(new_out)
+    new = assert_agrees_on_firmware(src, out, x, core=core)
     assert new["head"] == option.head_bytes
 
 

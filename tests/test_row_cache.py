@@ -27,9 +27,9 @@ from tinymem.schedules.spatial import even_splits, segment_windows
 from tinymem.verify.compare import verify_models
 from tinymem.writer import write_model
 
-from .exact import assert_exact_rewrite
+from .exact import assert_exact_rewrite, assert_same_outputs
 from .conftest import SAMPLES, SHARED
-from .firmware import have_firmware, run_firmware
+from .firmware import assert_agrees_on_firmware, have_firmware
 from .tiny_models import BO, I8, I32, ModelBuilder, S, _opts
 
 needs_runtimes = pytest.mark.skipif(not (runtimes.have_litert() and runtimes.have_tflm()),
@@ -301,10 +301,7 @@ def test_cached_option_agrees_on_the_m4_firmware(explored, tmp_path):
     best, out = written_best_cached(ex, tmp_path)
     sg = ex.model.main
     x = _inputs(ex.model, 5)
-    orig, orig_out = run_firmware(path, inputs=x, n_outputs=len(sg.outputs))
-    new, new_out = run_firmware(out, inputs=x, n_outputs=len(sg.outputs))
-    assert orig["invoke"] == "ok" and new["invoke"] == "ok", (orig.get("invoke"), new.get("invoke"))
-    assert new_out == orig_out and all(new_out)
+    new = assert_agrees_on_firmware(path, out, x, len(sg.outputs))
     assert new["head"] == best.arena_bytes
 
 
@@ -377,10 +374,7 @@ def test_lowest_cached_head_agrees_on_the_m4_firmware(stepped, tmp_path):
     write_model(m, out)
     sg = model.main
     x = _inputs(model, 3)
-    orig, orig_out = run_firmware(path, inputs=x, n_outputs=len(sg.outputs))
-    new, new_out = run_firmware(out, inputs=x, n_outputs=len(sg.outputs))
-    assert orig["invoke"] == "ok" and new["invoke"] == "ok", (orig.get("invoke"), new.get("invoke"))
-    assert new_out == orig_out and all(new_out)
+    new = assert_agrees_on_firmware(path, out, x, len(sg.outputs))
     assert new["head"] == head
 
 
@@ -486,10 +480,7 @@ def test_mobilenet_035_cached_option_is_exact_in_litert_and_tflm(tmp_path):
     _, best = mnv2_cached_below_recompute()
     out = tmp_path / "mnv2_cached.tflite"
     write_option(best, out)
-    report = verify_models(str(MNV2_035), str(out), runs=2)
-    assert {r.runtime for r in report.results} == {"litert", "tflite-micro"}
-    for r in report.results:
-        assert r.ok, r
+    report = assert_same_outputs(MNV2_035, out, runs=2)
     # The wheel (reference kernels, 64-bit) plans the file's own plan as predicted for it.
     assert report.arena_rewritten == plan_model(best.model, offline=best.offline).head_bytes
 
@@ -501,8 +492,5 @@ def test_mobilenet_035_cached_option_agrees_on_the_m4_firmware(tmp_path):
     write_option(best, out)
     sg = ex.model.main
     x = _inputs(ex.model, 7)
-    orig, orig_out = run_firmware(MNV2_035, inputs=x, n_outputs=len(sg.outputs))
-    new, new_out = run_firmware(out, inputs=x, n_outputs=len(sg.outputs))
-    assert orig["invoke"] == "ok" and new["invoke"] == "ok", (orig.get("invoke"), new.get("invoke"))
-    assert new_out == orig_out and all(new_out)
+    new = assert_agrees_on_firmware(MNV2_035, out, x, len(sg.outputs))
     assert new["head"] == best.head_bytes
