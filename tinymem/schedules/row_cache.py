@@ -188,6 +188,12 @@ def driven_rows(sg: Subgraph, seg: Segment, driver: int, cuts: tuple[int, ...],
     return made
 
 
+def _row_bytes(sg: Subgraph, t: int) -> int:
+    """Bytes of one row (along the height) of tensor t."""
+    x = sg.tensors[t]
+    return x.nbytes // max(x.shape[1], 1)
+
+
 def _make_late(sg: Subgraph, seg: Segment, made: dict[int, list[int]], ancestors: set[int],
                windows: dict[int, tuple]) -> None:
     """Lower, in place, what a strip makes of a tensor wider than the rows
@@ -208,9 +214,7 @@ def _make_late(sg: Subgraph, seg: Segment, made: dict[int, list[int]], ancestors
         if o == seg.exit or o in ancestors or not readers.get(o) \
                 or (wh.kernel, wh.stride, wh.pad_before) != (1, 1, 0):
             continue
-        row = sg.tensors[o].nbytes // max(sg.tensors[o].shape[1], 1)
-        inputs = [sg.tensors[op.inputs[p]] for p in _data_inputs(sg, op)]
-        if row <= sum(x.nbytes // max(x.shape[1], 1) for x in inputs):
+        if _row_bytes(sg, o) <= sum(_row_bytes(sg, op.inputs[p]) for p in _data_inputs(sg, op)):
             continue
         size = sg.tensors[o].shape[1]
         used = [0] * (strips + 1)
@@ -616,10 +620,9 @@ class _Strips:
         if n == seg.exit:
             return False  # the exit's strips are joined in place at the end: left as they are
         made = self.plan.made
-        row = lambda x: sg.tensors[x].nbytes // max(sg.tensors[x].shape[1], 1)  # noqa: E731
-        mine = (made[o][k + 1] - made[o][k]) * row(o)
-        theirs = (made[n][k + 1] - made[n][k]) * row(n)
-        kept = max(made[t][k + 1] - self.plan.keep[t][k], 0) * row(t)
+        mine = (made[o][k + 1] - made[o][k]) * _row_bytes(sg, o)
+        theirs = (made[n][k + 1] - made[n][k]) * _row_bytes(sg, n)
+        kept = max(made[t][k + 1] - self.plan.keep[t][k], 0) * _row_bytes(sg, t)
         return 0 < theirs < min(mine, kept)
 
     def _flush(self, k: int, after: int | None = None) -> None:
@@ -873,7 +876,7 @@ def pacing_tensor(sg: Subgraph, seg: Segment) -> int | None:
     inner = [sg.operators[i].outputs[0] for i in seg.ops if i != seg.last]
     if not inner:
         return None
-    widest = max(inner, key=lambda t: sg.tensors[t].nbytes // max(sg.tensors[t].shape[1], 1))
+    widest = max(inner, key=lambda t: _row_bytes(sg, t))
     reader = next((i for i in seg.ops if widest in sg.operators[i].inputs), None)
     if reader is None or reader == seg.last:
         return None
@@ -887,7 +890,7 @@ def widest_pair(sg: Subgraph, seg: Segment) -> tuple[int, int] | None:
     inner = [sg.operators[i].outputs[0] for i in seg.ops if i != seg.last]
     if not inner:
         return None
-    widest = max(inner, key=lambda t: sg.tensors[t].nbytes // max(sg.tensors[t].shape[1], 1))
+    widest = max(inner, key=lambda t: _row_bytes(sg, t))
     readers = [i for i in seg.ops if widest in sg.operators[i].inputs]
     producer = next(i for i in seg.ops if sg.operators[i].outputs[0] == widest)
     if len(readers) != 1:
@@ -916,7 +919,7 @@ def second_pair(sg: Subgraph, seg: Segment, first: tuple[int, int]) -> tuple[int
     return best[:2] if best is not None else None
 
 
-def _chain(sg: Subgraph, seg: Segment, groups: list[ColumnGroup]) -> ColumnGroup | None:
+def _chain(groups: list[ColumnGroup]) -> ColumnGroup | None:
     """The groups as one chain in op order, or None when two share an op."""
     groups = sorted(groups, key=lambda g: g.first)
     if any(a.last >= b.first for a, b in zip(groups, groups[1:])):
@@ -956,7 +959,7 @@ def cached_steps(model: Model, peak_op: int, arena: int,
                 second = ColumnGroup(second.first, second.last, second.cols, names=named(other))
                 firsts = [ColumnGroup(g.first, g.last, g.cols, names=n) for g, n in groups[1:]]
                 for g in firsts:
-                    chain = _chain(sg, seg, [g, second])
+                    chain = _chain([g, second])
                     if chain is not None:
                         groups.append((chain, chain.names))
         seen = set()
