@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..read import dtypes
 from ..graph.ir import Model, Operator, Subgraph, TensorKind, computed_once
 from ..ops import op_scratch, rule_for
 from ..targets import Target

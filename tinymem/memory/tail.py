@@ -331,8 +331,7 @@ def allocation_steps(model: Model, target: Target, head_bytes: int,
         if end % item.temp_align == 0:
             end += item.temp_bytes  # (from an aligned start: see _OpTail)
         else:
-            for n, a in item.temporary:
-                end = -(-end // a) * a + n
+            end = _packed(end, item.temporary)
         append(("need", end))
         for n in item.persistent:
             append(("tail", n, ARENA_ALIGNMENT, key, "kernel data"))
@@ -391,18 +390,23 @@ def _op_tail_items(abi: Abi, op: Operator, sg: Subgraph, target: Target) -> _OpT
     return memoised(op, "tail", lambda: _compute_op_tail(abi, op, sg, target), target)
 
 
+def _packed(start: int, structs: tuple[tuple[int, int], ...]) -> int:
+    """Where (bytes, alignment) structs placed one after another from `start` end."""
+    end = start
+    for n, a in structs:
+        end = _align_up(end, a) + n
+    return end
+
+
 def _compute_op_tail(abi: Abi, op: Operator, sg: Subgraph, target: Target) -> _OpTail:
     rule = rule_for(op)
     params = abi.params.get(rule.params) if rule.params is not None else None
     temporary = tuple((n, a) for t in op.inputs + op.outputs if t >= 0
                       for n, a, _ in _tensor_structs(abi, sg, t))
-    end = 0
-    for n, a in temporary:
-        end = -(-end // a) * a + n
     return _OpTail(params=params, opdata=rule.opdata.bytes_for(target),
                    init=tuple(_persistent(rule.init, op, sg, target)),
                    persistent=tuple(_persistent(rule.persistent, op, sg, target)),
-                   temporary=temporary, temp_bytes=end,
+                   temporary=temporary, temp_bytes=_packed(0, temporary),
                    temp_align=max((a for _, a in temporary), default=1))
 
 
