@@ -111,6 +111,26 @@ def find_aliases(model: Model, requests: Requests, overwrite_inputs: bool = Fals
     return found
 
 
+def in_place_floor(model: Model, requests: Requests, live: np.ndarray,
+                   overwrite_inputs: bool = False) -> int:
+    """The least head any layout of `requests` with in-place executions can have.
+
+    An input placed inside its output shares bytes with it only at the op's
+    scope (the input's last, the output's first), and never more than the
+    input's bytes; nothing else may overlap. So the arena covers at least the
+    live bytes at each scope less the inputs the op there may write over (all
+    that `find_aliases` allows, a superset of what any layout honours). The
+    explorer skips the in-place placement of candidates this rules out."""
+    saved = np.zeros(len(live), dtype=np.int64)
+    bufs = requests.buffers
+    index = {b.tensor: i for i, b in enumerate(bufs) if b.subgraph == 0 and b.tensor is not None}
+    for a in find_aliases(model, requests, overwrite_inputs):
+        b = bufs[index[a.input]]
+        if 0 <= b.last < len(saved):
+            saved[b.last] += b.aligned
+    return int((live - saved).max()) if len(live) else 0
+
+
 def _aligned_within(lowest: int, highest: int) -> int:
     """The highest offset in [lowest, highest] on TFLM's 16-byte buffer
     alignment, else `highest`: aligned data suits every kernel's loads."""

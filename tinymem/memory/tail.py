@@ -449,6 +449,28 @@ def plan_tail(model: Model, target: Target, head_bytes: int,
     return TailPlan(tail_bytes=tail, required_bytes=required, steps=steps)
 
 
+def required_floor(model: Model, target: Target, head_floor: int, scratch_requests: int) -> int:
+    """A lower bound of `plan_tail`'s required bytes for any head of at least
+    `head_floor` bytes, without the replay: the tail's allocations take at least
+    their bytes each (alignment only adds), and `smallest_working` never answers
+    below head + tail - 63. The explorer skips planning candidates whose floor
+    cannot beat what it has (identical results, fewer replays)."""
+    abi = abi_for(target)
+    tail = sum(abi.allocator_objects) + abi.builtin_data_allocator
+    tail += abi.subgraph_allocations * len(model.subgraphs)
+    tail += abi.scratch_handle * scratch_requests
+    for sg in model.subgraphs:
+        tail += abi.eval_tensor * len(sg.tensors) + abi.node_and_registration * len(sg.operators)
+        for op in sg.operators:
+            item = _op_tail_items(abi, op, sg, target)
+            if item.params is not None:
+                tail += item.params[0]
+            tail += item.opdata + sum(item.init) + sum(item.persistent)
+    main = model.main
+    tail += abi.pointer * (len(main.inputs) + len(main.outputs))
+    return head_floor + tail - 63
+
+
 def smallest_working(ok: Callable[[int], bool], total: int) -> int:
     """The smallest size `ok` accepts, searched as the firmware's min_arena.sh does:
     from a bracket near `total` (head + tail), doubling until a size works, then

@@ -28,11 +28,13 @@ import numpy as np
 
 from ..errors import TinymemError
 from ..graph.ir import Model, Subgraph
+from ..memory.aliases import in_place_floor
 from ..memory.layout import Layout, aliased_plan, best_layout, settle_live
 from ..memory.greedy import arena_size, greedy_offsets
 from ..memory.liveness import live_bytes_per_scope
 from ..memory.planner import HOST_TARGET, ArenaPlan, PlannedFigures, plan_model, with_tail
 from ..memory.requests import Requests, build_requests
+from ..memory.tail import required_floor
 from ..ops import total_macs
 from ..ops.support import check_ops, check_support
 from ..targets import Target
@@ -182,6 +184,10 @@ class _Evaluator:
         self.overwrite_inputs = overwrite_inputs
         # Candidates planned with their ops in place: key -> the layout, or None.
         self.in_place: dict[tuple, Layout | None] = {}
+        # Candidates the search would have planned in place but for their floor
+        # (`in_place_floor`): a kept one is planned so at the end, as if it had been.
+        self.in_place_skipped: set[tuple] = set()
+        self.in_place_head: dict[tuple, int] = {}  # key -> `aliases.in_place_floor`
         # Candidates whose new ops the target's kernels cannot run: key -> why.
         self.unsupported: dict[tuple, str] = {}
         self.base_macs = model_macs(base)
@@ -228,6 +234,25 @@ class _Evaluator:
             m, req, _, _ = self.cache[key]
             self.plans[key] = self._plan(m, req, self.live[key])
         return self.plans[key]
+
+    def floor(self, key: tuple, goal: Objective, head_floor: int | None = None) -> int:
+        """A lower bound of a measured candidate's `goal` figure, before planning it,
+        from a lower bound of its head (default: the live-set bound): for the
+        arena to set, that plus the least its tail can take."""
+        m, req, bound, _ = self.cache[key]
+        head = bound if head_floor is None else head_floor
+        if goal is Objective.HEAD:
+            return head
+        scratch = sum(1 for b in req.buffers if b.tensor is None and b.op is not None)
+        return required_floor(m, self.target, head, scratch)
+
+    def in_place_floor(self, key: tuple, goal: Objective) -> int:
+        """A lower bound of the `goal` figure of the candidate with its ops in place."""
+        if key not in self.in_place_head:
+            m, req, _, _ = self.cache[key]
+            self.in_place_head[key] = in_place_floor(m, req, self.live[key],
+                                                     self.overwrite_inputs)
+        return self.floor(key, goal, self.in_place_head[key])
 
     def aliased(self, key: tuple) -> Layout | None:
         """A planned candidate with its ops in place (`aliased_plan`: the
@@ -375,7 +400,7 @@ def explore(model: Model, budget: int | None = None, max_overhead: float | None 
         kinds = sorted({s.kind for s in steps}, key=list(StepKind).index)
         kinds = (["fold"] if fold_note else []) + kinds
         labels = ([fold_note] if fold_note else []) + [s.label for s in steps]
-        lay = ev.in_place.get(steps)
+        lay = ev.aliased(steps) if steps in ev.in_place_skipped else ev.in_place.get(steps)
         note = ""
         if lay is not None and lay.plan.arena_bytes < plan.arena_bytes or \
                 lay is not None and lay.plan is plan:  # (a state kept with its ops in place)
@@ -484,15 +509,19 @@ def _extensions(ev: "_Evaluator", sources, candidates: dict, steps: tuple, cur: 
         # A step must lower the figure, or keep it and lower the live-set
         # peak: greedy placement sometimes hides a real gain until the
         # next step (or a better layout) cashes it in. The bound is below
-        # the head, and the head below the arena to set, so it prunes for both.
+        # the head, and the floor below the figure: a candidate above either
+        # cannot take a kept place, so it is not planned.
         full = len(best) >= keep and best[-1][0][0] == _PLAIN
         to_beat = best[-1][0][1] if full else cur_figure
         score = None
-        if bound <= to_beat and bound < cur_plan.peak_bytes:
+        if bound < cur_plan.peak_bytes and bound <= to_beat and ev.floor(key, goal) <= to_beat:
             plan = ev.plan(key)
             if figure(plan, goal) <= cur_figure:
                 score = (_PLAIN, figure(plan, goal), plan.peak_bytes, macs, len(m.main.operators))
-        if score is None and not full:
+        if score is None and not full and key not in ev.in_place \
+                and ev.in_place_floor(key, goal) >= cur_figure:
+            ev.in_place_skipped.add(key)  # it cannot pay in place: not planned so
+        elif score is None and not full:
             lay = ev.aliased(key)
             if lay is not None and figure(lay.plan, goal) < cur_figure:
                 plan = lay.plan
