@@ -449,12 +449,9 @@ def plan_tail(model: Model, target: Target, head_bytes: int,
     return TailPlan(tail_bytes=tail, required_bytes=required, steps=steps)
 
 
-def required_floor(model: Model, target: Target, head_floor: int, scratch_requests: int) -> int:
-    """A lower bound of `plan_tail`'s required bytes for any head of at least
-    `head_floor` bytes, without the replay: the tail's allocations take at least
-    their bytes each (alignment only adds), and `smallest_working` never answers
-    below head + tail - 63. The explorer skips planning candidates whose floor
-    cannot beat what it has (identical results, fewer replays)."""
+def tail_floor(model: Model, target: Target, scratch_requests: int) -> int:
+    """A lower bound of the tail, without the replay: each allocation takes at
+    least its bytes (alignment only adds)."""
     abi = abi_for(target)
     tail = sum(abi.allocator_objects) + abi.builtin_data_allocator
     tail += abi.subgraph_allocations * len(model.subgraphs)
@@ -467,8 +464,15 @@ def required_floor(model: Model, target: Target, head_floor: int, scratch_reques
                 tail += item.params[0]
             tail += item.opdata + sum(item.init) + sum(item.persistent)
     main = model.main
-    tail += abi.pointer * (len(main.inputs) + len(main.outputs))
-    return head_floor + tail - 63
+    return tail + abi.pointer * (len(main.inputs) + len(main.outputs))
+
+
+def required_floor(head_floor: int, tail_floor: int) -> int:
+    """A lower bound of `plan_tail`'s required bytes for a head of at least
+    `head_floor` bytes and a tail of at least `tail_floor`: `smallest_working`
+    never answers below head + tail - 63. The explorer skips planning
+    candidates whose floor cannot beat what it keeps."""
+    return head_floor + tail_floor - 63
 
 
 def smallest_working(ok: Callable[[int], bool], total: int) -> int:

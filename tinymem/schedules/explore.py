@@ -34,7 +34,7 @@ from ..memory.greedy import arena_size, greedy_offsets
 from ..memory.liveness import live_bytes_per_scope
 from ..memory.planner import HOST_TARGET, ArenaPlan, PlannedFigures, plan_model, with_tail
 from ..memory.requests import Requests, build_requests
-from ..memory.tail import required_floor
+from ..memory.tail import required_floor, tail_floor
 from ..ops import total_macs
 from ..ops.support import check_ops, check_support
 from ..targets import Target
@@ -188,6 +188,7 @@ class _Evaluator:
         # (`in_place_floor`): a kept one is planned so at the end, as if it had been.
         self.in_place_skipped: set[tuple] = set()
         self.in_place_head: dict[tuple, int] = {}  # key -> `aliases.in_place_floor`
+        self.tail_floor: dict[tuple, int] = {}  # key -> `tail.tail_floor`
         # Candidates whose new ops the target's kernels cannot run: key -> why.
         self.unsupported: dict[tuple, str] = {}
         self.base_macs = model_macs(base)
@@ -243,8 +244,10 @@ class _Evaluator:
         head = bound if head_floor is None else head_floor
         if goal is Objective.HEAD:
             return head
-        scratch = sum(1 for b in req.buffers if b.tensor is None and b.op is not None)
-        return required_floor(m, self.target, head, scratch)
+        if key not in self.tail_floor:
+            scratch = sum(1 for b in req.buffers if b.tensor is None and b.op is not None)
+            self.tail_floor[key] = tail_floor(m, self.target, scratch)
+        return required_floor(head, self.tail_floor[key])
 
     def in_place_floor(self, key: tuple, goal: Objective) -> int:
         """A lower bound of the `goal` figure of the candidate with its ops in place."""
