@@ -12,6 +12,7 @@ import pytest
 
 import tinymem
 from tinymem.memory import greedy, tail
+from tinymem.memory.aliases import in_place_floor
 from tinymem.memory.planner import plan_model
 from tinymem.memory.requests import BufferRequest
 from tinymem.schedules import parallel
@@ -159,3 +160,24 @@ def test_greedy_placement_stops_only_when_the_arena_reaches_the_bound():
         below = rng.randint(0, size + 32)
         got = greedy.place_in_order(bufs, order, greedy.time_overlaps(bufs), below=below)
         assert got == (None if size >= below else full)
+
+
+def _floors_hold(model, plan, target) -> None:
+    """The floors the explorer prunes by are at or below what planning gives."""
+    plain = plan_model(model, offline=[], target=target)
+    req = plain.requests
+    scratch = sum(1 for b in req.buffers if b.tensor is None and b.op is not None)
+    tails = tail.tail_floor(model, target, scratch)
+    assert tails <= plain.tail_bytes
+    assert tail.required_floor(int(plain.live.max()), tails) <= plain.required_bytes
+    floor = in_place_floor(model, req, plain.live)
+    assert floor <= plan.arena_bytes  # any layout, ops in place or not
+    assert floor <= plain.arena_bytes
+
+
+@pytest.mark.parametrize("name", ["resnet_skip_int8", "conv1d_audio_int8", "cnn_float32"])
+def test_pruning_floors_never_exceed_the_planned_figures(name):
+    ex = explore(tinymem.load_model(SAMPLES / f"{name}.tflite"), target=DEFAULT_TARGET)
+    assert any("in place" in o.description for o in ex.options)  # the in-place floor is tried
+    for o in ex.options:
+        _floors_hold(o.model, o.plan, DEFAULT_TARGET)
