@@ -311,6 +311,8 @@ def allocation_steps(model: Model, target: Target, head_bytes: int,
     # (Keyed by (subgraph, op index), which the steps name for the breakdown by op.)
     items = [((sg.index, op.index), _op_tail_items(abi, op, sg, target))
              for sg in model.subgraphs for op in sg.operators]
+    all_ops = [op for sg in model.subgraphs for op in sg.operators]
+    all_sgs = [sg for sg in model.subgraphs for _ in sg.operators]
     append = steps.append
     # Parsed builtin options, op by op.
     for key, item in items:
@@ -327,11 +329,12 @@ def allocation_steps(model: Model, target: Target, head_bytes: int,
     requests = 0
     per_request = abi.scratch_request
     end = temp.end
-    for key, item in items:
-        if end % item.temp_align == 0:
-            end += item.temp_bytes  # (from an aligned start: see _OpTail)
+    for (key, item), op, sg in zip(items, all_ops, all_sgs):
+        temps = _op_temporaries(abi, op, sg, target)
+        if end % temps.temp_align == 0:
+            end += temps.temp_bytes  # (from an aligned start: see _OpTemporaries)
         else:
-            end = _packed(end, item.temporary)
+            end = _packed(end, temps.temporary)
         append(("need", end))
         for n in item.persistent:
             append(("tail", n, ARENA_ALIGNMENT, key, "kernel data"))
@@ -370,24 +373,41 @@ def allocation_steps(model: Model, target: Target, head_bytes: int,
 
 @dataclass(frozen=True)
 class _OpTail:
-    """What one op adds to the replay: its parsed options (bytes, align) or None, its
-    OpData bytes and Init's other persistent buffers, its Prepare's persistent buffers, and the (bytes, align) of the
-    temporary structs of its input and output tensors, in order."""
+    """What one op keeps in the tail: its parsed options (bytes, align) or None, its
+    OpData bytes and Init's other persistent buffers, its Prepare's persistent buffers."""
 
     params: tuple[int, int] | None
     opdata: int
     init: tuple[int, ...]  # persistent buffers Init allocates, after the OpData
     persistent: tuple[int, ...]
+
+    @computed_once
+    def least_bytes(self) -> int:
+        """What its allocations take at the least (alignment only adds)."""
+        return ((self.params[0] if self.params is not None else 0) + self.opdata
+                + sum(self.init) + sum(self.persistent))
+
+
+@dataclass(frozen=True)
+class _OpTemporaries:
+    """The (bytes, align) of the temporary structs of an op's input and output
+    tensors in Prepare, in order. Apart from `_OpTail`: the tail's floor needs
+    only that, and the explorer asks for it on candidates it never replays."""
+
     temporary: tuple[tuple[int, int], ...]
-    # The temporary structs from a start aligned to all their alignments: they
-    # take `temp_bytes` (each aligned up from an aligned place, so the sum is
-    # the same from any start that is a multiple of `temp_align`).
+    # The structs from a start aligned to all their alignments: they take
+    # `temp_bytes` (each aligned up from an aligned place, so the sum is the
+    # same from any start that is a multiple of `temp_align`).
     temp_bytes: int = 0
     temp_align: int = 1
 
 
 def _op_tail_items(abi: Abi, op: Operator, sg: Subgraph, target: Target) -> _OpTail:
     return memoised(op, "tail", lambda: _compute_op_tail(abi, op, sg, target), target)
+
+
+def _op_temporaries(abi: Abi, op: Operator, sg: Subgraph, target: Target) -> _OpTemporaries:
+    return memoised(op, "tail_temp", lambda: _compute_temporaries(abi, op, sg), target)
 
 
 def _packed(start: int, structs: tuple[tuple[int, int], ...]) -> int:
@@ -401,13 +421,16 @@ def _packed(start: int, structs: tuple[tuple[int, int], ...]) -> int:
 def _compute_op_tail(abi: Abi, op: Operator, sg: Subgraph, target: Target) -> _OpTail:
     rule = rule_for(op)
     params = abi.params.get(rule.params) if rule.params is not None else None
-    temporary = tuple((n, a) for t in op.inputs + op.outputs if t >= 0
-                      for n, a, _ in _tensor_structs(abi, sg, t))
     return _OpTail(params=params, opdata=rule.opdata.bytes_for(target),
                    init=tuple(_persistent(rule.init, op, sg, target)),
-                   persistent=tuple(_persistent(rule.persistent, op, sg, target)),
-                   temporary=temporary, temp_bytes=_packed(0, temporary),
-                   temp_align=max((a for _, a in temporary), default=1))
+                   persistent=tuple(_persistent(rule.persistent, op, sg, target)))
+
+
+def _compute_temporaries(abi: Abi, op: Operator, sg: Subgraph) -> _OpTemporaries:
+    temporary = tuple((n, a) for t in op.inputs + op.outputs if t >= 0
+                      for n, a, _ in _tensor_structs(abi, sg, t))
+    return _OpTemporaries(temporary=temporary, temp_bytes=_packed(0, temporary),
+                          temp_align=max((a for _, a in temporary), default=1))
 
 
 def _persistent(buffers, op: Operator, sg: Subgraph, target: Target) -> list[int]:
@@ -458,11 +481,7 @@ def tail_floor(model: Model, target: Target, scratch_requests: int) -> int:
     tail += abi.scratch_handle * scratch_requests
     for sg in model.subgraphs:
         tail += abi.eval_tensor * len(sg.tensors) + abi.node_and_registration * len(sg.operators)
-        for op in sg.operators:
-            item = _op_tail_items(abi, op, sg, target)
-            if item.params is not None:
-                tail += item.params[0]
-            tail += item.opdata + sum(item.init) + sum(item.persistent)
+        tail += sum(_op_tail_items(abi, op, sg, target).least_bytes for op in sg.operators)
     main = model.main
     return tail + abi.pointer * (len(main.inputs) + len(main.outputs))
 
