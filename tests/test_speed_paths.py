@@ -166,8 +166,7 @@ def _floors_hold(model, plan, target) -> None:
     """The floors the explorer prunes by are at or below what planning gives."""
     plain = plan_model(model, offline=[], target=target)
     req = plain.requests
-    scratch = sum(1 for b in req.buffers if b.tensor is None and b.op is not None)
-    tails = tail.tail_floor(model, target, scratch)
+    tails = tail.tail_floor(model, target, req.scratch_count)
     assert tails <= plain.tail_bytes
     assert tail.required_floor(int(plain.live.max()), tails) <= plain.required_bytes
     floor = in_place_floor(model, req, plain.live)

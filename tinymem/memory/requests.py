@@ -55,6 +55,11 @@ class Requests:
     # planner slot but no room).
     planned_count: int = 0
 
+    @property
+    def scratch_count(self) -> int:
+        """The kernels' scratch buffer requests (each keeps a handle in the tail)."""
+        return sum(1 for b in self.buffers if b.tensor is None and b.op is not None)
+
 
 def build_requests(model: Model, offline: list[int] | None = None,
                    target: Target | None = None) -> Requests:

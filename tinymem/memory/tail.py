@@ -309,10 +309,8 @@ def allocation_steps(model: Model, target: Target, head_bytes: int,
     # Each op's tail items, from its rule and its tensors (kept with the op: the
     # explorer asks again for every candidate that keeps it).
     # (Keyed by (subgraph, op index), which the steps name for the breakdown by op.)
-    items = [((sg.index, op.index), _op_tail_items(abi, op, sg, target))
-             for sg in model.subgraphs for op in sg.operators]
-    all_ops = [op for sg in model.subgraphs for op in sg.operators]
-    all_sgs = [sg for sg in model.subgraphs for _ in sg.operators]
+    ops = [(sg, op) for sg in model.subgraphs for op in sg.operators]
+    items = [((sg.index, op.index), _op_tail_items(abi, op, sg, target)) for sg, op in ops]
     append = steps.append
     # Parsed builtin options, op by op.
     for key, item in items:
@@ -329,7 +327,7 @@ def allocation_steps(model: Model, target: Target, head_bytes: int,
     requests = 0
     per_request = abi.scratch_request
     end = temp.end
-    for (key, item), op, sg in zip(items, all_ops, all_sgs):
+    for (key, item), (sg, op) in zip(items, ops):
         temps = _op_temporaries(abi, op, sg, target)
         if end % temps.temp_align == 0:
             end += temps.temp_bytes  # (from an aligned start: see _OpTemporaries)

@@ -245,8 +245,7 @@ class _Evaluator:
         if goal is Objective.HEAD:
             return head
         if key not in self.tail_floor:
-            scratch = sum(1 for b in req.buffers if b.tensor is None and b.op is not None)
-            self.tail_floor[key] = tail_floor(m, self.target, scratch)
+            self.tail_floor[key] = tail_floor(m, self.target, req.scratch_count)
         return required_floor(head, self.tail_floor[key])
 
     def in_place_floor(self, key: tuple, goal: Objective) -> int:
