@@ -8,11 +8,15 @@ evaluated, and the search's wall and CPU seconds (CPU: this process and the
 workers it forked; on a shared machine wall time says more about the others).
 The last lines give the median and the worst. TINYMEM_WORKERS=2 forks workers.
 
-    python bench/explore_bench.py [MODEL.tflite ...]
+    python bench/explore_bench.py [--beam N] [--caps 0.02,0.1] [MODEL.tflite ...]
+
+--beam and --caps narrow the search (explore's `beam` and `caps`): the
+trade of time for options, model by model.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import sys
@@ -22,7 +26,7 @@ from pathlib import Path
 from _bench import model_paths
 
 import tinymem  # noqa: E402
-from tinymem.schedules.explore import explore  # noqa: E402
+from tinymem.schedules.explore import DEFAULT_BEAM, OVERHEAD_CAPS, explore  # noqa: E402
 from tinymem.targets import DEFAULT_TARGET  # noqa: E402
 
 LIMITS = (0.0, 0.10, 0.15, 0.25)
@@ -33,8 +37,17 @@ def _cpu() -> float:
     return t.user + t.system + t.children_user + t.children_system
 
 
+def _caps(text: str) -> tuple[float, ...]:
+    return tuple(float(x) for x in text.split(",") if x.strip())
+
+
 def main(argv: list[str]) -> None:
-    paths = [Path(p) for p in argv] or model_paths()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("models", nargs="*", type=Path)
+    ap.add_argument("--beam", type=int, default=DEFAULT_BEAM)
+    ap.add_argument("--caps", type=_caps, default=OVERHEAD_CAPS)
+    args = ap.parse_args(argv)
+    paths = args.models or model_paths()
     head = " | ".join(f"best ≤{int(x * 100)}%" for x in LIMITS)
     print(f"| model | baseline B | {head} | options | evaluated | wall s | CPU s |")
     print("|---|---:|" + "---|" * len(LIMITS) + "---:|---:|---:|---:|")
@@ -42,7 +55,7 @@ def main(argv: list[str]) -> None:
     for path in paths:
         model = tinymem.load_model(path)
         t0, c0 = time.perf_counter(), _cpu()
-        ex = explore(model, target=DEFAULT_TARGET)
+        ex = explore(model, target=DEFAULT_TARGET, beam=args.beam, caps=args.caps)
         wall, cpu = time.perf_counter() - t0, _cpu() - c0
         walls.append(wall)
         cpus.append(cpu)
@@ -58,7 +71,8 @@ def main(argv: list[str]) -> None:
     if walls:
         print(f"\nmedian: {statistics.median(walls):.1f} s wall, {statistics.median(cpus):.1f} s CPU; "
               f"worst: {max(walls):.1f} s wall, {max(cpus):.1f} s CPU "
-              f"({len(walls)} models, {os.environ.get('TINYMEM_WORKERS') or '1'} workers)")
+              f"({len(walls)} models, {os.environ.get('TINYMEM_WORKERS') or '1'} workers, "
+              f"beam {args.beam}, caps {','.join(f'{c:g}' for c in args.caps)})")
 
 
 if __name__ == "__main__":

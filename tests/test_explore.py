@@ -39,6 +39,13 @@ def test_the_beam_never_ends_above_the_greedy_chain():
         assert beam.best_within(limit).required_bytes <= greedy.best_within(limit).required_bytes
 
 
+def test_no_option_costs_more_macs_than_the_largest_cap():
+    model = tinymem.load_model(SAMPLES / "cnn_float32.tflite")
+    ex = explore(model, caps=(0.0, 0.05))
+    assert max(o.mac_overhead for o in ex.options) <= 0.05 + 1e-12
+    assert ex.best_within(0.05).required_bytes < ex.baseline.required_bytes
+
+
 def test_mobilenet_100_four_times_lower_within_15_percent():
     ex = explored(SAMPLES / "mobilenet_v2_100_224_int8.tflite")
     assert ex.baseline.arena_bytes == 1_505_280

@@ -100,7 +100,7 @@ def candidate_segments(model: Model, peak_op: int, arena: int) -> Iterator[tuple
             yield kind, seg
 
 
-def joined_segments(model: Model, peak_op: int, arena: int) -> Iterator[tuple[str, Segment]]:
+def joined_segments(model: Model, peak_op: int, arena: int) -> Iterator[tuple[StepKind, Segment]]:
     """(kind, segment) for tileable segments around `peak_op` that
     `candidate_segments` does not offer: cut where several tensors cross
     (a skip beside the main path), reading up to MAX_ENTRIES activations from
@@ -137,8 +137,8 @@ def joined_segments(model: Model, peak_op: int, arena: int) -> Iterator[tuple[st
             floor = max(2 * y, entries + y) + passing
             if floor >= arena:
                 continue
-            kind = "patch" if (first == 0 and seg.entry in inputs) or 0 < first == prologue \
-                else "spatial"
+            kind = StepKind.PATCH if (first == 0 and seg.entry in inputs) \
+                or 0 < first == prologue else StepKind.SPATIAL
             found.append((floor, last - first, first, kind, seg))
     # The lowest floors first, and only a few: every grid of every segment is
     # a model to build and plan, and cuts across joins are many.
