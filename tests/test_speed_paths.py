@@ -16,7 +16,7 @@ from tinymem.memory.aliases import in_place_floor
 from tinymem.memory.planner import plan_model
 from tinymem.memory.requests import BufferRequest
 from tinymem.schedules import parallel
-from tinymem.schedules.explore import explore, model_macs
+from tinymem.schedules.explore import Objective, explore, model_macs
 from tinymem.targets import DEFAULT_TARGET
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_models"
@@ -180,3 +180,28 @@ def test_pruning_floors_never_exceed_the_planned_figures(name):
     assert any("in place" in o.description for o in ex.options)  # the in-place floor is tried
     for o in ex.options:
         _floors_hold(o.model, o.plan, DEFAULT_TARGET)
+
+
+def _fronts(ex) -> tuple:
+    front = {(o.required_bytes, round(o.mac_overhead, 9)) for o in ex.options if o.pareto}
+    front_head = {(o.arena_bytes, round(o.mac_overhead, 9)) for o in ex.options if o.pareto_head}
+    best = [(ex.best_within(x).required_bytes, ex.best_within(x, Objective.HEAD).arena_bytes)
+            for x in (0.0, 0.02, 0.10, 0.25)]
+    # The recomputing schedules are shown beside the cached ones: their best too.
+    recompute = [o for o in ex.options if all(s.kind != "cached" for s in o.steps)]
+    within = [[o for o in recompute if o.mac_overhead <= x + 1e-12] for x in (0.0, 0.02, 0.10, 0.25)]
+    best_recompute = [(min(o.required_bytes for o in ok), min(o.arena_bytes for o in ok))
+                      for ok in within]
+    return front, front_head, best, best_recompute
+
+
+@pytest.mark.parametrize("name", ["cnn_float32", "resnet_skip_int8"])
+def test_layouts_skipped_by_their_floor_change_no_front(monkeypatch, name):
+    from tinymem.schedules import explore as explore_module
+
+    model = tinymem.load_model(SAMPLES / f"{name}.tflite")
+    pruned = explore(model, target=DEFAULT_TARGET)
+    monkeypatch.setattr(explore_module, "_layout_cannot_show", lambda ev, o, options: False)
+    full = explore(model, target=DEFAULT_TARGET)
+    assert len(pruned.options) < len(full.options)  # some layout search was skipped
+    assert _fronts(pruned) == _fronts(full)
