@@ -294,8 +294,13 @@ def test_atomic_write_keeps_the_old_file_when_the_writer_or_check_fails(tmp_path
 
 
 _SLOW_WRITER = r"""
-import sys, time
+import signal, sys, time
 from tinymem import fileio
+# The defaults, whatever the test run inherited (nohup and background jobs start
+# with SIGHUP and SIGINT ignored, and an ignored signal stays ignored in a write).
+signal.signal(signal.SIGINT, signal.default_int_handler)
+for s in (signal.SIGTERM, signal.SIGHUP):
+    signal.signal(s, signal.SIG_DFL)
 fileio.USE_O_TMPFILE = sys.argv[3] == "1" and fileio.USE_O_TMPFILE
 def slow(f):
     f.write(b"x" * 100_000)
