@@ -408,7 +408,8 @@ def explore(model: Model, budget: int | None = None, max_overhead: float | None 
         # (A state kept without being placed in place is placed so now, unless
         # its floor says that cannot beat its plan.)
         lay = ev.aliased(steps) if steps in ev.in_place_skipped \
-            and ev.in_place_head[steps] < plan.arena_bytes else ev.in_place.get(steps)
+            and ev.in_place_floor(steps, Objective.HEAD) < plan.arena_bytes \
+            else ev.in_place.get(steps)
         note = ""
         if lay is not None and lay.plan.arena_bytes < plan.arena_bytes or \
                 lay is not None and lay.plan is plan:  # (a state kept with its ops in place)

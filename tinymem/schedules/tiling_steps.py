@@ -65,6 +65,13 @@ def input_prologue(sg: Subgraph) -> int:
     return n
 
 
+def _tiling_kind(first: int, seg: Segment, inputs: set[int], prologue: int) -> StepKind:
+    """PATCH for a segment that starts at the model input (or right after the
+    input's element-wise prologue), SPATIAL for a deeper one."""
+    return StepKind.PATCH if (first == 0 and seg.entry in inputs) or 0 < first == prologue \
+        else StepKind.SPATIAL
+
+
 def candidate_segments(model: Model, peak_op: int, arena: int) -> Iterator[tuple[StepKind, Segment]]:
     """(kind, segment) for the tileable segments of the main subgraph that
     contain `peak_op` and could beat `arena`.
@@ -95,9 +102,7 @@ def candidate_segments(model: Model, peak_op: int, arena: int) -> Iterator[tuple
             x = sg.tensors[seg.entry]
             if 2 * y.nbytes >= arena or x.nbytes + y.nbytes >= arena:
                 continue
-            kind = StepKind.PATCH if (first == 0 and seg.entry in inputs) or 0 < first == prologue \
-                else StepKind.SPATIAL
-            yield kind, seg
+            yield _tiling_kind(first, seg, inputs, prologue), seg
 
 
 def joined_segments(model: Model, peak_op: int, arena: int) -> Iterator[tuple[StepKind, Segment]]:
@@ -137,9 +142,8 @@ def joined_segments(model: Model, peak_op: int, arena: int) -> Iterator[tuple[St
             floor = max(2 * y, entries + y) + passing
             if floor >= arena:
                 continue
-            kind = StepKind.PATCH if (first == 0 and seg.entry in inputs) \
-                or 0 < first == prologue else StepKind.SPATIAL
-            found.append((floor, last - first, first, kind, seg))
+            found.append((floor, last - first, first, _tiling_kind(first, seg, inputs, prologue),
+                          seg))
     # The lowest floors first, and only a few: every grid of every segment is
     # a model to build and plan, and cuts across joins are many.
     for *_, kind, seg in sorted(found, key=lambda f: f[:3])[:MAX_JOINED_SEGMENTS]:
