@@ -7,7 +7,7 @@ rewritten file, so their figures cannot disagree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -32,10 +32,20 @@ class ArenaPlan:
     arena_bytes: int  # the head TFLM would allocate
     live: np.ndarray  # aligned live bytes per scope
     target: Target = HOST_TARGET
-    tail: TailPlan | None = None
     # The OfflineMemoryAllocation plan tinymem chose for it (ops in place), to
     # be written with the model; None: the model's own plan, if any, or none.
     offline: list[int] | None = None
+    # The tail is planned when first asked for (`with_tail` leaves the recipe):
+    # the explorer ranks most candidates by their head alone, and a tail costs
+    # a pass over every op of the candidate.
+    _tail: TailPlan | None = field(default=None, repr=False)
+    _tail_recipe: Callable[[], TailPlan] | None = field(default=None, repr=False)
+
+    @property
+    def tail(self) -> TailPlan | None:
+        if self._tail_recipe is not None:
+            self._tail, self._tail_recipe = self._tail_recipe(), None
+        return self._tail
 
     @property
     def head_bytes(self) -> int:
@@ -142,10 +152,14 @@ def with_tail(model: Model, plan: ArenaPlan, target: Target | None,
               offline: list[int] | None = None) -> ArenaPlan:
     """`plan` (a head plan of `model`) with the target's tail and smallest arena."""
     target = target or HOST_TARGET
-    scratch_count = _per_scratch_op(plan.requests, lambda b: 1)
     plan.target = target
-    plan.tail = plan_tail(model, target, plan.arena_bytes, scratch_count,
-                          plan.requests.planned_count, offline if offline else None)
+    requests, head = plan.requests, plan.arena_bytes  # (as planned now)
+
+    def recipe() -> TailPlan:
+        return plan_tail(model, target, head, _per_scratch_op(requests, lambda b: 1),
+                         requests.planned_count, offline if offline else None)
+
+    plan._tail, plan._tail_recipe = None, recipe
     return plan
 
 

@@ -308,6 +308,8 @@ class _Evaluator:
             got = self._evaluate(lambda: key[-1].apply(cur), peak)
             if in_child:
                 got.model = None  # rebuilt by the parent: cheaper than sending it
+                if got.plan is not None:
+                    got.plan.tail  # planned here: its recipe (a closure) cannot be sent
             return got
 
         for key, got in zip(todo, parallel.fork_map(work, todo)):
