@@ -151,12 +151,19 @@ def plan_model(model: Model, offline: list[int] | None = None,
 def with_tail(model: Model, plan: ArenaPlan, target: Target | None,
               offline: list[int] | None = None) -> ArenaPlan:
     """`plan` (a head plan of `model`) with the target's tail and smallest arena."""
+    return with_tail_of(lambda: model, plan, target, offline)
+
+
+def with_tail_of(model_of: Callable[[], Model], plan: ArenaPlan, target: Target | None,
+                 offline: list[int] | None = None) -> ArenaPlan:
+    """`with_tail` for the model `model_of()` gives, asked for only when the tail is
+    (the explorer lets go of the models of candidates it may never ask again)."""
     target = target or HOST_TARGET
     plan.target = target
     requests, head = plan.requests, plan.arena_bytes  # (as planned now)
 
     def recipe() -> TailPlan:
-        return plan_tail(model, target, head, _per_scratch_op(requests, lambda b: 1),
+        return plan_tail(model_of(), target, head, _per_scratch_op(requests, lambda b: 1),
                          requests.planned_count, offline if offline else None)
 
     plan._tail, plan._tail_recipe = None, recipe

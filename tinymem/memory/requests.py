@@ -9,8 +9,9 @@ tinymem (greedy replica, better layouts, schedule evaluation) works from.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from ..graph.ir import Model, Operator, Subgraph, TensorKind, computed_once
+from ..graph.ir import Model, Operator, Subgraph, TensorKind
 from ..ops import op_scratch, rule_for
 from ..targets import Target
 
@@ -21,24 +22,33 @@ def align(n: int) -> int:
     return (n + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
 
 
-@dataclass(frozen=True)
-class BufferRequest:
+class _BufferFields(NamedTuple):
     size: int  # bytes asked for (before alignment)
     first: int  # first scope it must be intact in (inclusive)
     last: int  # last scope (inclusive)
     subgraph: int
-    tensor: int | None = None  # tensor index, or None for a scratch buffer
-    op: int | None = None  # for scratch: the operator that asked for it
-    offline_offset: int | None = None
-
-    # Cached (the request is frozen): planners read it in their inner loops.
-    @computed_once
-    def aligned(self) -> int:
-        return align(self.size)
+    tensor: int | None  # tensor index, or None for a scratch buffer
+    op: int | None  # for scratch: the operator that asked for it
+    offline_offset: int | None
+    aligned: int  # size rounded up to the arena's alignment (planners' inner loops read it)
 
 
-@dataclass(frozen=True)
-class ExecutionStep:
+class BufferRequest(_BufferFields):
+    """One buffer the arena head must hold, and when.
+
+    A tuple (a search builds millions, each kept with its candidate: a tuple
+    takes a third of the memory of a dataclass with its __dict__ and is built
+    twice as fast); `aligned` is derived from `size` when it is made."""
+
+    __slots__ = ()
+
+    def __new__(cls, size: int, first: int, last: int, subgraph: int, tensor: int | None = None,
+                op: int | None = None, offline_offset: int | None = None) -> "BufferRequest":
+        return _tuple_new(cls, (size, first, last, subgraph, tensor, op, offline_offset,
+                                align(size)))
+
+
+class ExecutionStep(NamedTuple):
     """One operator execution and the scope it runs at."""
 
     scope: int
@@ -123,6 +133,9 @@ def build_requests(model: Model, offline: list[int] | None = None,
             lg[t] = scope[0]
 
     walk(mark(model.subgraphs[0], (0,)))
+    # `mark` names itself (it recurses), so its closure is a cycle holding the
+    # model: unbroken, every model planned waits for the cyclic collector.
+    mark = None  # noqa: F841
     buffers: list[BufferRequest] = []
     flat = 0
     activation, variable = TensorKind.ACTIVATION, TensorKind.VARIABLE
@@ -149,23 +162,18 @@ def build_requests(model: Model, offline: list[int] | None = None,
                     planned_count=len(buffers))
 
 
-_new = object.__new__
+_tuple_new = tuple.__new__
 
 
 def _request(size: int, first: int, last: int, subgraph: int, tensor: int | None,
              op: int | None, offline_offset: int | None) -> BufferRequest:
-    """A BufferRequest, built without the frozen dataclass's per-field setattr
-    (a search builds millions)."""
-    b = _new(BufferRequest)
-    b.__dict__.update(size=size, first=first, last=last, subgraph=subgraph, tensor=tensor,
-                      op=op, offline_offset=offline_offset)
-    return b
+    """A BufferRequest, built without the keyword handling of its constructor."""
+    return _tuple_new(BufferRequest, (size, first, last, subgraph, tensor, op, offline_offset,
+                                      (size + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT))
 
 
 def _step(scope: int, subgraph: int, op: int) -> ExecutionStep:
-    s = _new(ExecutionStep)
-    s.__dict__.update(scope=scope, subgraph=subgraph, op=op)
-    return s
+    return _tuple_new(ExecutionStep, (scope, subgraph, op))
 
 
 def walk(root) -> None:

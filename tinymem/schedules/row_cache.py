@@ -785,7 +785,11 @@ def cache_segment(model: Model, seg: Segment, exit_cuts: tuple[int, ...] | None,
     ed = GraphEditor(model, seg.subgraph)
     for op in sg.operators[: seg.first]:
         ed.keep(op)
-    parts = _Strips(ed, sg, seg, plan, windows, tag, group).run()
+    strips = _Strips(ed, sg, seg, plan, windows, tag, group)
+    parts = strips.run()
+    # Lanes name their parent: without the cycle broken, the editor and every
+    # op and tensor it made wait for the cyclic collector.
+    strips.lanes.clear()
     _join_rows(ed, sg, parts, seg.exit, tag, seg.last)
     for op in sg.operators[seg.last + 1:]:
         ed.keep(op)
