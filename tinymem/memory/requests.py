@@ -169,7 +169,7 @@ def _request(size: int, first: int, last: int, subgraph: int, tensor: int | None
              op: int | None, offline_offset: int | None) -> BufferRequest:
     """A BufferRequest, built without the keyword handling of its constructor."""
     return _tuple_new(BufferRequest, (size, first, last, subgraph, tensor, op, offline_offset,
-                                      (size + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT))
+                                      align(size)))
 
 
 def _step(scope: int, subgraph: int, op: int) -> ExecutionStep:

@@ -24,7 +24,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Callable, Iterable
+from typing import Callable, Iterable, NamedTuple
 
 import numpy as np
 
@@ -203,9 +203,7 @@ class _Evaluator:
         # Candidates whose new ops the target's kernels cannot run: key -> why.
         self.unsupported: dict[tuple, str] = {}
         self.base_macs = model_macs(base)
-        # key -> (live-set bound, MACs, main-subgraph ops, recipe, requests);
-        # None: dropped or unsupported.
-        self.cache: dict[tuple, tuple[int, int, int, Callable[[], Model], Requests] | None] = {}
+        self.cache: dict[tuple, _Candidate | None] = {}  # None: dropped or unsupported
         self._held: OrderedDict[tuple, Model] = OrderedDict()
         self._held_ops = 0
         self.kept: dict[tuple, Model] = {}  # the states a beam kept: the search holds them anyway
@@ -234,7 +232,8 @@ class _Evaluator:
             # A child measured it: the model is rebuilt here from its recipe
             # (building is deterministic), the figures are the child's.
             m = got.model if got.model is not None else build()
-            self.cache[key] = (got.bound, got.macs, len(m.main.operators), build, got.requests)
+            self.cache[key] = _Candidate(got.bound, got.macs, len(m.main.operators), build,
+                                         got.requests)
             self._hold(key, m)
             self.live[key] = got.live
             if got.plan is not None:
@@ -244,7 +243,7 @@ class _Evaluator:
             if self.progress:
                 self.progress(self.count, 0)
         got = self.cache[key]
-        return None if got is None else got[:3]
+        return None if got is None else (got.bound, got.macs, got.ops)
 
     def model(self, key: tuple) -> Model:
         """A measured candidate's model."""
@@ -255,7 +254,7 @@ class _Evaluator:
         if m is not None:
             self._held.move_to_end(key)
             return m
-        m = self.cache[key][3]()
+        m = self.cache[key].build()
         self.rebuilt += 1
         self._hold(key, m)
         return m
@@ -277,7 +276,7 @@ class _Evaluator:
 
     def plan(self, key: tuple) -> ArenaPlan:
         if key not in self.plans:
-            req = self.cache[key][4]
+            req = self.cache[key].requests
             self.plans[key] = self._plan(lambda: self.model(key), req, self.live[key])
         return self.plans[key]
 
@@ -285,21 +284,20 @@ class _Evaluator:
         """A lower bound of a measured candidate's `goal` figure, before planning it,
         from a lower bound of its head (default: the live-set bound): for the
         arena to set, that plus the least its tail can take."""
-        bound = self.cache[key][0]
+        bound = self.cache[key].bound
         head = bound if head_floor is None else head_floor
         if goal is Objective.HEAD:
             return head
         if key not in self.tail_floor:
             self.tail_floor[key] = tail_floor(self.model(key), self.target,
-                                              self.cache[key][4].scratch_count)
+                                              self.cache[key].requests.scratch_count)
         return required_floor(head, self.tail_floor[key])
 
     def in_place_floor(self, key: tuple, goal: Objective) -> int:
         """A lower bound of the `goal` figure of the candidate with its ops in place."""
         if key not in self.in_place_head:
-            self.in_place_head[key] = in_place_floor(self.model(key), self.cache[key][4],
-                                                     self.live[key],
-                                                     self.overwrite_inputs)
+            self.in_place_head[key] = in_place_floor(self.model(key), self.cache[key].requests,
+                                                     self.live[key], self.overwrite_inputs)
         return self.floor(key, goal, self.in_place_head[key])
 
     def aliased(self, key: tuple) -> Layout | None:
@@ -359,6 +357,16 @@ class _Evaluator:
 
         for key, got in zip(todo, parallel.fork_map(work, todo)):
             self.ready[key] = got
+
+
+class _Candidate(NamedTuple):
+    """What the evaluator keeps of a measured candidate for the whole search."""
+
+    bound: int  # the live-set bound
+    macs: int
+    ops: int  # main-subgraph ops (a tie-breaker of the ranking)
+    build: Callable[[], Model]  # its recipe: the model, rebuilt when let go
+    requests: Requests
 
 
 @dataclass

@@ -518,6 +518,10 @@ class _Strips:
             self._flush(k)
             if seg.exit in self.new:
                 parts.append(self.new[seg.exit][0])
+        # Run once: its lanes name it as their parent, and without the cycle
+        # broken the editor and every op and tensor it made wait for the
+        # cyclic collector.
+        self.lanes.clear()
         return parts
 
     def _run_group(self, group: ColumnGroup, k: int) -> None:
@@ -785,11 +789,7 @@ def cache_segment(model: Model, seg: Segment, exit_cuts: tuple[int, ...] | None,
     ed = GraphEditor(model, seg.subgraph)
     for op in sg.operators[: seg.first]:
         ed.keep(op)
-    strips = _Strips(ed, sg, seg, plan, windows, tag, group)
-    parts = strips.run()
-    # Lanes name their parent: without the cycle broken, the editor and every
-    # op and tensor it made wait for the cyclic collector.
-    strips.lanes.clear()
+    parts = _Strips(ed, sg, seg, plan, windows, tag, group).run()
     _join_rows(ed, sg, parts, seg.exit, tag, seg.last)
     for op in sg.operators[seg.last + 1:]:
         ed.keep(op)
