@@ -267,3 +267,79 @@ def test_cached_strips_in_column_lanes_leave_no_cycle():
         assert gc.collect() == 0
     finally:
         gc.enable()
+
+
+# --------------------------------------------------------------------------- shared rule answers
+
+
+def _conv_copy(model, **tensor_changes):
+    """The model's first CONV_2D again, reading and writing new tensors like its own
+    (changed by `tensor_changes`), in a subgraph that holds both: (op, copy, subgraph)."""
+    from tinymem.schedules.edit import GraphEditor, clone
+
+    sg = model.main
+    conv = next(op for op in sg.operators if op.opcode == "CONV_2D")
+    ed = GraphEditor(model, 0)
+    src, out = (sg.tensors[conv.inputs[0]], sg.tensors[conv.outputs[0]])
+    like = clone(src, **tensor_changes)
+    new_in = ed.new_tensor(like, like.shape, "in")
+    new_out = ed.new_tensor(out, out.shape, "out")
+    ed.copy_op(conv, (new_in,) + conv.inputs[1:], (new_out,), "tile")
+    return conv, ed.ops[-1], clone(sg, tensors=ed.tensors)
+
+
+def _answers(op):
+    from tinymem.ops.memo import _SLOT
+
+    return op.__dict__[_SLOT][1]
+
+
+def test_ops_of_one_content_share_their_answers_during_a_search():
+    from tinymem.ops import op_scratch
+    from tinymem.ops.memo import shared_answers
+
+    model = tinymem.load_model(SAMPLES / "resnet_skip_int8.tflite")
+    with shared_answers():
+        conv, copy, sg = _conv_copy(model)
+        op_scratch(conv, sg, DEFAULT_TARGET)
+        op_scratch(copy, sg, DEFAULT_TARGET)
+        assert _answers(copy) is _answers(conv)
+
+
+def test_ops_share_no_answers_outside_a_search():
+    from tinymem.ops import op_scratch
+
+    conv, copy, sg = _conv_copy(tinymem.load_model(SAMPLES / "resnet_skip_int8.tflite"))
+    op_scratch(conv, sg, DEFAULT_TARGET)
+    op_scratch(copy, sg, DEFAULT_TARGET)
+    assert _answers(copy) is not _answers(conv)
+
+
+@pytest.mark.parametrize("change", ["shape", "dtype", "quantization"])
+def test_ops_whose_tensors_differ_share_no_answers(change):
+    from tinymem.graph.ir import Quantization
+    from tinymem.ops import op_scratch
+    from tinymem.ops.memo import shared_answers
+
+    model = tinymem.load_model(SAMPLES / "resnet_skip_int8.tflite")
+    src = model.main.tensors[next(op for op in model.main.operators
+                                  if op.opcode == "CONV_2D").inputs[0]]
+    changes = {"shape": {"shape": src.shape[:1] + (src.shape[1] + 1,) + src.shape[2:]},
+               "dtype": {"dtype": "int16"},
+               "quantization": {"quantization": Quantization(scale=(0.5,), zero_point=(3,))}}
+    with shared_answers():
+        conv, copy, sg = _conv_copy(model, **changes[change])
+        op_scratch(conv, sg, DEFAULT_TARGET)
+        op_scratch(copy, sg, DEFAULT_TARGET)
+        assert _answers(copy) is not _answers(conv)
+
+
+@pytest.mark.parametrize("name", ["cnn_float32", "resnet_skip_int8"])
+def test_a_search_with_shared_answers_finds_what_one_without_finds(monkeypatch, name):
+    from tinymem.ops import memo
+
+    model = tinymem.load_model(SAMPLES / f"{name}.tflite")
+    shared = _figures(explore(model, target=DEFAULT_TARGET))
+    monkeypatch.setattr(memo._SharedAnswers, "answers", lambda self, op, sg: {})
+    assert _figures(explore(tinymem.load_model(SAMPLES / f"{name}.tflite"),
+                            target=DEFAULT_TARGET)) == shared

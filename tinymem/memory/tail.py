@@ -401,11 +401,11 @@ class _OpTemporaries:
 
 
 def _op_tail_items(abi: Abi, op: Operator, sg: Subgraph, target: Target) -> _OpTail:
-    return memoised(op, "tail", lambda: _compute_op_tail(abi, op, sg, target), target)
+    return memoised(op, "tail", lambda: _compute_op_tail(abi, op, sg, target), target, sg)
 
 
 def _op_temporaries(abi: Abi, op: Operator, sg: Subgraph, target: Target) -> _OpTemporaries:
-    return memoised(op, "tail_temp", lambda: _compute_temporaries(abi, op, sg), target)
+    return memoised(op, "tail_temp", lambda: _compute_temporaries(abi, op, sg), target, sg)
 
 
 def _packed(start: int, structs: tuple[tuple[int, int], ...]) -> int:

@@ -37,7 +37,7 @@ def is_known(op: Operator) -> bool:
 def op_macs(op: Operator, sg: Subgraph) -> int | None:
     """An op's multiply-accumulates, None when unknown (an unknown op, or shapes
     its rule cannot read)."""
-    return memoised(op, "macs", lambda: _macs(op, sg))
+    return memoised(op, "macs", lambda: _macs(op, sg), None, sg)
 
 
 def _macs(op: Operator, sg: Subgraph) -> int | None:
@@ -49,7 +49,7 @@ def _macs(op: Operator, sg: Subgraph) -> int | None:
 
 def op_scratch(op: Operator, sg: Subgraph, target) -> list[int]:
     """Bytes of each scratch buffer the target's kernel requests for the op."""
-    return memoised(op, "scratch", lambda: rule_for(op).scratch(op, sg, target), target)
+    return memoised(op, "scratch", lambda: rule_for(op).scratch(op, sg, target), target, sg)
 
 
 def total_macs(ops: Iterable[Operator], sg: Subgraph) -> int:

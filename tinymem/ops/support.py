@@ -68,7 +68,7 @@ class Support:
 def op_problem(op: Operator, sg: Subgraph, target: Target) -> str | None:
     """Why `target`'s TFLM build cannot run this op, or None when it can."""
     # Only "it runs" is kept: a reason names tensor indices, which a copy renumbers.
-    if memoised(op, "runs", lambda: _problem(op, sg, target) is None, target):
+    if memoised(op, "runs", lambda: _problem(op, sg, target) is None, target, sg):
         return None
     return _problem(op, sg, target)
 

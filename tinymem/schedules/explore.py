@@ -50,6 +50,7 @@ from .row_cache import cached_steps
 from .scratch_free import scratch_free_steps
 from . import parallel
 from .collector import fewer_collections
+from ..ops.memo import shared_answers
 
 OVERHEAD_CAPS = (0.0, 0.02, 0.05, 0.10, 0.15, 0.25, 0.5)
 MAX_CHAIN = 5
@@ -384,6 +385,7 @@ class _Measured:
 
 
 @fewer_collections()
+@shared_answers()
 def explore(model: Model, budget: int | None = None, max_overhead: float | None = None,
             progress: Callable[[int, int], None] | None = None,
             sources: list[StepSource] | None = None,
