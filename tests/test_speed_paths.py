@@ -343,3 +343,38 @@ def test_a_search_with_shared_answers_finds_what_one_without_finds(monkeypatch, 
     monkeypatch.setattr(memo._SharedAnswers, "answers", lambda self, op, sg: {})
     assert _figures(explore(tinymem.load_model(SAMPLES / f"{name}.tflite"),
                             target=DEFAULT_TARGET)) == shared
+
+
+# --------------------------------------------------------------------------- renumbered copies
+
+
+def _ops_as_written(model):
+    return [(op.index, op.opcode, op.inputs, op.outputs, op.intermediates, op.options)
+            for op in model.main.operators]
+
+
+def test_grids_of_one_segment_renumber_the_ops_after_it_as_a_lone_rewrite_does():
+    from tinymem.schedules import edit
+    from tinymem.schedules.row_cache import cached_steps
+    from tinymem.schedules.tiling_steps import spatial_steps
+
+    model = tinymem.load_model(SAMPLES / "mobilenet_v2_035_144_int8.tflite")
+    plan = plan_model(model, target=DEFAULT_TARGET)
+    peak = plan.main_op_at(plan.peak_step())
+    steps = [*spatial_steps(model, peak, plan.arena_bytes, DEFAULT_TARGET),
+             *cached_steps(model, peak, plan.arena_bytes, DEFAULT_TARGET)]
+    assert len({s.segment for s in steps}) > 1
+    edit.forget_renumbered()
+    together = [_ops_as_written(s.apply(model)) for s in steps]  # each after the one before
+    alone = []
+    for s in steps:
+        edit.forget_renumbered()
+        alone.append(_ops_as_written(s.apply(model)))
+    assert together == alone
+
+
+def test_a_search_keeps_no_renumbered_copies_when_it_ends():
+    from tinymem.schedules import edit
+
+    explore(tinymem.load_model(SAMPLES / "cnn_float32.tflite"), target=DEFAULT_TARGET)
+    assert edit._last_renumbered is None

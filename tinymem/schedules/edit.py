@@ -33,6 +33,27 @@ def _below(op: Operator, n: int) -> bool:
             and (not op.intermediates or max(op.intermediates) < n))
 
 
+# The renumbered copies of one source subgraph's ops, from the last rewrite of it:
+# (its tensor list, the tensors it dropped, id(op) -> (op, copy)). One entry only,
+# so it holds one model's ops at most; the ops are held, so their ids stay theirs.
+_last_renumbered: tuple[list, tuple[int, ...], dict[int, tuple]] | None = None
+
+
+def _renumbered_for(sg: Subgraph, dropped: tuple[int, ...]) -> dict[int, tuple]:
+    global _last_renumbered
+    last = _last_renumbered
+    if last is not None and last[0] is sg.tensors and last[1] == dropped:
+        return last[2]
+    _last_renumbered = (sg.tensors, dropped, {})
+    return _last_renumbered[2]
+
+
+def forget_renumbered() -> None:
+    """Let go of the kept renumbered copies (a search calls this when it ends)."""
+    global _last_renumbered
+    _last_renumbered = None
+
+
 class GraphEditor:
     """Collects the ops of a rewritten subgraph in execution order.
 
@@ -121,17 +142,26 @@ class GraphEditor:
         remap = [-1] * (len(self.tensors) + 1)
         tensors: list[Tensor] = []
         moved = len(self.tensors)  # tensors from this index on are renumbered
+        n_old = len(self.sg.tensors)
+        dropped: list[int] = []  # the source's tensors no op uses any more
         for t in self.tensors:
             if t.index in used or t.kind != TensorKind.ACTIVATION:
                 remap[t.index] = len(tensors)
                 tensors.append(t if t.index == len(tensors) else clone(t, index=len(tensors)))
-            elif moved == len(self.tensors):
-                moved = t.index
+            else:
+                if moved == len(self.tensors):
+                    moved = t.index
+                if t.index < n_old:
+                    dropped.append(t.index)
         at = remap.__getitem__
 
         def m(idx):
             return tuple(map(at, idx))
 
+        # The source's own ops are renumbered alike by every rewrite that drops the
+        # same tensors of it (the grids of one segment, tried one after another):
+        # their renumbered copies are kept from the last such rewrite and shared.
+        renumbered = _renumbered_for(self.sg, tuple(dropped))
         ops = []
         own = self._own
         for i, op in enumerate(self.ops):
@@ -141,6 +171,11 @@ class GraphEditor:
                 if op.intermediates:
                     d["intermediates"] = m(op.intermediates)
                 ops.append(op)
+                continue
+            got = renumbered.get(id(op))
+            if got is not None and got[0] is op:
+                new = got[1]
+                ops.append(new if new.index == i else clone(new, index=i))
             elif _below(op, moved):
                 # Its tensors stay: shared when its index does too, else a copy
                 # naming the same tuples (so the rules' answers it holds still hold).
@@ -149,6 +184,7 @@ class GraphEditor:
                 new = clone(op, index=i, inputs=m(op.inputs), outputs=m(op.outputs),
                             intermediates=m(op.intermediates))
                 carry(op, new)  # the same tensors, renumbered: the rules' answers hold
+                renumbered[id(op)] = (op, new)
                 ops.append(new)
         self._own = set()  # a second finish() must not renumber shared ops again
         sg = Subgraph(index=self.sg.index, name=self.sg.name, tensors=tensors,

@@ -41,6 +41,7 @@ from ..ops import total_macs
 from ..ops.support import check_ops, check_support
 from ..targets import Target
 from .diagnose import Diagnosis, LowerHead, diagnose
+from .edit import forget_renumbered
 from .fold_pad import fold_pads
 from .reorder import reorder
 from .fdt import fdt_steps
@@ -274,6 +275,7 @@ class _Evaluator:
         for store in (self.cache, self.plans, self._held, self.kept, self.live, self.in_place,
                       self.ready):
             store.clear()
+        forget_renumbered()
 
     def plan(self, key: tuple) -> ArenaPlan:
         if key not in self.plans:
