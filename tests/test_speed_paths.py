@@ -378,3 +378,14 @@ def test_a_search_keeps_no_renumbered_copies_when_it_ends():
 
     explore(tinymem.load_model(SAMPLES / "cnn_float32.tflite"), target=DEFAULT_TARGET)
     assert edit._last_renumbered is None
+
+
+def test_a_nested_search_shares_no_answers_with_the_outer_one():
+    from tinymem.ops import memo
+
+    with memo.shared_answers():
+        outer = memo._shared
+        with memo.shared_answers():
+            assert memo._shared is not outer  # file constants name one model's buffers
+        assert memo._shared is outer
+    assert memo._shared is None

@@ -111,8 +111,9 @@ class _SharedAnswers:
         try:
             key = self._key(op, sg)
             got = self.table.get(key)
-        except (TypeError, _Unshared):  # an option value that cannot be hashed, or
-            return {}  # a large created constant (holding every one would cost memory)
+        except (TypeError, _Unshared):
+            # An option value that cannot be hashed, or a large created constant.
+            return {}
         if got is None:
             got = self.table[key] = {}
         return got
@@ -128,8 +129,8 @@ class _SharedAnswers:
                 tuple([None if t < 0 else of(tensors[t]) for t in names]), same)
 
     def _tensor_key(self, x) -> tuple:
-        # Kept on the tensor: tensors never change (a renumbered copy keeps it,
-        # rightly: the index is not part of it).
+        # Kept on the tensor, as its computed sizes are: tensors never change and
+        # are copied only to renumber them (the index is not part of the key).
         key = x.__dict__.get(_TENSOR_SLOT)
         if key is not None and key[0] == self.number:
             return key[1]
@@ -163,13 +164,11 @@ _shared: _SharedAnswers | None = None
 @contextmanager
 def shared_answers():
     """Ops of the same content share their rules' answers while this runs (a
-    search; the table is dropped at the end). Nested uses share the outer table."""
+    search; the table is dropped at the end). A nested use gets a table of its
+    own: file constants are keyed by buffer, which names data in one model only."""
     global _shared
-    if _shared is not None:
-        yield
-        return
-    _shared = _SharedAnswers()
+    outer, _shared = _shared, _SharedAnswers()
     try:
         yield
     finally:
-        _shared = None
+        _shared = outer
