@@ -364,12 +364,12 @@ def test_grids_of_one_segment_renumber_the_ops_after_it_as_a_lone_rewrite_does()
     steps = [*spatial_steps(model, peak, plan.arena_bytes, DEFAULT_TARGET),
              *cached_steps(model, peak, plan.arena_bytes, DEFAULT_TARGET)]
     assert len({s.segment for s in steps}) > 1
-    edit.forget_renumbered()
-    together = [_ops_as_written(s.apply(model)) for s in steps]  # each after the one before
+    with edit.shared_renumbering():  # as in a search: each after the one before
+        together = [_ops_as_written(s.apply(model)) for s in steps]
     alone = []
     for s in steps:
-        edit.forget_renumbered()
-        alone.append(_ops_as_written(s.apply(model)))
+        with edit.shared_renumbering():
+            alone.append(_ops_as_written(s.apply(model)))
     assert together == alone
 
 
@@ -377,7 +377,7 @@ def test_a_search_keeps_no_renumbered_copies_when_it_ends():
     from tinymem.schedules import edit
 
     explore(tinymem.load_model(SAMPLES / "cnn_float32.tflite"), target=DEFAULT_TARGET)
-    assert edit._last_renumbered is None
+    assert edit._renumbering is None
 
 
 def test_a_nested_search_shares_no_answers_with_the_outer_one():
@@ -389,3 +389,12 @@ def test_a_nested_search_shares_no_answers_with_the_outer_one():
             assert memo._shared is not outer  # file constants name one model's buffers
         assert memo._shared is outer
     assert memo._shared is None
+
+
+def test_renumbered_copies_are_let_go_when_a_search_fails():
+    from tinymem.schedules import edit
+
+    with pytest.raises(RuntimeError):
+        with edit.shared_renumbering():
+            raise RuntimeError("the search failed")
+    assert edit._renumbering is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -33,25 +34,34 @@ def _below(op: Operator, n: int) -> bool:
             and (not op.intermediates or max(op.intermediates) < n))
 
 
-# The renumbered copies of one source subgraph's ops, from the last rewrite of it:
-# (its tensor list, the tensors it dropped, id(op) -> (op, copy)). One entry only,
-# so it holds one model's ops at most; the ops are held, so their ids stay theirs.
-_last_renumbered: tuple[list, tuple[int, ...], dict[int, tuple]] | None = None
+# Inside `shared_renumbering()` (a search): the renumbered copies of one source
+# subgraph's ops from the last rewrite of it, as [(its tensor list, the tensors it
+# dropped, id(op) -> (op, copy))]. One entry only, so it holds one model's ops at
+# most; the ops are held, so their ids stay theirs. None: nothing is kept.
+_renumbering: list | None = None
+
+
+@contextmanager
+def shared_renumbering():
+    """The grids of one segment share the renumbered copies of the ops after it
+    while this runs (a search; they are let go at the end, as on an error)."""
+    global _renumbering
+    outer, _renumbering = _renumbering, [None]
+    try:
+        yield
+    finally:
+        _renumbering = outer
 
 
 def _renumbered_for(sg: Subgraph, dropped: tuple[int, ...]) -> dict[int, tuple]:
-    global _last_renumbered
-    last = _last_renumbered
+    scope = _renumbering
+    if scope is None:
+        return {}  # outside a search: each rewrite renumbers afresh
+    last = scope[0]
     if last is not None and last[0] is sg.tensors and last[1] == dropped:
         return last[2]
-    _last_renumbered = (sg.tensors, dropped, {})
-    return _last_renumbered[2]
-
-
-def forget_renumbered() -> None:
-    """Let go of the kept renumbered copies (a search calls this when it ends)."""
-    global _last_renumbered
-    _last_renumbered = None
+    scope[0] = (sg.tensors, dropped, {})
+    return scope[0][2]
 
 
 class GraphEditor:

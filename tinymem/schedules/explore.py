@@ -41,7 +41,7 @@ from ..ops import total_macs
 from ..ops.support import check_ops, check_support
 from ..targets import Target
 from .diagnose import Diagnosis, LowerHead, diagnose
-from .edit import forget_renumbered
+from .edit import shared_renumbering
 from .fold_pad import fold_pads
 from .reorder import reorder
 from .fdt import fdt_steps
@@ -275,7 +275,6 @@ class _Evaluator:
         for store in (self.cache, self.plans, self._held, self.kept, self.live, self.in_place,
                       self.ready):
             store.clear()
-        forget_renumbered()
 
     def plan(self, key: tuple) -> ArenaPlan:
         if key not in self.plans:
@@ -388,6 +387,7 @@ class _Measured:
 
 @fewer_collections()
 @shared_answers()
+@shared_renumbering()
 def explore(model: Model, budget: int | None = None, max_overhead: float | None = None,
             progress: Callable[[int, int], None] | None = None,
             sources: list[StepSource] | None = None,
