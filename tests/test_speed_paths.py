@@ -84,7 +84,7 @@ def test_time_overlaps_lists_every_pair_alive_together():
         if got is None:  # too dense for lists: the pairs exceed the limit
             assert sum(map(len, want)) > greedy._SPARSE_MAX_PAIRS_PER_BUFFER * len(bufs)
         else:
-            assert got == want
+            assert [got.of(i) for i in range(len(bufs))] == want
 
 
 def test_tail_breakdown_is_the_replay_at_a_large_arena():
@@ -398,3 +398,48 @@ def test_renumbered_copies_are_let_go_when_a_search_fails():
         with edit.shared_renumbering():
             raise RuntimeError("the search failed")
     assert edit._renumbering is None
+
+
+def test_the_collector_is_off_during_a_search_and_as_it_was_after():
+    from tinymem.schedules.collector import fewer_collections
+
+    inside = []
+    with fewer_collections():
+        inside.append(gc.isenabled())
+    assert inside == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        with fewer_collections():
+            pass
+        assert not gc.isenabled()  # a caller's own choice is kept
+    finally:
+        gc.enable()
+
+
+# --------------------------------------------------------------------------- rewrites measured by their changes
+
+
+@pytest.mark.parametrize("name", ["cnn_float32", "resnet_skip_int8", "mobilenet_v2_035_144_int8"])
+def test_a_rewrite_names_every_op_it_made_and_every_op_it_left_out(name):
+    from tinymem.ops import total_macs
+    from tinymem.schedules.explore import STEP_SOURCES, _peak_op
+
+    model = tinymem.load_model(SAMPLES / f"{name}.tflite")
+    plan = plan_model(model, target=DEFAULT_TARGET)
+    steps = [s for src in STEP_SOURCES
+             for s in src(model, _peak_op(plan), plan.arena_bytes, DEFAULT_TARGET)]
+    assert len({s.kind for s in steps}) >= 2
+    for step in steps:
+        child = step.apply(model)
+        rw = child.main.rewrite
+        assert rw is not None and rw.source == id(model.main)
+        made = {id(op) for op in rw.created}
+        # The source has no tags: every op the child names a tag on, or whose options
+        # differ from its source op's, was made by the rewrite.
+        for op in child.main.operators:
+            src = model.main.operators[op.origin] if op.origin is not None else None
+            same = (op.tag is None and src is not None and op.opcode == src.opcode
+                    and op.options == src.options)
+            assert same or id(op) in made, (step.label, op.index)
+        assert model_macs(child) == (model_macs(model) - total_macs(rw.dropped, model.main)
+                                     + total_macs(rw.created, child.main)), step.label

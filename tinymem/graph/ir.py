@@ -86,7 +86,9 @@ class Tensor:
     # rules that need operands such as paddings or axes. Not written back.
     value: np.ndarray | None = field(default=None, repr=False, compare=False)
 
-    @property
+    # Cached: tensors are never changed in place (schedules make new ones), and a
+    # search asks every tensor of every candidate (6.5M times on a MobileNetV2).
+    @computed_once
     def kind(self) -> TensorKind:
         if self.has_data:
             return TensorKind.CONSTANT
@@ -139,6 +141,17 @@ class Operator:
         return tuple(i for i in self.inputs if i >= 0)
 
 
+@dataclass(frozen=True)
+class Rewrite:
+    """What the rewrite that made a subgraph changed in the one it rewrote: a
+    search measures a candidate's MACs and support from these alone (every
+    other op is the source's, at most renumbered)."""
+
+    source: int  # id() of the subgraph rewritten (alive while the new one is measured)
+    created: tuple["Operator", ...]  # the ops the rewrite made, as they are in the new subgraph
+    dropped: tuple["Operator", ...]  # the source's ops it left out
+
+
 @dataclass
 class Subgraph:
     index: int
@@ -147,6 +160,8 @@ class Subgraph:
     operators: list[Operator]
     inputs: tuple[int, ...]
     outputs: tuple[int, ...]
+    # Set by a schedule's rewrite (GraphEditor.finish); None when read from a file.
+    rewrite: Rewrite | None = field(default=None, repr=False, compare=False)
 
     def producers(self) -> dict[int, int]:
         """Tensor index -> index of the operator that writes it."""

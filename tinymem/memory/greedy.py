@@ -8,6 +8,8 @@ their offsets and are placed before everything else.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .requests import BufferRequest
@@ -44,82 +46,67 @@ def place_in_order(buffers: list[BufferRequest], order: list[int],
     if overlaps is None:
         offsets = _place_dense(buffers, order)
         return None if below is not None and arena_size(buffers, offsets) >= below else offsets
-    n = len(buffers)
-    offsets = [-1] * n
-    sizes = [b.aligned for b in buffers]
-    for i, b in enumerate(buffers):
-        if b.offline_offset is not None:
-            offsets[i] = b.offline_offset
+    from . import first_fit  # (loads numba: only once something is placed)
+
+    offsets = overlaps.fixed.copy()
+    order_arr = np.asarray(order, dtype=np.int64)
+    start = 0
     if placed is not None:
-        before, k = placed
-        for i in order[:k]:
-            offsets[i] = before[i]
-        order = order[k:]
+        before, start = placed
+        head = order_arr[:start]
+        offsets[head] = np.asarray(before, dtype=np.int64)[head]
     limit = below if below is not None else -1
-    for i in order:
-        if offsets[i] != -1:
-            continue
-        # The placed buffers alive with i, in TFLM's list order (offset, request
-        # index); i goes below the first one with room under it, else above all.
-        # (The lists are in index order and the sort is stable: ties stay by index.)
-        near = [j for j in overlaps[i] if offsets[j] != -1]
-        near.sort(key=offsets.__getitem__)
-        size = sizes[i]
-        cand = 0
-        for j in near:
-            off = offsets[j]
-            if off - cand >= size:
-                break
-            end = off + sizes[j]
-            if end > cand:
-                cand = end
-        offsets[i] = cand
-        if cand + size >= limit >= 0:
-            return None
-    if below is not None and arena_size(buffers, offsets) >= below:
+    if not first_fit.place(order_arr, start, overlaps.sizes, offsets, overlaps.indptr,
+                           overlaps.indices, limit):
+        return None
+    out = offsets.tolist()
+    if below is not None and arena_size(buffers, out) >= below:
         return None  # an offline buffer reaches it
-    return offsets
+    return out
 
 
 # Above this many buffers, or this many overlapping pairs per buffer, the
 # vectorised scan of every placed buffer beats walking neighbour lists (2,000
 # random buffers: 59 pairs each, lists 19 ms and the scan 32; 145 pairs, 45 and
-# 34; a tiled MobileNetV2's 1,928 buffers at 48.5 pairs, 11 ms and 25).
+# 34; a tiled MobileNetV2's 1,928 buffers at 48.5 pairs, 11 ms and 25; the
+# compiled walk is faster still, but its lists take memory by the pair).
 _SPARSE_MAX_BUFFERS = 3000
 _SPARSE_MAX_PAIRS_PER_BUFFER = 96
 
 
-def time_overlaps(buffers: list[BufferRequest]) -> list[list[int]] | None:
-    """For each buffer, the others alive at some common scope (in index order);
-    None when the buffers are too many or overlap too densely for lists to pay."""
+class Overlaps(NamedTuple):
+    """Each buffer's time-overlapping ones, as compressed rows (buffer i's are
+    indices[indptr[i]:indptr[i + 1]], in no particular order), with what every
+    placement of these buffers starts from."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    sizes: np.ndarray  # aligned sizes
+    fixed: np.ndarray  # offline offsets, -1 for buffers the greedy rule places
+
+    def of(self, i: int) -> list[int]:
+        """Buffer i's overlapping ones, in index order."""
+        return sorted(self.indices[self.indptr[i]:self.indptr[i + 1]].tolist())
+
+
+def time_overlaps(buffers: list[BufferRequest]) -> Overlaps | None:
+    """For each buffer, the others alive at some common scope; None when the
+    buffers are too many or overlap too densely for lists to pay."""
     n = len(buffers)
-    if n == 0 or n > _SPARSE_MAX_BUFFERS:
-        return None if n else []
+    if n > _SPARSE_MAX_BUFFERS:
+        return None
+    from . import first_fit  # (loads numba: only once something is placed)
+
     first = np.fromiter((b.first for b in buffers), dtype=np.int64, count=n)
     last = np.fromiter((b.last for b in buffers), dtype=np.int64, count=n)
-    # Each overlapping pair once, from the one that starts first (in a stable
-    # order by start): the later one starts at or before the earlier one's end
-    # (found by bisection, so no n-by-n matrix) and ends at or after its start.
-    by_first = np.argsort(first, kind="stable")
-    starts = first[by_first]
-    pos = np.arange(n)
-    upto = np.searchsorted(starts, last[by_first], side="right")
-    counts = np.maximum(upto - pos - 1, 0)
-    total = int(counts.sum())
-    block = np.repeat(np.cumsum(counts) - counts, counts)
-    later = np.arange(total) - block + np.repeat(pos + 1, counts)
-    a = by_first[np.repeat(pos, counts)]
-    b = by_first[later]
-    keep = last[b] >= first[a]
-    a, b = a[keep], b[keep]
-    if 2 * a.size > _SPARSE_MAX_PAIRS_PER_BUFFER * n:
+    limit = _SPARSE_MAX_PAIRS_PER_BUFFER * n // 2
+    indptr, indices = first_fit.overlap_rows(first, last, limit)
+    if indptr.size == 0:
         return None
-    # Both directions, sorted by (buffer, other): each list in index order.
-    pairs = np.sort(np.concatenate((a * n + b, b * n + a)))
-    rows, cols = pairs // n, pairs % n
-    bounds = np.searchsorted(rows, np.arange(n + 1)).tolist()
-    cols = cols.tolist()
-    return [cols[bounds[i]:bounds[i + 1]] for i in range(n)]
+    sizes = np.fromiter((b.aligned for b in buffers), dtype=np.int64, count=n)
+    fixed = np.fromiter((-1 if b.offline_offset is None else b.offline_offset for b in buffers),
+                        dtype=np.int64, count=n)
+    return Overlaps(indptr, indices, sizes, fixed)
 
 
 def _place_dense(buffers: list[BufferRequest], order: list[int]) -> list[int]:

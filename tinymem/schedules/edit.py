@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from ..graph.ir import Model, Operator, Subgraph, Tensor, TensorKind, own_name
+from ..graph.ir import Model, Operator, Rewrite, Subgraph, Tensor, TensorKind, own_name
 from ..ops.memo import carry
 from ..read.schema import BUILTIN_CODES, Activation, BuiltinOp
 
@@ -173,6 +173,11 @@ class GraphEditor:
         # their renumbered copies are kept from the last such rewrite and shared.
         renumbered = _renumbered_for(self.sg, tuple(dropped))
         ops = []
+        # What the rewrite changed: the ops it made (its own, and any op handed
+        # to keep() that is not the source's), and the source's ops it left out.
+        created = []
+        source = {id(op) for op in self.sg.operators}
+        kept: set[int] = set()
         own = self._own
         for i, op in enumerate(self.ops):
             if id(op) in own:  # created here: renumbered in place, not copied again
@@ -181,7 +186,11 @@ class GraphEditor:
                 if op.intermediates:
                     d["intermediates"] = m(op.intermediates)
                 ops.append(op)
+                created.append(op)
                 continue
+            # (A source op kept a second time counts as made: it adds its work again.)
+            made = id(op) not in source or id(op) in kept
+            kept.add(id(op))
             got = renumbered.get(id(op))
             if got is not None and got[0] is op:
                 new = got[1]
@@ -196,9 +205,14 @@ class GraphEditor:
                 carry(op, new)  # the same tensors, renumbered: the rules' answers hold
                 renumbered[id(op)] = (op, new)
                 ops.append(new)
+            if made:
+                created.append(ops[-1])
         self._own = set()  # a second finish() must not renumber shared ops again
+        rewrite = Rewrite(source=id(self.sg), created=tuple(created),
+                          dropped=tuple(o for o in self.sg.operators if id(o) not in kept))
         sg = Subgraph(index=self.sg.index, name=self.sg.name, tensors=tensors,
-                      operators=ops, inputs=m(self.sg.inputs), outputs=m(self.sg.outputs))
+                      operators=ops, inputs=m(self.sg.inputs), outputs=m(self.sg.outputs),
+                      rewrite=rewrite)
         model = copy.copy(self.model)
         model.subgraphs = list(self.model.subgraphs)
         model.subgraphs[sg.index] = sg

@@ -216,16 +216,23 @@ class _Evaluator:
         self.ready: dict[tuple, _Measured] = {}
         self.progress = progress
         self.count = 0
+        self.state_macs: dict[tuple, int] = {}  # MACs of states not measured here (the start)
 
-    def measure(self, key: tuple, build: Callable[[], Model]) -> tuple[int, int, int] | None:
-        """(live-set bound, MACs, main-subgraph ops), or None when the step cannot apply.
+    def measure(self, key: tuple, parent: Model) -> tuple[int, int, int] | None:
+        """(live-set bound, MACs, main-subgraph ops) of the candidate `key` (its
+        last step applied to `parent`, the state `key[:-1]`), or None when the
+        step cannot apply.
 
         A model's own inconsistencies (weights whose size contradicts their
         shape, say) can make one candidate impossible to build; that
         candidate is dropped, not the whole search.
         """
         if key not in self.cache:
-            got = self.ready.pop(key, None) or self._evaluate(build)
+            def build(step=key[-1]) -> Model:
+                return step.apply(parent)
+
+            got = self.ready.pop(key, None) or self._evaluate(build, parent,
+                                                               self._macs_of(key[:-1], parent))
             if got.dropped or got.unsupported:
                 self.cache[key] = None
                 if got.unsupported:
@@ -318,23 +325,42 @@ class _Evaluator:
                                                 arena_bytes=arena_size(req.buffers, offsets),
                                                 live=live), self.target)
 
-    def _evaluate(self, build: Callable[[], Model], plan_below: int | None = None) -> "_Measured":
-        """Build and measure one candidate; plan it too when its bound is below `plan_below`."""
+    def _macs_of(self, key: tuple, model: Model) -> int:
+        """The MACs of the state `key` (whose model is `model`)."""
+        got = self.cache.get(key) if key else None
+        if got is not None:
+            return got.macs
+        if key not in self.state_macs:
+            self.state_macs[key] = model_macs(model)
+        return self.state_macs[key]
+
+    def _evaluate(self, build: Callable[[], Model], parent: Model, parent_macs: int,
+                  plan_below: int | None = None) -> "_Measured":
+        """Build and measure one candidate (its step applied to `parent`, of
+        `parent_macs`); plan it too when its bound is below `plan_below`."""
         try:
             m = build()
         except (ValueError, IndexError, KeyError, ZeroDivisionError, TinymemError):
             return _Measured(dropped=True)
-        # Only the ops a step created (they carry a tag) can be new to the
-        # target: checking them is cheap, and a schedule TFLM cannot run is
-        # never offered.
-        problems = check_ops([op for op in m.main.operators if op.tag is not None],
-                             m.main, self.target)
+        # Only the ops the step created can be new to the target (the parent's
+        # were checked when it was measured): checking them is cheap, and a
+        # schedule TFLM cannot run is never offered. Its MACs are the parent's
+        # with the ops it left out replaced by those it made.
+        rw, sg = m.main.rewrite, m.main
+        if rw is not None and rw.source == id(parent.main):
+            new_ops = rw.created
+            macs = (parent_macs - total_macs(rw.dropped, parent.main)
+                    + total_macs(rw.created, sg))
+        else:  # (a step made otherwise: every op it may have made, every MAC)
+            new_ops = [op for op in sg.operators if op.tag is not None]
+            macs = model_macs(m)
+        problems = check_ops(new_ops, sg, self.target)
         if problems:
             return _Measured(unsupported=problems[0].text())
         req = build_requests(m, None, self.target)
         live = live_bytes_per_scope(req.buffers, req.last_scope)
         got = _Measured(model=m, requests=req, live=live,
-                        bound=int(live.max()) if live.size else 0, macs=model_macs(m))
+                        bound=int(live.max()) if live.size else 0, macs=macs)
         if plan_below is not None and got.bound < plan_below:
             got.plan = self._plan(lambda: m, req, live)
         return got
@@ -348,9 +374,10 @@ class _Evaluator:
         if len(todo) < parallel.MIN_BATCH or parallel.workers() < 2:
             return
         peak = cur_plan.peak_bytes
+        parent_macs = self._macs_of(prefix, cur)
 
         def work(key: tuple, in_child: bool) -> _Measured:
-            got = self._evaluate(lambda: key[-1].apply(cur), peak)
+            got = self._evaluate(lambda: key[-1].apply(cur), cur, parent_macs, peak)
             if in_child:
                 got.model = None  # rebuilt by the parent: cheaper than sending it
                 if got.plan is not None:
@@ -571,7 +598,7 @@ def _extensions(ev: "_Evaluator", sources, candidates: dict, steps: tuple, cur: 
         if step.segment in too_costly:
             continue  # grids come fewest tiles first: the rest cost more
         key = steps + (step,)
-        measured = ev.measure(key, lambda s=step, c=cur: s.apply(c))
+        measured = ev.measure(key, cur)
         if measured is None:
             continue
         bound, macs, n_ops = measured

@@ -66,7 +66,7 @@ def reorder(model: Model) -> Model | None:
         if order is None or order == list(range(len(order))):
             continue
         ops = [dataclasses.replace(sg.operators[i], index=k) for k, i in enumerate(order)]
-        new_sg = dataclasses.replace(sg, operators=ops)
+        new_sg = dataclasses.replace(sg, operators=ops, rewrite=None)
         m = dataclasses.replace(model, subgraphs=[new_sg] + list(model.subgraphs[1:]))
         arena = plan_model(m).arena_bytes
         if arena < best_arena:
