@@ -35,9 +35,10 @@ def _below(op: Operator, n: int) -> bool:
 
 
 # Inside `shared_renumbering()` (a search): the renumbered copies of one source
-# subgraph's ops from the last rewrite of it, as [(its tensor list, the tensors it
-# dropped, id(op) -> (op, copy))]. One entry only, so it holds one model's ops at
-# most; the ops are held, so their ids stay theirs. None: nothing is kept.
+# subgraph's ops and tensors from the last rewrite of it, as [(its tensor list,
+# the tensors it dropped, id(op) -> (op, copy), tensor index -> copy)]. One entry
+# only, so it holds one model's ops at most; the ops are held, so their ids stay
+# theirs. None: nothing is kept.
 _renumbering: list | None = None
 
 
@@ -53,15 +54,17 @@ def shared_renumbering():
         _renumbering = outer
 
 
-def _renumbered_for(sg: Subgraph, dropped: tuple[int, ...]) -> dict[int, tuple]:
+def _renumbered_for(sg: Subgraph, dropped: tuple[int, ...]) -> tuple[dict, dict]:
+    """(id(op) -> (op, its copy), tensor index -> its copy) for a rewrite of `sg`
+    that drops `dropped` of its tensors."""
     scope = _renumbering
     if scope is None:
-        return {}  # outside a search: each rewrite renumbers afresh
+        return {}, {}  # outside a search: each rewrite renumbers afresh
     last = scope[0]
     if last is not None and last[0] is sg.tensors and last[1] == dropped:
-        return last[2]
-    scope[0] = (sg.tensors, dropped, {})
-    return scope[0][2]
+        return last[2], last[3]
+    scope[0] = (sg.tensors, dropped, {}, {})
+    return scope[0][2], scope[0][3]
 
 
 class GraphEditor:
@@ -78,6 +81,7 @@ class GraphEditor:
         self.ops: list[Operator] = []
         self._own: set[int] = set()  # ids of the ops this editor created (it may mutate them)
         self._consts: dict[tuple, int] = {}
+        self._finished = False
 
     def new_tensor(self, like: Tensor, shape: tuple[int, ...], suffix: str) -> int:
         t = Tensor(index=len(self.tensors), name=f"{_stem(like.name, like.index)}/{suffix}",
@@ -142,6 +146,9 @@ class GraphEditor:
     def finish(self) -> Model:
         """The new Model. Activation tensors no op uses any more are dropped:
         TFLite Micro would still plan them (alive "before everything")."""
+        if self._finished:  # (its own ops and tensors were renumbered in place)
+            raise RuntimeError("a GraphEditor finishes once")
+        self._finished = True
         used: set[int] = set(self.sg.inputs) | set(self.sg.outputs)
         for op in self.ops:
             used.update(op.inputs)
@@ -149,29 +156,47 @@ class GraphEditor:
             used.update(op.intermediates)
         # remap[old] = new index; its last slot maps -1 (an omitted input) to
         # itself, since remap[-1] reads that slot.
-        remap = [-1] * (len(self.tensors) + 1)
-        tensors: list[Tensor] = []
-        moved = len(self.tensors)  # tensors from this index on are renumbered
-        n_old = len(self.sg.tensors)
+        n_all, n_old = len(self.tensors), len(self.sg.tensors)
+        remap = [-1] * (n_all + 1)
+        moved = n_all  # tensors from this index on are renumbered
         dropped: list[int] = []  # the source's tensors no op uses any more
+        k = 0
+        activation = TensorKind.ACTIVATION
         for t in self.tensors:
-            if t.index in used or t.kind != TensorKind.ACTIVATION:
-                remap[t.index] = len(tensors)
-                tensors.append(t if t.index == len(tensors) else clone(t, index=len(tensors)))
+            i = t.index
+            if i in used or t.kind != activation:
+                remap[i] = k
+                k += 1
             else:
-                if moved == len(self.tensors):
-                    moved = t.index
-                if t.index < n_old:
-                    dropped.append(t.index)
+                if moved == n_all:
+                    moved = i
+                if i < n_old:
+                    dropped.append(i)
         at = remap.__getitem__
 
         def m(idx):
             return tuple(map(at, idx))
 
-        # The source's own ops are renumbered alike by every rewrite that drops the
-        # same tensors of it (the grids of one segment, tried one after another):
-        # their renumbered copies are kept from the last such rewrite and shared.
-        renumbered = _renumbered_for(self.sg, tuple(dropped))
+        # The source's own ops and tensors are renumbered alike by every rewrite
+        # that drops the same tensors of it (the grids of one segment, tried one
+        # after another): their renumbered copies are kept from the last such
+        # rewrite and shared. The tensors this editor made are its own: they
+        # take their new index in place.
+        renumbered, renumbered_tensors = _renumbered_for(self.sg, tuple(dropped))
+        tensors = self.tensors[:moved]
+        for t in self.tensors[moved:]:
+            i = t.index
+            j = remap[i]
+            if j < 0:
+                continue
+            if i >= n_old:
+                t.__dict__["index"] = j
+                tensors.append(t)
+                continue
+            new_t = renumbered_tensors.get(i)
+            if new_t is None:
+                new_t = renumbered_tensors[i] = clone(t, index=j)
+            tensors.append(new_t)
         ops = []
         # What the rewrite changed: the ops it made (its own, and any op handed
         # to keep() that is not the source's), and the source's ops it left out.
@@ -207,7 +232,6 @@ class GraphEditor:
                 ops.append(new)
             if made:
                 created.append(ops[-1])
-        self._own = set()  # a second finish() must not renumber shared ops again
         rewrite = Rewrite(source=id(self.sg), created=tuple(created),
                           dropped=tuple(o for o in self.sg.operators if id(o) not in kept))
         sg = Subgraph(index=self.sg.index, name=self.sg.name, tensors=tensors,
