@@ -95,6 +95,11 @@ def build_requests(model: Model, offline: list[int] | None = None,
     steps: list[ExecutionStep] = []
     scratch: list[BufferRequest] = []
     scope = [0]
+    # Per subgraph walked: outputs its ops keep in the tail (never planned), and
+    # tensor sizes Prepare changes (what `_unplanned_outputs` and `_tensor_bytes`
+    # give, gathered on the walk: one rule lookup per op).
+    unplanned: dict[int, set[int]] = {}
+    resized: dict[int, dict[int, int]] = {}
 
     # `mark` is a generator that yields the walk of each subgraph it calls, and
     # `walk` runs them from an explicit stack: nesting depth costs no Python
@@ -102,32 +107,45 @@ def build_requests(model: Model, offline: list[int] | None = None,
     def mark(sg: Subgraph, visiting: tuple[int, ...]):
         g = sg.index
         fg, lg = first[g], last[g]
+        not_planned = unplanned.setdefault(g, set())
+        sizes = resized.setdefault(g, {})
         for t in sg.inputs:
             fg.setdefault(t, scope[0])
             lg[t] = scope[0]
+        # (The scope is kept in a local while no subgraph is called, and an
+        # omitted input's -1 gets a last scope too, never read: this loop runs
+        # for every op of every candidate a search measures.)
+        here = scope[0]
         for op in sg.operators:
-            scope[0] += 1
-            start = scope[0]
-            steps.append(_step(start, g, op.index))
+            here += 1
+            start = here
+            index = op.index
+            steps.append(_tuple_new(ExecutionStep, (start, g, index)))
             outputs = op.outputs
             for t in outputs:
-                if t >= 0 and t not in fg:
+                if t not in fg and t >= 0:
                     fg[t] = start
             rule = rule_for(op)
+            if rule.makes_resource:
+                not_planned.update(outputs)
+            if rule.output_bytes is not None and outputs and outputs[0] >= 0:
+                n = rule.output_bytes(op, sg)
+                if n is not None:
+                    sizes[outputs[0]] = n
             if rule.calls:
+                scope[0] = here
                 for callee in _callees(op, rule.calls):
                     scope[0] += 1
                     if callee not in visiting and 0 <= callee < len(model.subgraphs):
                         yield mark(model.subgraphs[callee], visiting + (callee,))
-            s = scope[0]
+                here = scope[0]
             for t in op.inputs:
-                if t >= 0:
-                    lg[t] = s
+                lg[t] = here
             for t in outputs:
-                if t >= 0:
-                    lg[t] = s
+                lg[t] = here
             for size in op_scratch(op, sg, target):
-                scratch.append(_request(size, start, s, g, None, op.index, None))
+                scratch.append(_request(size, start, here, g, None, index, None))
+        scope[0] = here
         for t in sg.outputs:
             fg.setdefault(t, scope[0])
             lg[t] = scope[0]
@@ -140,9 +158,23 @@ def build_requests(model: Model, offline: list[int] | None = None,
     flat = 0
     activation, variable = TensorKind.ACTIVATION, TensorKind.VARIABLE
     for sg in model.subgraphs:
-        not_planned = _unplanned_outputs(sg)
-        sizes = _tensor_bytes(sg)
+        not_planned = unplanned.get(sg.index)
+        if not_planned is None:  # (a subgraph nothing calls)
+            not_planned = _unplanned_outputs(sg)
+        sizes = resized.get(sg.index)
+        if sizes is None:
+            sizes = _tensor_bytes(sg)
         fg, lg = first[sg.index], last[sg.index]
+        if offline is None:  # (the search's case, for thousands of candidates: no offsets)
+            g = sg.index
+            for t in sg.tensors:
+                i = t.index
+                if t.kind is not activation or i in not_planned:
+                    continue  # (a variable is planned only at an offline offset)
+                size = sizes.get(i, t.nbytes)
+                if size > 0:
+                    buffers.append(_request(size, fg.get(i, -1), lg.get(i, -1), g, i, None, None))
+            continue
         for t in sg.tensors:
             off = None
             if offline is not None and flat < len(offline) and offline[flat] >= 0:
@@ -170,10 +202,6 @@ def _request(size: int, first: int, last: int, subgraph: int, tensor: int | None
     """A BufferRequest, built without the keyword handling of its constructor."""
     return _tuple_new(BufferRequest, (size, first, last, subgraph, tensor, op, offline_offset,
                                       align(size)))
-
-
-def _step(scope: int, subgraph: int, op: int) -> ExecutionStep:
-    return _tuple_new(ExecutionStep, (scope, subgraph, op))
 
 
 def walk(root) -> None:

@@ -209,7 +209,8 @@ def _emit_tile(ed: GraphEditor, sg: Subgraph, seg: Segment, tile: Range2, name: 
     return cur[seg.exit][0]
 
 
-def balanced_grid(sg: Subgraph, seg: Segment, ph: int, pw: int) -> Grid:
+def balanced_grid(sg: Subgraph, seg: Segment, ph: int, pw: int,
+                  tables: dict | None = None) -> Grid:
     """A ragged grid whose tiles need about the same memory.
 
     Border tiles need no halo on their outer side, so with equal output
@@ -217,12 +218,13 @@ def balanced_grid(sg: Subgraph, seg: Segment, ph: int, pw: int) -> Grid:
     largest tile. Here each axis is split so that the tiles' total working
     data (every segment tensor's needed rows times its row size) is as even
     as possible: a binary search on the largest allowed cost, cutting
-    greedily.
+    greedily. `tables`, for a caller asking for many grids of one segment,
+    keeps the cost tables of its axes (they depend on the segment alone).
     """
     y = sg.tensors[seg.exit]
-    windows = segment_windows(sg, seg)
-    return Grid(rows=_balanced_axis(sg, seg, windows, 0, y.shape[1], ph),
-                cols=_balanced_axis(sg, seg, windows, 1, y.shape[2], pw))
+    tables = {} if tables is None else tables
+    return Grid(rows=_balanced_axis(sg, seg, tables, 0, y.shape[1], ph),
+                cols=_balanced_axis(sg, seg, tables, 1, y.shape[2], pw))
 
 
 def _axis_cost_tables(sg: Subgraph, seg: Segment, windows, axis: int, n: int):
@@ -261,8 +263,12 @@ def _axis_cost_tables(sg: Subgraph, seg: Segment, windows, axis: int, n: int):
     return L, H
 
 
-def _balanced_axis(sg, seg, windows, axis: int, n: int, parts: int):
+def _balanced_axis(sg, seg, tables: dict, axis: int, n: int, parts: int):
     if parts <= 1 or parts >= n:
         return even_splits(n, parts)
-    L, H = _axis_cost_tables(sg, seg, windows, axis, n)
+    if axis not in tables:
+        if "windows" not in tables:
+            tables["windows"] = segment_windows(sg, seg)
+        tables[axis] = _axis_cost_tables(sg, seg, tables["windows"], axis, n)
+    L, H = tables[axis]
     return balanced_splits(L, H, parts, exact=True) or even_splits(n, parts)

@@ -168,11 +168,12 @@ def _grid_steps(model: Model, segments) -> Iterator[TilingStep]:
     for kind, seg in segments:
         y = sg.tensors[seg.exit]
         seen = set()
+        tables: dict = {}  # the segment's cost tables, for all its balanced grids
         for ph, pw in GRID_SHAPES:
             if ph > y.shape[1] or pw > y.shape[2]:
                 continue
             for grid in (uniform_grid(y.shape[1], y.shape[2], ph, pw),
-                         balanced_grid(sg, seg, ph, pw)):
+                         balanced_grid(sg, seg, ph, pw, tables)):
                 if grid.tiles < 2 or grid in seen:
                     continue
                 seen.add(grid)
