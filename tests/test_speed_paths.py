@@ -443,3 +443,31 @@ def test_a_rewrite_names_every_op_it_made_and_every_op_it_left_out(name):
             assert same or id(op) in made, (step.label, op.index)
         assert model_macs(child) == (model_macs(model) - total_macs(rw.dropped, model.main)
                                      + total_macs(rw.created, child.main)), step.label
+
+
+def test_compiled_placement_places_as_the_python_it_is_compiled_from():
+    import numpy as np
+
+    from tinymem.memory import first_fit
+
+    rng = random.Random(5)
+    n = first_fit.COMPILE_FROM + 50
+    for _ in range(20):
+        first = [rng.randint(-1, 200) for _ in range(n)]
+        last = [f + rng.choice([0, 1, 3, 20]) for f in first]
+        f, la = np.array(first, dtype=np.int64), np.array(last, dtype=np.int64)
+        rows = first_fit.overlap_rows(f, la, 10 ** 9)
+        compiled = first_fit.for_size(first_fit.overlap_rows, n)
+        assert compiled is not first_fit.overlap_rows  # (it is compiled at this size)
+        got = compiled(f, la, 10 ** 9)
+        assert [sorted(got[1][got[0][i]:got[0][i + 1]]) for i in range(n)] == \
+            [sorted(rows[1][rows[0][i]:rows[0][i + 1]]) for i in range(n)]
+        sizes = np.array([rng.choice([0, 16, 32, rng.randint(1, 99) * 16]) for _ in range(n)],
+                         dtype=np.int64)
+        order = np.array(rng.sample(range(n), n), dtype=np.int64)
+        limit = rng.choice([-1, rng.randint(0, 5000)])
+        plain, fast = np.full(n, -1, dtype=np.int64), np.full(n, -1, dtype=np.int64)
+        ok = first_fit.place(order, 0, sizes, plain, rows[0], rows[1], limit)
+        assert first_fit.for_size(first_fit.place, n)(order, 0, sizes, fast, rows[0], rows[1],
+                                                      limit) == ok
+        assert fast.tolist() == plain.tolist()

@@ -1,33 +1,53 @@
 """The inner loop of TFLM's greedy placement, compiled by numba when it is there.
 
 Placing n buffers walks each one's placed, time-overlapping neighbours in
-address order: about n times the neighbour count. In Python that loop was a
-fifth of an explore on the largest models (MobileNetV2: 2,600 placements of
-up to 2,000 buffers, 9.8 of 52 s), and the layout search places the same
-buffers hundreds of times more. Compiled it is some 30 times faster.
+address order: about n times the neighbour count. In Python that loop (with
+the neighbour lists) was a fifth of an explore on the largest models: on the
+PyTorch MobileNetV2, 2,600 placements of up to 2,000 buffers took 9.8 of 52 s,
+and the layout searches, which place the same buffers many times, 7.5 s more.
+Compiled: 2.0 s and 3.1 s.
 
-The function is plain Python over numpy arrays, so without numba (a platform
-with no wheel for it) it runs as written: slower, with the same results.
-This module is imported on first placement, so commands that never place a
-buffer do not pay for loading numba.
+The functions are plain Python over numpy arrays, compiled on first use
+(cached next to this module, so only a machine's first run pays the few
+seconds it takes). Small inputs run them as written: a small model's profile
+needs no compiler, and loading numba would cost more than placing its
+buffers (once compiled, every input runs compiled). Without numba (a platform with no wheel for it) every input runs so.
 """
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
-try:
-    from numba import njit
-except ImportError:  # pragma: no cover - numba is a dependency; this keeps odd platforms working
-    def njit(*_args, **_kwargs):
-        return lambda fn: fn
+# Below this many buffers the functions run as Python (a MobileNetV2-0.35 has
+# about 150; a tiled candidate of a large model 2,000).
+COMPILE_FROM = 256
+
+_compiled: dict[str, Callable] = {}
+
+
+def for_size(fn: Callable, n_buffers: int) -> Callable:
+    """`fn` (place or overlap_rows) compiled when the input is large enough to
+    pay, or once it has been compiled (a search's small candidates too)."""
+    got = _compiled.get(fn.__name__)
+    if got is None and n_buffers < COMPILE_FROM:
+        return fn
+    if got is None:
+        try:
+            from numba import njit
+        except ImportError:  # pragma: no cover - numba is a dependency
+            got = fn
+        else:
+            got = njit(cache=True, nogil=True)(fn)
+        _compiled[fn.__name__] = got
+    return got
 
 # Rows up to this long are sorted by insertion (a library sort's call costs
 # more than sorting them; longer rows, the model input's say, would cost n**2).
 _INSERTION_MAX = 48
 
 
-@njit(cache=True, nogil=True)
 def place(order: np.ndarray, start: int, sizes: np.ndarray, offsets: np.ndarray,
           indptr: np.ndarray, indices: np.ndarray, limit: int) -> bool:
     """Place the buffers order[start:] in turn, writing `offsets` (-1: not placed
@@ -80,7 +100,6 @@ def place(order: np.ndarray, start: int, sizes: np.ndarray, offsets: np.ndarray,
     return True
 
 
-@njit(cache=True, nogil=True)
 def overlap_rows(first: np.ndarray, last: np.ndarray, max_pairs: int):
     """Each buffer's time-overlapping others (alive at a common scope) as
     compressed rows (indptr, indices), each row in no particular order; two

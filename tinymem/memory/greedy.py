@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import first_fit
 from .requests import BufferRequest
 
 
@@ -46,8 +47,6 @@ def place_in_order(buffers: list[BufferRequest], order: list[int],
     if overlaps is None:
         offsets = _place_dense(buffers, order)
         return None if below is not None and arena_size(buffers, offsets) >= below else offsets
-    from . import first_fit  # (loads numba: only once something is placed)
-
     offsets = overlaps.fixed.copy()
     order_arr = np.asarray(order, dtype=np.int64)
     start = 0
@@ -56,8 +55,9 @@ def place_in_order(buffers: list[BufferRequest], order: list[int],
         head = order_arr[:start]
         offsets[head] = np.asarray(before, dtype=np.int64)[head]
     limit = below if below is not None else -1
-    if not first_fit.place(order_arr, start, overlaps.sizes, offsets, overlaps.indptr,
-                           overlaps.indices, limit):
+    place = first_fit.for_size(first_fit.place, len(buffers))
+    if not place(order_arr, start, overlaps.sizes, offsets, overlaps.indptr, overlaps.indices,
+                 limit):
         return None
     out = offsets.tolist()
     if below is not None and arena_size(buffers, out) >= below:
@@ -95,12 +95,10 @@ def time_overlaps(buffers: list[BufferRequest]) -> Overlaps | None:
     n = len(buffers)
     if n > _SPARSE_MAX_BUFFERS:
         return None
-    from . import first_fit  # (loads numba: only once something is placed)
-
     first = np.fromiter((b.first for b in buffers), dtype=np.int64, count=n)
     last = np.fromiter((b.last for b in buffers), dtype=np.int64, count=n)
     limit = _SPARSE_MAX_PAIRS_PER_BUFFER * n // 2
-    indptr, indices = first_fit.overlap_rows(first, last, limit)
+    indptr, indices = first_fit.for_size(first_fit.overlap_rows, n)(first, last, limit)
     if indptr.size == 0:
         return None
     sizes = np.fromiter((b.aligned for b in buffers), dtype=np.int64, count=n)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import copy
 import dataclasses
 from contextlib import contextmanager
@@ -65,6 +66,21 @@ def _renumbered_for(sg: Subgraph, dropped: tuple[int, ...]) -> tuple[dict, dict]
         return last[2], last[3]
     scope[0] = (sg.tensors, dropped, {}, {})
     return scope[0][2], scope[0][3]
+
+
+def _reach(sg: Subgraph) -> list[int]:
+    """For each op of `sg`, the highest tensor index it or an op before it names
+    (kept with the subgraph: it never changes, and a search rewrites one state
+    many times)."""
+    got = sg.__dict__.get("_reach")
+    if got is None or len(got) != len(sg.operators):
+        got, top = [], -1
+        for op in sg.operators:
+            top = max(top, max(op.inputs, default=-1), max(op.outputs, default=-1),
+                      max(op.intermediates, default=-1))
+            got.append(top)
+        sg.__dict__["_reach"] = got
+    return got
 
 
 class GraphEditor:
@@ -197,14 +213,24 @@ class GraphEditor:
             if new_t is None:
                 new_t = renumbered_tensors[i] = clone(t, index=j)
             tensors.append(new_t)
-        ops = []
+        # The source's ops kept at its front, at their own index and naming only
+        # tensors that keep theirs, are taken as they are (a search's rewrites
+        # keep most of a model: this is the part that needs no look).
+        src_ops = self.sg.operators
+        front = min(bisect.bisect_left(_reach(self.sg), moved), len(self.ops))
+        for i in range(front):
+            if self.ops[i] is not src_ops[i]:
+                front = i
+                break
+        ops = src_ops[:front]
         # What the rewrite changed: the ops it made (its own, and any op handed
         # to keep() that is not the source's), and the source's ops it left out.
         created = []
-        source = {id(op) for op in self.sg.operators}
-        kept: set[int] = set()
+        source = {id(op) for op in src_ops}
+        kept: set[int] = set(map(id, ops))
         own = self._own
-        for i, op in enumerate(self.ops):
+        for i in range(front, len(self.ops)):
+            op = self.ops[i]
             if id(op) in own:  # created here: renumbered in place, not copied again
                 d = op.__dict__
                 d["index"], d["inputs"], d["outputs"] = i, m(op.inputs), m(op.outputs)
