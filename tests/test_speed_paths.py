@@ -44,13 +44,29 @@ def _figures(ex):
              o.recommended, o.description) for o in ex.options] + [ex.evaluated, ex.notes]
 
 
+def _breakdowns(ex):
+    return [sorted(o.plan.persistent_bytes_by_op().items()) for o in ex.options]
+
+
 @pytest.mark.parametrize("name", ["resnet_skip_int8", "cnn_float32"])
 def test_explore_on_two_workers_finds_what_one_finds(monkeypatch, name):
     model = tinymem.load_model(SAMPLES / f"{name}.tflite")
     monkeypatch.setenv(parallel.WORKERS_ENV, "1")
-    serial = _figures(explore(model, target=DEFAULT_TARGET))
+    serial = explore(model, target=DEFAULT_TARGET)
     monkeypatch.setenv(parallel.WORKERS_ENV, "2")
-    assert _figures(explore(model, target=DEFAULT_TARGET)) == serial
+    sent = []
+    collect = parallel._collect
+
+    def counted(pid, fd):
+        got = collect(pid, fd)
+        sent.append(got is not None)
+        return got
+
+    monkeypatch.setattr(parallel, "_collect", counted)
+    forked = explore(model, target=DEFAULT_TARGET)
+    assert _figures(forked) == _figures(serial)
+    assert _breakdowns(forked) == _breakdowns(serial)  # (tails planned in a worker too)
+    assert sent and all(sent)  # every batch a worker took came back
 
 
 def _random_buffers(rng: random.Random) -> list[BufferRequest]:

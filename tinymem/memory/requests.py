@@ -47,6 +47,9 @@ class BufferRequest(_BufferFields):
         return _tuple_new(cls, (size, first, last, subgraph, tensor, op, offline_offset,
                                 align(size)))
 
+    def __getnewargs__(self) -> tuple:
+        return tuple(self[:7])  # (`aligned` is derived again when unpickled)
+
 
 class ExecutionStep(NamedTuple):
     """One operator execution and the scope it runs at."""

@@ -463,11 +463,35 @@ def plan_tail(model: Model, target: Target, head_bytes: int,
     tail = _LARGE - tail
     required = smallest_working(lambda n: _fits_compiled(moves, n), head_bytes + tail)
 
-    def steps() -> list[tuple]:
-        return allocation_steps(model, target, head_bytes, scratch_per_op, planned_buffers,
-                                offline)
+    return TailPlan(tail_bytes=tail, required_bytes=required,
+                    steps=AllocationSteps(lambda: model, target, head_bytes, scratch_per_op,
+                                          planned_buffers, offline))
 
-    return TailPlan(tail_bytes=tail, required_bytes=required, steps=steps)
+
+class AllocationSteps:
+    """`allocation_steps` for a tail plan, replayed only when a breakdown is
+    asked for (a search plans thousands of candidates and reads two figures).
+
+    It pickles without its model and target (a search's forked workers send
+    plans back): the receiver gives them again with `reattach`."""
+
+    def __init__(self, model_of: Callable[[], Model], target: Target, head_bytes: int,
+                 scratch_per_op: dict[tuple[int, int], int], planned_buffers: int,
+                 offline: list[int] | None):
+        self.model_of: Callable[[], Model] | None = model_of
+        self.target: Target | None = target
+        self.args = (head_bytes, scratch_per_op, planned_buffers, offline)
+
+    def __call__(self) -> list[tuple]:
+        if self.model_of is None:
+            raise RuntimeError("a received tail plan needs reattach() before its breakdown")
+        return allocation_steps(self.model_of(), self.target, *self.args)
+
+    def __getstate__(self) -> dict:
+        return {"model_of": None, "target": None, "args": self.args}
+
+    def reattach(self, model_of: Callable[[], Model], target: Target) -> None:
+        self.model_of, self.target = model_of, target
 
 
 def tail_floor(model: Model, target: Target, scratch_requests: int) -> int:

@@ -167,9 +167,7 @@ class GraphEditor:
         self._finished = True
         used: set[int] = set(self.sg.inputs) | set(self.sg.outputs)
         for op in self.ops:
-            used.update(op.inputs)
-            used.update(op.outputs)
-            used.update(op.intermediates)
+            used.update(op.inputs, op.outputs, op.intermediates)
         # remap[old] = new index; its last slot maps -1 (an omitted input) to
         # itself, since remap[-1] reads that slot.
         n_all, n_old = len(self.tensors), len(self.sg.tensors)

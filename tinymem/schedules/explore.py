@@ -247,6 +247,8 @@ class _Evaluator:
             self.live[key] = got.live
             if got.plan is not None:
                 got.plan.target = self.target
+                if got.model is None:  # (its tail's breakdown builds the model from its recipe)
+                    got.plan.tail.steps.reattach(build, self.target)
                 self.plans[key] = got.plan
             self.count += 1
             if self.progress:
