@@ -107,7 +107,8 @@ def overlap_rows(first: np.ndarray, last: np.ndarray, max_pairs: int):
     n = len(first)
     by_first = np.argsort(first, kind="mergesort")
     starts = first[by_first]
-    degree = np.zeros(n, dtype=np.int64)
+    one = np.empty(max_pairs, dtype=np.int64)
+    other = np.empty(max_pairs, dtype=np.int64)
     pairs = 0
     # Each pair once, from the one that starts first: the later one starts at
     # or before its end, and ends at or after its start.
@@ -117,26 +118,24 @@ def overlap_rows(first: np.ndarray, last: np.ndarray, max_pairs: int):
         while q < n and starts[q] <= last[a]:
             b = by_first[q]
             if last[b] >= first[a]:
-                degree[a] += 1
-                degree[b] += 1
+                if pairs == max_pairs:
+                    return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+                one[pairs] = a
+                other[pairs] = b
                 pairs += 1
             q += 1
-        if pairs > max_pairs:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     indptr = np.zeros(n + 1, dtype=np.int64)
+    for k in range(pairs):
+        indptr[one[k] + 1] += 1
+        indptr[other[k] + 1] += 1
     for i in range(n):
-        indptr[i + 1] = indptr[i] + degree[i]
+        indptr[i + 1] += indptr[i]
     fill = indptr[:n].copy()
     indices = np.empty(indptr[n], dtype=np.int64)
-    for p in range(n):
-        a = by_first[p]
-        q = p + 1
-        while q < n and starts[q] <= last[a]:
-            b = by_first[q]
-            if last[b] >= first[a]:
-                indices[fill[a]] = b
-                fill[a] += 1
-                indices[fill[b]] = a
-                fill[b] += 1
-            q += 1
+    for k in range(pairs):
+        a, b = one[k], other[k]
+        indices[fill[a]] = b
+        fill[a] += 1
+        indices[fill[b]] = a
+        fill[b] += 1
     return indptr, indices

@@ -170,15 +170,13 @@ def build_requests(model: Model, offline: list[int] | None = None,
         fg, lg = first[sg.index], last[sg.index]
         if offline is None:  # (the search's case, for thousands of candidates: no offsets)
             g = sg.index
-            new_request = _tuple_new
             for t in sg.tensors:
                 i = t.index
                 if t.kind is not activation or i in not_planned:
                     continue  # (a variable is planned only at an offline offset)
                 size = sizes.get(i, t.nbytes)
-                if size > 0:  # (a BufferRequest, as `_request` makes it: one call less)
-                    buffers.append(new_request(BufferRequest, (size, fg.get(i, -1), lg.get(i, -1),
-                                                               g, i, None, None, align(size))))
+                if size > 0:
+                    buffers.append(_request(size, fg.get(i, -1), lg.get(i, -1), g, i, None, None))
             continue
         for t in sg.tensors:
             off = None
