@@ -39,9 +39,13 @@ def for_size(fn: Callable, n_buffers: int) -> Callable:
         except ImportError:  # pragma: no cover - numba is a dependency
             got = fn
         else:
-            got = njit(cache=True, nogil=True)(fn)
+            try:
+                got = njit(cache=True, nogil=True)(fn)
+            except RuntimeError:  # no writable place for the cache (a read-only install)
+                got = njit(nogil=True)(fn)
         _compiled[fn.__name__] = got
     return got
+
 
 # Rows up to this long are sorted by insertion (a library sort's call costs
 # more than sorting them; longer rows, the model input's say, would cost n**2).
