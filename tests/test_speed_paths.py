@@ -417,15 +417,15 @@ def test_renumbered_copies_are_let_go_when_a_search_fails():
 
 
 def test_the_collector_is_off_during_a_search_and_as_it_was_after():
-    from tinymem.schedules.collector import fewer_collections
+    from tinymem.schedules.collector import collector_off
 
     inside = []
-    with fewer_collections():
+    with collector_off():
         inside.append(gc.isenabled())
     assert inside == [False] and gc.isenabled()
     gc.disable()
     try:
-        with fewer_collections():
+        with collector_off():
             pass
         assert not gc.isenabled()  # a caller's own choice is kept
     finally:

@@ -9,9 +9,10 @@ Compiled: 2.0 s and 3.1 s.
 
 The functions are plain Python over numpy arrays, compiled on first use
 (cached next to this module, so only a machine's first run pays the few
-seconds it takes). Small inputs run them as written: a small model's profile
-needs no compiler, and loading numba would cost more than placing its
-buffers (once compiled, every input runs compiled). Without numba (a platform with no wheel for it) every input runs so.
+seconds it takes). Small inputs run them as written until then: a small
+model's profile needs no compiler, and loading numba would cost more than
+placing its buffers. Without numba (a platform with no wheel for it) every
+input runs so.
 """
 
 from __future__ import annotations

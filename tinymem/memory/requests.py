@@ -98,9 +98,8 @@ def build_requests(model: Model, offline: list[int] | None = None,
     steps: list[ExecutionStep] = []
     scratch: list[BufferRequest] = []
     scope = [0]
-    # Per subgraph walked: outputs its ops keep in the tail (never planned), and
-    # tensor sizes Prepare changes (what `_unplanned_outputs` and `_tensor_bytes`
-    # give, gathered on the walk: one rule lookup per op).
+    # Per subgraph walked: what Prepare does to its ops' outputs (`_note_prepare`),
+    # gathered on the walk, which looks each op's rule up anyway.
     unplanned: dict[int, set[int]] = {}
     resized: dict[int, dict[int, int]] = {}
 
@@ -129,12 +128,7 @@ def build_requests(model: Model, offline: list[int] | None = None,
                 if t not in fg and t >= 0:
                     fg[t] = start
             rule = rule_for(op)
-            if rule.makes_resource:
-                not_planned.update(outputs)
-            if rule.output_bytes is not None and outputs and outputs[0] >= 0:
-                n = rule.output_bytes(op, sg)
-                if n is not None:
-                    sizes[outputs[0]] = n
+            _note_prepare(op, rule, sg, not_planned, sizes)
             if rule.calls:
                 scope[0] = here
                 for callee in _callees(op, rule.calls):
@@ -160,38 +154,28 @@ def build_requests(model: Model, offline: list[int] | None = None,
     buffers: list[BufferRequest] = []
     flat = 0
     activation, variable = TensorKind.ACTIVATION, TensorKind.VARIABLE
+    n_offline = len(offline) if offline is not None else 0
     for sg in model.subgraphs:
-        not_planned = unplanned.get(sg.index)
-        if not_planned is None:  # (a subgraph nothing calls)
-            not_planned = _unplanned_outputs(sg)
-        sizes = resized.get(sg.index)
-        if sizes is None:
-            sizes = _tensor_bytes(sg)
-        fg, lg = first[sg.index], last[sg.index]
-        if offline is None:  # (the search's case, for thousands of candidates: no offsets)
-            g = sg.index
-            for t in sg.tensors:
-                i = t.index
-                if t.kind is not activation or i in not_planned:
-                    continue  # (a variable is planned only at an offline offset)
-                size = sizes.get(i, t.nbytes)
-                if size > 0:
-                    buffers.append(_request(size, fg.get(i, -1), lg.get(i, -1), g, i, None, None))
-            continue
+        g = sg.index
+        if g not in unplanned:  # (a subgraph nothing calls)
+            unplanned[g], resized[g] = set(), {}
+            for op in sg.operators:
+                _note_prepare(op, rule_for(op), sg, unplanned[g], resized[g])
+        not_planned, sizes = unplanned[g], resized[g]
+        fg, lg = first[g], last[g]
         for t in sg.tensors:
-            off = None
-            if offline is not None and flat < len(offline) and offline[flat] >= 0:
-                off = offline[flat]
+            off = offline[flat] if flat < n_offline and offline[flat] >= 0 else None
             flat += 1
             kind = t.kind
-            planned = kind == activation or (kind == variable and off is not None)
-            if not planned or t.index in not_planned:
+            # (A variable is planned only at an offline offset.)
+            if kind is not activation and (kind is not variable or off is None):
                 continue
-            size = sizes.get(t.index, t.nbytes)
-            if size <= 0:
+            i = t.index
+            if i in not_planned:
                 continue
-            buffers.append(_request(size, fg.get(t.index, -1), lg.get(t.index, -1), sg.index,
-                                    t.index, None, off))
+            size = sizes.get(i, t.nbytes)
+            if size > 0:
+                buffers.append(_request(size, fg.get(i, -1), lg.get(i, -1), g, i, None, off))
     buffers.extend(scratch)
     return Requests(buffers=buffers, steps=steps, last_scope=scope[0],
                     planned_count=len(buffers))
@@ -218,22 +202,18 @@ def walk(root) -> None:
             stack.append(child)
 
 
-def _unplanned_outputs(sg: Subgraph) -> set[int]:
-    # A resource-making op's Prepare points its output at the op's own (tail) data.
-    return {t for op in sg.operators if rule_for(op).makes_resource for t in op.outputs}
-
-
-def _tensor_bytes(sg: Subgraph) -> dict[int, int]:
-    """Sizes that TFLM's Prepare changes from the file's shape (the op's rule says)."""
-    out: dict[int, int] = {}
-    for op in sg.operators:
-        resolve = rule_for(op).output_bytes
-        if resolve is None or not op.outputs or op.outputs[0] < 0:
-            continue
+def _note_prepare(op: Operator, rule, sg: Subgraph, not_planned: set[int],
+                  sizes: dict[int, int]) -> None:
+    """What TFLM's Prepare does to the op's outputs: a resource-making op points
+    them at its own (tail) data, so they are never planned; and the op's rule
+    may give the size Prepare sets its first output to, against the file's shape."""
+    if rule.makes_resource:
+        not_planned.update(op.outputs)
+    resolve = rule.output_bytes
+    if resolve is not None and op.outputs and op.outputs[0] >= 0:
         n = resolve(op, sg)
         if n is not None:
-            out[op.outputs[0]] = n
-    return out
+            sizes[op.outputs[0]] = n
 
 
 def _callees(op: Operator, keys: tuple[str, ...]) -> list[int]:

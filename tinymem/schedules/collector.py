@@ -18,7 +18,7 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def fewer_collections():
+def collector_off():
     was_on = gc.isenabled()
     gc.disable()
     try:

@@ -29,10 +29,10 @@ def clone(obj, **changes):
     return new
 
 
-def _below(op: Operator, n: int) -> bool:
-    """Every tensor the op names has an index below n."""
-    return (max(op.inputs, default=-1) < n and max(op.outputs, default=-1) < n
-            and (not op.intermediates or max(op.intermediates) < n))
+def _top(op: Operator) -> int:
+    """The highest tensor index the op names (-1 for none)."""
+    return max(max(op.inputs, default=-1), max(op.outputs, default=-1),
+               max(op.intermediates, default=-1))
 
 
 # Inside `shared_renumbering()` (a search): the renumbered copies of one source
@@ -76,8 +76,7 @@ def _reach(sg: Subgraph) -> list[int]:
     if got is None or len(got) != len(sg.operators):
         got, top = [], -1
         for op in sg.operators:
-            top = max(top, max(op.inputs, default=-1), max(op.outputs, default=-1),
-                      max(op.intermediates, default=-1))
+            top = max(top, _top(op))
             got.append(top)
         sg.__dict__["_reach"] = got
     return got
@@ -244,7 +243,7 @@ class GraphEditor:
             if got is not None and got[0] is op:
                 new = got[1]
                 ops.append(new if new.index == i else clone(new, index=i))
-            elif _below(op, moved):
+            elif _top(op) < moved:
                 # Its tensors stay: shared when its index does too, else a copy
                 # naming the same tuples (so the rules' answers it holds still hold).
                 ops.append(op if op.index == i else clone(op, index=i))
@@ -257,7 +256,7 @@ class GraphEditor:
             if made:
                 created.append(ops[-1])
         rewrite = Rewrite(source=id(self.sg), created=tuple(created),
-                          dropped=tuple(o for o in self.sg.operators if id(o) not in kept))
+                          dropped=tuple(o for o in src_ops if id(o) not in kept))
         sg = Subgraph(index=self.sg.index, name=self.sg.name, tensors=tensors,
                       operators=ops, inputs=m(self.sg.inputs), outputs=m(self.sg.outputs),
                       rewrite=rewrite)

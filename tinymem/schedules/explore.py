@@ -50,7 +50,7 @@ from .tiling_steps import joined_steps, spatial_steps
 from .row_cache import cached_steps
 from .scratch_free import scratch_free_steps
 from . import parallel
-from .collector import fewer_collections
+from .collector import collector_off
 from ..ops.memo import shared_answers
 
 OVERHEAD_CAPS = (0.0, 0.02, 0.05, 0.10, 0.15, 0.25, 0.5)
@@ -414,7 +414,7 @@ class _Measured:
     plan: ArenaPlan | None = None
 
 
-@fewer_collections()
+@collector_off()
 @shared_answers()
 @shared_renumbering()
 def explore(model: Model, budget: int | None = None, max_overhead: float | None = None,
