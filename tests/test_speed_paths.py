@@ -487,3 +487,25 @@ def test_compiled_placement_places_as_the_python_it_is_compiled_from():
         assert first_fit.for_size(first_fit.place, n)(order, 0, sizes, fast, rows[0], rows[1],
                                                       limit) == ok
         assert fast.tolist() == plain.tolist()
+
+
+@pytest.mark.parametrize("name", ["cnn_float32", "resnet_skip_int8", "mobilenet_v2_035_144_int8"])
+def test_a_candidate_is_at_least_as_live_as_its_parent_outside_the_ops_it_rewrites(name):
+    from tinymem.memory.liveness import live_bytes_per_scope
+    from tinymem.memory.requests import build_requests
+    from tinymem.schedules.explore import STEP_SOURCES, _Evaluator, _peak_op
+
+    model = tinymem.load_model(SAMPLES / f"{name}.tflite")
+    plan = plan_model(model, target=DEFAULT_TARGET)
+    ev = _Evaluator(model, None, DEFAULT_TARGET)
+    steps = [s for src in STEP_SOURCES
+             for s in src(model, _peak_op(plan), plan.arena_bytes, DEFAULT_TARGET)]
+    assert len({s.kind for s in steps}) >= 2
+    below = 0
+    for step in steps:
+        req = build_requests(step.apply(model), None, DEFAULT_TARGET)
+        bound = int(live_bytes_per_scope(req.buffers, req.last_scope).max())
+        outside = ev.outside_bound((), model, step)
+        assert 0 < outside <= bound, step.label
+        below += outside < plan.peak_bytes
+    assert below  # (the bound is not the parent's peak everywhere)

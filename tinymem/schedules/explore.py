@@ -217,6 +217,9 @@ class _Evaluator:
         self.progress = progress
         self.count = 0
         self.state_macs: dict[tuple, int] = {}  # MACs of states not measured here (the start)
+        # State -> (each main op's first scope, running max of live bytes from
+        # the start, from the end): `outside_bound`'s tables.
+        self._outside: dict[tuple, tuple[list[int], list[int], list[int]]] = {}
 
     def measure(self, key: tuple, parent: Model) -> tuple[int, int, int] | None:
         """(live-set bound, MACs, main-subgraph ops) of the candidate `key` (its
@@ -282,6 +285,7 @@ class _Evaluator:
         for name this evaluator (their recipe rebuilds the model): the cycle
         would otherwise leave the whole search to the cyclic collector."""
         for store in (self.cache, self.plans, self._held, self.kept, self.live, self.in_place,
+                      self._outside,
                       self.ready):
             store.clear()
 
@@ -326,6 +330,24 @@ class _Evaluator:
         return with_tail_of(model_of, ArenaPlan(requests=req, offsets=offsets,
                                                 arena_bytes=arena_size(req.buffers, offsets),
                                                 live=live), self.target)
+
+    def outside_bound(self, key: tuple, model: Model, step: Step) -> int:
+        """The most live bytes of the state `key` (whose model is `model`) at any
+        scope outside the ops `step` rewrites: a bound of the candidate's live
+        set, known before it is built (a rewrite keeps every other op's buffers)."""
+        if key not in self._outside:
+            if key:
+                req, live = self.cache[key].requests, self.live[key]
+            else:  # (the start is planned as every candidate is: without an offline plan)
+                req = build_requests(model, None, self.target)
+                live = live_bytes_per_scope(req.buffers, req.last_scope)
+            starts = [s.scope for s in req.steps if s.subgraph == 0] + [req.last_scope + 1]
+            before = np.maximum.accumulate(np.concatenate(([0], live)))  # [i]: max of live[:i]
+            after = np.maximum.accumulate(np.concatenate((live, [0]))[::-1])[::-1]
+            self._outside[key] = (starts, before.tolist(), after.tolist())
+        starts, before, after = self._outside[key]
+        seg = step.segment
+        return max(before[starts[seg.first]], after[starts[seg.last + 1]])
 
     def _macs_of(self, key: tuple, model: Model) -> int:
         """The MACs of the state `key` (whose model is `model`)."""
@@ -600,6 +622,22 @@ def _extensions(ev: "_Evaluator", sources, candidates: dict, steps: tuple, cur: 
         if step.segment in too_costly:
             continue  # grids come fewest tiles first: the rest cost more
         key = steps + (step,)
+        # A step must lower the figure, or keep it and lower the live-set
+        # peak: greedy placement sometimes hides a real gain until the
+        # next step (or a better layout) cashes it in. The bound is below
+        # the head, and the floor below the figure: a candidate above either
+        # cannot take a kept place, so it is not planned.
+        full = len(best) >= keep and best[-1][0][0] == _PLAIN
+        to_beat = best[-1][0][1] if full else cur_figure
+        if full and key not in ev.cache:
+            # Its bound is at least the parent's live bytes outside the span it
+            # rewrites (those steps keep their buffers): over that, it cannot take
+            # a place, and once the kept places are full it is not even built.
+            # (All grids of a segment share the span, so the MAC cap's sweep
+            # stops at the same grids as if they were measured.)
+            outside = ev.outside_bound(steps, cur, step)
+            if outside >= cur_plan.peak_bytes or outside > to_beat:
+                continue
         measured = ev.measure(key, cur)
         if measured is None:
             continue
@@ -608,13 +646,6 @@ def _extensions(ev: "_Evaluator", sources, candidates: dict, steps: tuple, cur: 
         if over > cap + 1e-12:
             too_costly.add(step.segment)
             continue
-        # A step must lower the figure, or keep it and lower the live-set
-        # peak: greedy placement sometimes hides a real gain until the
-        # next step (or a better layout) cashes it in. The bound is below
-        # the head, and the floor below the figure: a candidate above either
-        # cannot take a kept place, so it is not planned.
-        full = len(best) >= keep and best[-1][0][0] == _PLAIN
-        to_beat = best[-1][0][1] if full else cur_figure
         score = None
         if bound < cur_plan.peak_bytes and bound <= to_beat and ev.floor(key, goal) <= to_beat:
             plan = ev.plan(key)
