@@ -175,10 +175,8 @@ class _Evaluator:
 
     The live-set bound is computed for every candidate; the greedy arena
     only when the bound says the candidate could still win; the arena with
-    its ops in place (`aliased`) only when the search asks. `prefetch`
-    measures a state's candidates ahead on every core; `measure` and `plan`
-    then read those results, so the search sees the same figures in the
-    same order either way.
+    its ops in place (`aliased`) only when the search asks. A forked child's
+    beams come back through `export` and `adopt`.
 
     A candidate's figures and buffer requests are kept for the whole search,
     its model only while it is among the most recently used, HELD_OPS ops in
@@ -212,8 +210,7 @@ class _Evaluator:
         self.rebuilt = 0  # candidates built again after their model was let go
         self.plans: dict[tuple, ArenaPlan] = {}
         self.live: dict[tuple, np.ndarray] = {}  # each measured candidate's live bytes
-        # Prefetched, not yet asked for: key -> _Measured (and its plan, if made).
-        self.ready: dict[tuple, _Measured] = {}
+        self.start = base  # the model the chains start from (the explorer sets it)
         self.progress = progress
         self.count = 0
         self.state_macs: dict[tuple, int] = {}  # MACs of states not measured here (the start)
@@ -234,25 +231,17 @@ class _Evaluator:
             def build(step=key[-1]) -> Model:
                 return step.apply(parent)
 
-            got = self.ready.pop(key, None) or self._evaluate(build, parent,
-                                                               self._macs_of(key[:-1], parent))
+            got = self._evaluate(build, parent, self._macs_of(key[:-1], parent))
             if got.dropped or got.unsupported:
                 self.cache[key] = None
                 if got.unsupported:
                     self.unsupported[key] = got.unsupported
                 return None
-            # A child measured it: the model is rebuilt here from its recipe
-            # (building is deterministic), the figures are the child's.
-            m = got.model if got.model is not None else build()
+            m = got.model
             self.cache[key] = _Candidate(got.bound, got.macs, len(m.main.operators), build,
                                          got.requests)
             self._hold(key, m)
             self.live[key] = got.live
-            if got.plan is not None:
-                got.plan.target = self.target
-                if got.model is None:  # (its tail's breakdown builds the model from its recipe)
-                    got.plan.tail.steps.reattach(build, self.target)
-                self.plans[key] = got.plan
             self.count += 1
             if self.progress:
                 self.progress(self.count, 0)
@@ -285,8 +274,7 @@ class _Evaluator:
         for name this evaluator (their recipe rebuilds the model): the cycle
         would otherwise leave the whole search to the cyclic collector."""
         for store in (self.cache, self.plans, self._held, self.kept, self.live, self.in_place,
-                      self._outside,
-                      self.ready):
+                      self._outside):
             store.clear()
 
     def plan(self, key: tuple) -> ArenaPlan:
@@ -358,10 +346,9 @@ class _Evaluator:
             self.state_macs[key] = model_macs(model)
         return self.state_macs[key]
 
-    def _evaluate(self, build: Callable[[], Model], parent: Model, parent_macs: int,
-                  plan_below: int | None = None) -> "_Measured":
+    def _evaluate(self, build: Callable[[], Model], parent: Model, parent_macs: int) -> "_Measured":
         """Build and measure one candidate (its step applied to `parent`, of
-        `parent_macs`); plan it too when its bound is below `plan_below`."""
+        `parent_macs`)."""
         try:
             m = build()
         except (ValueError, IndexError, KeyError, ZeroDivisionError, TinymemError):
@@ -383,33 +370,71 @@ class _Evaluator:
             return _Measured(unsupported=problems[0].text())
         req = build_requests(m, None, self.target)
         live = live_bytes_per_scope(req.buffers, req.last_scope)
-        got = _Measured(model=m, requests=req, live=live,
-                        bound=int(live.max()) if live.size else 0, macs=macs)
-        if plan_below is not None and got.bound < plan_below:
-            got.plan = self._plan(lambda: m, req, live)
-        return got
+        return _Measured(model=m, requests=req, live=live,
+                         bound=int(live.max()) if live.size else 0, macs=macs)
 
-    def prefetch(self, prefix: tuple, cur: Model, cur_plan: ArenaPlan, steps: list[Step]) -> None:
-        """Measure the candidates `prefix + (step,)` not measured yet, on every core,
-        and plan those whose live-set bound is below the current state's (the
-        only ones the search may plan). Results wait in `ready`."""
-        todo = list(dict.fromkeys(k for k in (prefix + (s,) for s in steps)
-                                  if k not in self.cache and k not in self.ready))
-        if len(todo) < parallel.MIN_BATCH or parallel.workers() < 2:
-            return
-        peak = cur_plan.peak_bytes
-        parent_macs = self._macs_of(prefix, cur)
+    def export(self, found: dict[int, dict[tuple, tuple]]) -> "_Found":
+        """What a forked child's beams found (beam number -> kept states), to send
+        to the parent: each state's key, MACs and whether its plan runs ops in
+        place, and what this evaluator knows of it and its prefixes. Models stay
+        here (the parent rebuilds them from their steps: building is
+        deterministic); plans are given their tails here, whose recipes name them."""
+        keys = {key[:n] for kept in found.values() for key in kept for n in range(1, len(key) + 1)}
+        facts = {}
+        for key in keys:
+            got, plan, lay = self.cache[key], self.plans.get(key), self.in_place.get(key)
+            for p in (plan, lay.plan if lay is not None else None):
+                if p is not None:
+                    p.tail
+            facts[key] = _Facts(got.bound, got.macs, got.ops, got.requests, self.live[key], plan,
+                                key in self.in_place, lay, key in self.in_place_skipped,
+                                self.in_place_head.get(key), self.tail_floor.get(key))
+        beams = {i: [(key, macs, plan is not self.plans.get(key))
+                     for key, (_, plan, macs) in kept.items()] for i, kept in found.items()}
+        return _Found(beams, facts, [k for k, got in self.cache.items() if got is not None],
+                      self.unsupported)
 
-        def work(key: tuple, in_child: bool) -> _Measured:
-            got = self._evaluate(lambda: key[-1].apply(cur), cur, parent_macs, peak)
-            if in_child:
-                got.model = None  # rebuilt by the parent: cheaper than sending it
-                if got.plan is not None:
-                    got.plan.tail  # planned here: its recipe (a closure) cannot be sent
-            return got
+    def adopt(self, found: "_Found") -> dict[int, dict[tuple, tuple]]:
+        """The beams a forked child ran, as `_beam` returns them here, its
+        figures taken into this evaluator (a fact known here already stays)."""
+        mine = {k for k, got in self.cache.items() if got is not None}
+        self.count += len(set(found.measured) - mine)
+        for key, why in found.unsupported.items():
+            self.unsupported.setdefault(key, why)
+        arrived: dict[tuple, list[ArenaPlan]] = {}  # the child's plans taken, by state
+        for key, f in found.facts.items():
+            if key not in self.cache or self.cache[key] is None:
+                self.cache[key] = _Candidate(f.bound, f.macs, f.ops, self._recipe(key), f.requests)
+                self.live[key] = f.live
+            if f.plan is not None and key not in self.plans:
+                self.plans[key] = f.plan
+                arrived.setdefault(key, []).append(f.plan)
+            if f.planned_in_place and key not in self.in_place:
+                if f.layout is not None:
+                    arrived.setdefault(key, []).append(f.layout.plan)
+                self.in_place[key] = f.layout
+            if f.in_place_skipped:
+                self.in_place_skipped.add(key)
+            if f.in_place_head is not None:
+                self.in_place_head.setdefault(key, f.in_place_head)
+            if f.tail_floor is not None:
+                self.tail_floor.setdefault(key, f.tail_floor)
+        out: dict[int, dict[tuple, tuple]] = {}
+        for i, kept in found.beams.items():
+            out[i] = {}
+            for key, macs, in_place in kept:  # (prefixes first: each is rebuilt from the one before)
+                m = self.kept[key] = self.model(key)
+                for plan in arrived.pop(key, ()):  # (a tail's breakdown reads its model)
+                    plan.target = self.target
+                    if plan.tail is not None:
+                        plan.tail.steps.reattach(lambda m=m: m, self.target)
+                out[i][key] = (m, self.in_place[key].plan if in_place else self.plans[key], macs)
+        return out
 
-        for key, got in zip(todo, parallel.fork_map(work, todo)):
-            self.ready[key] = got
+    def _recipe(self, key: tuple) -> Callable[[], Model]:
+        def build() -> Model:
+            return key[-1].apply(self.model(key[:-1]) if len(key) > 1 else self.start)
+        return build
 
 
 class _Candidate(NamedTuple):
@@ -424,7 +449,7 @@ class _Candidate(NamedTuple):
 
 @dataclass
 class _Measured:
-    """One candidate's measurement, before the search asks for it."""
+    """One candidate's measurement."""
 
     dropped: bool = False  # the step cannot apply to this model
     unsupported: str | None = None  # why the target cannot run its new ops
@@ -433,7 +458,31 @@ class _Measured:
     live: np.ndarray | None = None
     bound: int = 0
     macs: int = 0
-    plan: ArenaPlan | None = None
+
+
+class _Facts(NamedTuple):
+    """What a child's evaluator knows of one state it kept (`_Evaluator.export`)."""
+
+    bound: int
+    macs: int
+    ops: int
+    requests: Requests
+    live: np.ndarray
+    plan: ArenaPlan | None  # planned as TFLM's greedy planner plans it
+    planned_in_place: bool  # `aliased` was asked (`layout` is its answer)
+    layout: Layout | None
+    in_place_skipped: bool
+    in_place_head: int | None
+    tail_floor: int | None
+
+
+class _Found(NamedTuple):
+    """What a forked child's beams found (`_Evaluator.export`)."""
+
+    beams: dict[int, list[tuple[tuple, int, bool]]]  # beam -> (key, MACs, plan in place)
+    facts: dict[tuple, _Facts]
+    measured: list[tuple]  # every candidate it measured (the count of the search)
+    unsupported: dict[tuple, str]
 
 
 @collector_off()
@@ -502,15 +551,42 @@ def explore(model: Model, budget: int | None = None, max_overhead: float | None 
     # Results are cached, so the caps and the objectives share their prefixes.
     # Recomputing tilings are also chained without cached strips, which would
     # crowd them out, so both show side by side.
-    chains: dict[tuple[Step, ...], tuple[Model, ArenaPlan, int]] = {}
+    # The beams run on two cores when there are (`parallel.share_ends`), an
+    # objective's caps together (each cap's beam reuses most of what the one
+    # before it measured); each beam finds what it would alone, and their
+    # states are joined in this order.
     pools = [sources] + ([[s for s in sources if s is not cached_steps]]
                          if cached_steps in sources else [])
-    for pool in pools:
-        candidates: dict[tuple[Step, ...], list[Step]] = {}
-        for goal in objectives:
-            for cap in caps:
-                chains.update(_beam(ev, pool, candidates, start, start_plan, cap, beam,
-                                    goal, budget))
+    beams = [(p, goal, cap) for p in range(len(pools)) for goal in objectives for cap in caps]
+    # The heaviest group first (the head's beams keep the most states), the
+    # other process taking the groups from the end.
+    groups = sorted({(p, goal) for p, goal, _ in beams},
+                    key=lambda g: (g[0], g[1] is not Objective.HEAD))
+    listed: list[dict[tuple[Step, ...], list[Step]]] = [{} for _ in pools]  # per pool
+    ev.start = start
+
+    def run(g: int) -> dict[int, dict[tuple, tuple]]:
+        return {i: _beam(ev, pools[p], listed[p], start, start_plan, cap, beam, goal, budget)
+                for i, (p, goal, cap) in enumerate(beams) if (p, goal) == groups[g]}
+
+    def pack(done: dict[int, dict]) -> _Found:
+        return ev.export({i: kept for by_beam in done.values() for i, kept in by_beam.items()})
+
+    def unpack(found: _Found) -> dict[int, dict]:
+        by_beam = ev.adopt(found)
+        return {g: {i: by_beam[i] for i, (p, goal, _) in enumerate(beams) if (p, goal) == group}
+                for g, group in enumerate(groups)
+                if any(i in by_beam for i, b in enumerate(beams) if b[:2] == group)}
+
+    def quiet() -> None:
+        ev.progress = None  # (the child's count would be drawn over this process's)
+
+    by_beam: dict[int, dict] = {}
+    for done in parallel.share_ends(len(groups), run, pack, unpack, quiet):
+        by_beam.update(done)
+    chains: dict[tuple[Step, ...], tuple[Model, ArenaPlan, int]] = {}
+    for i in range(len(beams)):
+        chains.update(by_beam[i])
     for steps, (m, plan, macs) in chains.items():
         kinds = sorted({s.kind for s in steps}, key=list(StepKind).index)
         kinds = (["fold"] if fold_note else []) + kinds
@@ -614,7 +690,6 @@ def _extensions(ev: "_Evaluator", sources, candidates: dict, steps: tuple, cur: 
     if steps not in candidates:
         candidates[steps] = [step for src in sources
                              for step in src(cur, peak_op, cur_plan.arena_bytes, ev.target)]
-    ev.prefetch(steps, cur, cur_plan, candidates[steps])  # speed only: measures them on every core
     best: list[tuple] = []
     too_costly: set = set()
     cur_figure = figure(cur_plan, goal)

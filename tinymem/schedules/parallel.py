@@ -1,118 +1,134 @@
-"""Evaluating a batch of candidates on every core: forked children share the
-search's state as it is (no pickling of models on the way in) and send back
-only what they computed.
+"""Running a list of independent searches on two cores: this process takes
+them from the front, one forked child from the back, until the two meet.
 
-A pure speed-up: every result is what the same call would return in this
-process, in the same order, and anything a child cannot do (no fork on this
-platform, one core, a child that fails) is done here instead.
+Neighbouring items share the most (a search reuses what the one before it
+measured), so each end keeps its own cache warm. The child starts from this
+process's state as it is (no pickling on the way in) and sends back only
+what its items found.
+
+A pure speed-up: every result is what running the item here would return,
+and anything the child cannot do (no fork on this platform, one core, a
+child that fails) is done here instead.
 """
 
 from __future__ import annotations
 
 import gc
+import mmap
 import os
 import pickle
-from typing import Callable, Sequence, TypeVar
+import struct
+from multiprocessing import Lock
+from typing import Callable, TypeVar
 
-T = TypeVar("T")
 R = TypeVar("R")
 
-# Batches smaller than this run here: a fork costs a few milliseconds.
-MIN_BATCH = 4
-# How many processes a batch may use (default 1: this one).
+# TINYMEM_WORKERS=1 keeps a search in one process (the default uses a second
+# core when there is one); the child never forks again.
 WORKERS_ENV = "TINYMEM_WORKERS"
-# The parent takes fewer items than a child: it also rebuilds, from their
-# recipes, the models of the items the children measured.
-_PARENT_WEIGHT, _CHILD_WEIGHT = 2, 3
+_in_child = False
 
 
 def workers() -> int:
-    """Processes a batch may use (this one included): TINYMEM_WORKERS, capped by the
-    cores this process may run on; 1 when unset. Forking is not the default: on a
-    shared 2-core machine the children's copy-on-write pages cost more CPU than
-    they save (mcunet-320kb: 28.5 s CPU serial, 97.4 s with one child)."""
-    if not hasattr(os, "fork"):
+    """Processes a search may use, this one included: 2 when this process may run
+    on two cores or more and TINYMEM_WORKERS does not say 1; 1 otherwise."""
+    if _in_child or not hasattr(os, "fork"):
         return 1
     env = os.environ.get(WORKERS_ENV, "").strip()
-    if not env.isdigit() or int(env) < 2:
+    if env.isdigit() and int(env) < 2:
         return 1
     try:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
-    return max(1, min(int(env), cores))
+    return 2 if cores >= 2 else 1
 
 
-def fork_map(fn: Callable[[T, bool], R], items: Sequence[T]) -> list[R]:
-    """[fn(x, False) for x in items], some of them computed as fn(x, True) in forked
-    children (whose results must pickle)."""
-    n_workers = min(workers(), 1 + len(items) // MIN_BATCH)
-    if n_workers < 2:
-        return [fn(x, False) for x in items]
-    pattern = [0] * _PARENT_WEIGHT + [w for w in range(1, n_workers) for _ in range(_CHILD_WEIGHT)]
-    owner = [pattern[i % len(pattern)] for i in range(len(items))]
-    children: list[tuple[int, int, list[int]]] = []  # (pid, read end, item indices)
-    gc.freeze()  # the children's collector then leaves the shared pages alone
+class _Ends:
+    """The items [front, back) not taken yet, shared by the two processes."""
+
+    def __init__(self, count: int):
+        self.lock = Lock()
+        self.mem = mmap.mmap(-1, 8)
+        struct.pack_into("ii", self.mem, 0, 0, count)
+
+    def take(self, from_front: bool) -> int | None:
+        with self.lock:
+            front, back = struct.unpack_from("ii", self.mem)
+            if front >= back:
+                return None
+            if from_front:
+                struct.pack_into("i", self.mem, 0, front + 1)
+                return front
+            struct.pack_into("i", self.mem, 4, back - 1)
+            return back - 1
+
+
+def share_ends(count: int, run: Callable[[int], R], pack: Callable[[dict[int, R]], object],
+               unpack: Callable[[object], dict[int, R]],
+               in_child: Callable[[], None] = lambda: None) -> list[R]:
+    """[run(i) for i in range(count)], the child's share computed there: it calls
+    `in_child()` once, runs its items and sends `pack({i: result})` (which must
+    pickle); `unpack` turns that into results of this process."""
+    if count < 2 or workers() < 2:
+        return [run(i) for i in range(count)]
+    ends = _Ends(count)
+    child = _fork_child(ends, run, pack, in_child)
+    results: dict[int, R] = {}
     try:
-        for w in range(1, n_workers):
-            mine = [i for i, o in enumerate(owner) if o == w]
-            child = _fork_child(fn, items, mine)
-            if child is None:  # cannot fork: this process does the rest
-                for i in mine:
-                    owner[i] = 0
-            else:
-                children.append(child)
+        while (i := ends.take(True)) is not None:
+            results[i] = run(i)
     finally:
-        gc.unfreeze()
-    results: list = [None] * len(items)
-    done = [False] * len(items)
-    try:
-        for i, o in enumerate(owner):
-            if o == 0:
-                results[i], done[i] = fn(items[i], False), True
-    finally:
-        for pid, fd, idx in children:
-            got = _collect(pid, fd)
-            if got is not None and len(got) == len(idx):
-                for i, r in zip(idx, got):
-                    results[i], done[i] = r, True
-    for i, ok in enumerate(done):
-        if not ok:
-            results[i] = fn(items[i], False)
-    return results
+        if child is not None:
+            got = _collect(*child)
+            if got is not None:
+                results.update(unpack(got))
+        else:  # (no child: nothing else takes from the back)
+            while (i := ends.take(False)) is not None:
+                results[i] = run(i)
+    # Items the child took but did not send (it failed) are run here.
+    return [results[i] if i in results else run(i) for i in range(count)]
 
 
-def _fork_child(fn, items, idx: list[int]) -> tuple[int, int, list[int]] | None:
+def _fork_child(ends: _Ends, run, pack, in_child) -> tuple[int, int] | None:
     try:
         r, w = os.pipe()
     except OSError:
         return None
+    gc.freeze()  # the child's collector then leaves the shared pages alone
     try:
         pid = os.fork()
     except OSError:
+        gc.unfreeze()
         os.close(r)
         os.close(w)
         return None
     if pid == 0:  # the child: compute, send, and leave without running any exit hook
         code = 0
         try:
+            global _in_child
+            _in_child = True
             os.close(r)
             try:
-                data = pickle.dumps([fn(items[i], True) for i in idx],
-                                    protocol=pickle.HIGHEST_PROTOCOL)
-            except BaseException:  # the parent recomputes these items itself
+                in_child()
+                done: dict[int, object] = {}
+                while (i := ends.take(False)) is not None:
+                    done[i] = run(i)
+                data = pickle.dumps(pack(done), protocol=pickle.HIGHEST_PROTOCOL)
+            except BaseException:  # the parent runs these items itself
                 data = b""
                 code = 1
             with os.fdopen(w, "wb") as f:
                 f.write(data)
         finally:
             os._exit(code)
+    gc.unfreeze()
     os.close(w)
-    return pid, r, idx
+    return pid, r
 
 
-def _collect(pid: int, fd: int) -> list | None:
-    """A child's results (None when it failed), once it has exited."""
+def _collect(pid: int, fd: int) -> object | None:
+    """What a child sent (None when it failed), once it has exited."""
     try:
         with os.fdopen(fd, "rb") as f:
             data = f.read()
