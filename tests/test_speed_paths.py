@@ -406,6 +406,28 @@ def test_grids_of_one_segment_renumber_the_ops_after_it_as_a_lone_rewrite_does()
     assert together == alone
 
 
+def test_candidates_built_with_lazy_indices_plan_and_settle_as_eager_ones():
+    from tinymem.memory.requests import build_requests
+    from tinymem.schedules import edit
+    from tinymem.schedules.row_cache import cached_steps
+    from tinymem.schedules.tiling_steps import spatial_steps
+
+    model = tinymem.load_model(SAMPLES / "mobilenet_v2_035_144_int8.tflite")
+    plan = plan_model(model, target=DEFAULT_TARGET)
+    peak = plan.main_op_at(plan.peak_step())
+    steps = [*spatial_steps(model, peak, plan.arena_bytes, DEFAULT_TARGET),
+             *cached_steps(model, peak, plan.arena_bytes, DEFAULT_TARGET)]
+    with edit.shared_renumbering(), edit.lazy_indices():
+        lazy = [s.apply(model) for s in steps]
+    eager = [s.apply(model) for s in steps]
+    assert any(m.main.__dict__.get("_stale_indices") for m in lazy)  # (some were left stale)
+    for a, b in zip(lazy, eager):
+        assert build_requests(a, None, DEFAULT_TARGET) == build_requests(b, None, DEFAULT_TARGET)
+        edit.settle_indices(a)
+        assert [op.index for op in a.main.operators] == list(range(len(a.main.operators)))
+        assert _ops_as_written(a) == _ops_as_written(b)
+
+
 def test_a_search_keeps_no_renumbered_copies_when_it_ends():
     from tinymem.schedules import edit
 

@@ -118,10 +118,11 @@ def build_requests(model: Model, offline: list[int] | None = None,
         # omitted input's -1 gets a last scope too, never read: this loop runs
         # for every op of every candidate a search measures.)
         here = scope[0]
-        for op in sg.operators:
+        # (An op is named by its position: a search's candidates may leave the
+        # `index` of ops after a rewrite stale until kept, see edit.lazy_indices.)
+        for index, op in enumerate(sg.operators):
             here += 1
             start = here
-            index = op.index
             steps.append(_tuple_new(ExecutionStep, (start, g, index)))
             outputs = op.outputs
             for t in outputs:

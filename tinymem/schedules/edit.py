@@ -6,6 +6,8 @@ import bisect
 import copy
 import dataclasses
 from contextlib import contextmanager
+from operator import is_
+from typing import NamedTuple
 
 import numpy as np
 
@@ -35,11 +37,26 @@ def _top(op: Operator) -> int:
                max(op.intermediates, default=-1))
 
 
-# Inside `shared_renumbering()` (a search): the renumbered copies of one source
-# subgraph's ops and tensors from the last rewrite of it, as [(its tensor list,
-# the tensors it dropped, id(op) -> (op, copy), tensor index -> copy)]. One entry
-# only, so it holds one model's ops at most; the ops are held, so their ids stay
-# theirs. None: nothing is kept.
+class _Shared:
+    """The renumbered copies of one source subgraph's ops and tensors, for every
+    rewrite of it that drops the same tensors."""
+
+    __slots__ = ("tensors_of", "dropped", "ops", "remap", "tensors", "fronts", "backs")
+
+    def __init__(self, tensors_of: list, dropped: tuple[int, ...]):
+        self.tensors_of, self.dropped = tensors_of, dropped  # (its tensor list: held)
+        self.ops: dict[int, tuple[Operator, Operator]] = {}  # id(op) -> (op, its copy)
+        self.remap: list[int] | None = None  # its tensors' new indices
+        self.tensors: list[Tensor] = []  # its tensors from the first dropped one on, renumbered
+        # The source's ops kept before the first op changed (by that op's index)
+        # and after the last one left out (by the first of them), renumbered.
+        self.fronts: dict[int, list[Operator]] = {}
+        self.backs: dict[int, list[Operator]] = {}
+
+
+# Inside `shared_renumbering()` (a search): the copies from the last rewrite of
+# a source subgraph (one entry only, so it holds one model's ops at most; the
+# ops are held, so their ids stay theirs). None: nothing is kept.
 _renumbering: list | None = None
 
 
@@ -55,17 +72,16 @@ def shared_renumbering():
         _renumbering = outer
 
 
-def _renumbered_for(sg: Subgraph, dropped: tuple[int, ...]) -> tuple[dict, dict]:
-    """(id(op) -> (op, its copy), tensor index -> its copy) for a rewrite of `sg`
-    that drops `dropped` of its tensors."""
+def _renumbered_for(sg: Subgraph, dropped: tuple[int, ...]) -> _Shared:
+    """The shared copies for a rewrite of `sg` that drops `dropped` of its tensors."""
     scope = _renumbering
     if scope is None:
-        return {}, {}  # outside a search: each rewrite renumbers afresh
+        return _Shared(sg.tensors, dropped)  # outside a search: each rewrite renumbers afresh
     last = scope[0]
-    if last is not None and last[0] is sg.tensors and last[1] == dropped:
-        return last[2], last[3]
-    scope[0] = (sg.tensors, dropped, {}, {})
-    return scope[0][2], scope[0][3]
+    if last is not None and last.tensors_of is sg.tensors and last.dropped == dropped:
+        return last
+    scope[0] = _Shared(sg.tensors, dropped)
+    return scope[0]
 
 
 def _reach(sg: Subgraph) -> list[int]:
@@ -164,70 +180,79 @@ class GraphEditor:
         if self._finished:  # (its own ops and tensors were renumbered in place)
             raise RuntimeError("a GraphEditor finishes once")
         self._finished = True
-        used: set[int] = set(self.sg.inputs) | set(self.sg.outputs)
-        for op in self.ops:
-            used.update(op.inputs, op.outputs, op.intermediates)
-        # remap[old] = new index; its last slot maps -1 (an omitted input) to
-        # itself, since remap[-1] reads that slot.
-        n_all, n_old = len(self.tensors), len(self.sg.tensors)
-        remap = [-1] * (n_all + 1)
-        moved = n_all  # tensors from this index on are renumbered
-        dropped: list[int] = []  # the source's tensors no op uses any more
-        k = 0
-        activation = TensorKind.ACTIVATION
-        for t in self.tensors:
-            i = t.index
-            if i in used or t.kind != activation:
-                remap[i] = k
+        src, src_ops, ops_all = self.sg, self.sg.operators, self.ops
+        n_old, n_src, n_ops = len(src.tensors), len(src_ops), len(ops_all)
+        # The source's ops this rewrite keeps as they are at its front and at its
+        # back (a search's rewrites keep most of a model), found by identity: only
+        # the ops between them are looked at one by one.
+        same = list(map(is_, ops_all, src_ops))
+        head = same.index(False) if False in same else len(same)
+        limit = min(n_ops, n_src) - head
+        same = list(map(is_, reversed(ops_all), reversed(src_ops)))[:limit]
+        tail = same.index(False) if False in same else len(same)
+        back_at, src_back = n_ops - tail, n_src - tail  # ops_all[back_at:] is src_ops[src_back:]
+        uses = _uses(src)
+        used_mid: set[int] = set()
+        for op in ops_all[head:back_at]:
+            used_mid.update(op.inputs, op.outputs, op.intermediates)
+        # The source's tensors it drops: activations no op uses any more (of those
+        # the left-out ops named, and those the source itself left unused), the
+        # subgraph's inputs and outputs aside.
+        maybe: set[int] = set(uses.unused)
+        for op in src_ops[head:src_back]:
+            maybe.update(op.inputs, op.outputs, op.intermediates)
+        io = set(src.inputs) | set(src.outputs)
+        first_use, last_use, activation = uses.first, uses.last, TensorKind.ACTIVATION
+        dropped = tuple(sorted(
+            t for t in maybe
+            if t >= 0 and t not in used_mid and t not in io and first_use[t] >= head
+            and last_use[t] < src_back and src.tensors[t].kind is activation))
+        # The source's tensors and ops are renumbered alike by every rewrite that
+        # drops the same tensors of it (the grids of one segment, tried one after
+        # another): the copies are kept from the last such rewrite and shared.
+        # The tensors this editor made are its own: they take their new index in place.
+        shared = _renumbered_for(src, dropped)
+        if shared.remap is None:
+            shared.remap, shared.tensors = _renumber_source(src.tensors, dropped)
+        moved = dropped[0] if dropped else len(self.tensors)  # renumbered from here on
+        k = n_old - len(dropped)
+        remap_new, own_tensors = [], []
+        for t in self.tensors[n_old:]:
+            if t.index in used_mid or t.kind is not activation:
+                remap_new.append(k)
+                own_tensors.append(t)
                 k += 1
             else:
-                if moved == n_all:
-                    moved = i
-                if i < n_old:
-                    dropped.append(i)
+                remap_new.append(-1)
+                moved = min(moved, t.index)
+        # remap[old] = new index; its last slot maps -1 (an omitted input) to itself.
+        remap = shared.remap + remap_new + [-1]
         at = remap.__getitem__
 
         def m(idx):
             return tuple(map(at, idx))
 
-        # The source's own ops and tensors are renumbered alike by every rewrite
-        # that drops the same tensors of it (the grids of one segment, tried one
-        # after another): their renumbered copies are kept from the last such
-        # rewrite and shared. The tensors this editor made are its own: they
-        # take their new index in place.
-        renumbered, renumbered_tensors = _renumbered_for(self.sg, tuple(dropped))
-        tensors = self.tensors[:moved]
-        for t in self.tensors[moved:]:
-            i = t.index
-            j = remap[i]
-            if j < 0:
-                continue
-            if i >= n_old:
-                t.__dict__["index"] = j
-                tensors.append(t)
-                continue
-            new_t = renumbered_tensors.get(i)
-            if new_t is None:
-                new_t = renumbered_tensors[i] = clone(t, index=j)
-            tensors.append(new_t)
-        # The source's ops kept at its front, at their own index and naming only
-        # tensors that keep theirs, are taken as they are (a search's rewrites
-        # keep most of a model: this is the part that needs no look).
-        src_ops = self.sg.operators
-        front = min(bisect.bisect_left(_reach(self.sg), moved), len(self.ops))
-        for i in range(front):
-            if self.ops[i] is not src_ops[i]:
-                front = i
-                break
-        ops = src_ops[:front]
+        tensors = src.tensors[:moved] + shared.tensors if dropped else list(src.tensors)
+        for t in own_tensors:
+            t.__dict__["index"] = remap[t.index]
+        tensors += own_tensors
+        # The front: the source's ops at their own index naming only tensors that
+        # keep theirs are taken as they are; the rest of the ops kept before the
+        # first one changed are renumbered once for every rewrite that keeps them.
+        front = min(bisect.bisect_left(_reach(src), moved), head)
+        renumbered = shared.ops
+        before = shared.fronts.get(head)
+        if before is None:
+            before = shared.fronts[head] = [_renumbered(op, front + j, moved, m, renumbered)
+                                            for j, op in enumerate(src_ops[front:head])]
+        ops = src_ops[:front] + before
         # What the rewrite changed: the ops it made (its own, and any op handed
         # to keep() that is not the source's), and the source's ops it left out.
         created = []
-        source = {id(op) for op in src_ops}
-        kept: set[int] = set(map(id, ops))
-        own = self._own
-        for i in range(front, len(self.ops)):
-            op = self.ops[i]
+        kept: set[int] = set()
+        own, positions = self._own, uses.positions
+        for i in range(head, back_at):
+            op = ops_all[i]
             if id(op) in own:  # created here: renumbered in place, not copied again
                 d = op.__dict__
                 d["index"], d["inputs"], d["outputs"] = i, m(op.inputs), m(op.outputs)
@@ -237,29 +262,29 @@ class GraphEditor:
                 created.append(op)
                 continue
             # (A source op kept a second time counts as made: it adds its work again.)
-            made = id(op) not in source or id(op) in kept
+            p = positions.get(id(op))
+            made = p is None or id(op) in kept or p < head or p >= src_back
             kept.add(id(op))
-            got = renumbered.get(id(op))
-            if got is not None and got[0] is op:
-                new = got[1]
-                ops.append(new if new.index == i else clone(new, index=i))
-            elif _top(op) < moved:
-                # Its tensors stay: shared when its index does too, else a copy
-                # naming the same tuples (so the rules' answers it holds still hold).
-                ops.append(op if op.index == i else clone(op, index=i))
-            else:
-                new = clone(op, index=i, inputs=m(op.inputs), outputs=m(op.outputs),
-                            intermediates=m(op.intermediates))
-                carry(op, new)  # the same tensors, renumbered: the rules' answers hold
-                renumbered[id(op)] = (op, new)
-                ops.append(new)
+            ops.append(_renumbered(op, i, moved, m, renumbered))
             if made:
                 created.append(ops[-1])
-        rewrite = Rewrite(source=id(self.sg), created=tuple(created),
-                          dropped=tuple(o for o in src_ops if id(o) not in kept))
-        sg = Subgraph(index=self.sg.index, name=self.sg.name, tensors=tensors,
-                      operators=ops, inputs=m(self.sg.inputs), outputs=m(self.sg.outputs),
+        # The back: the source's ops after the last one left out, renumbered once
+        # for every rewrite that keeps the same of them.
+        back = shared.backs.get(src_back)
+        if back is None:
+            back = shared.backs[src_back] = [_renumbered(op, back_at + j, moved, m, renumbered)
+                                             for j, op in enumerate(src_ops[src_back:])]
+        stale = bool(back) and back[0].index != back_at
+        if stale and not _lazy[0]:
+            back, stale = [clone(op, index=back_at + j) for j, op in enumerate(back)], False
+        ops += back
+        rewrite = Rewrite(source=id(src), created=tuple(created),
+                          dropped=tuple(o for o in src_ops[head:src_back] if id(o) not in kept))
+        sg = Subgraph(index=src.index, name=src.name, tensors=tensors,
+                      operators=ops, inputs=m(src.inputs), outputs=m(src.outputs),
                       rewrite=rewrite)
+        if stale:
+            sg.__dict__["_stale_indices"] = True
         model = copy.copy(self.model)
         model.subgraphs = list(self.model.subgraphs)
         model.subgraphs[sg.index] = sg
@@ -269,3 +294,96 @@ class GraphEditor:
             if sd.subgraph == sg.index else sd
             for sd in self.model.signature_defs]
         return model
+
+
+def _renumbered(op: Operator, i: int, moved: int, m, renumbered: dict) -> Operator:
+    """The source's op `op` at index `i` of the new subgraph, its tensors from
+    `moved` on renumbered by `m` (a copy made once per source op and shared)."""
+    got = renumbered.get(id(op))
+    if got is not None and got[0] is op:
+        new = got[1]
+        return new if new.index == i else clone(new, index=i)
+    if _top(op) < moved:
+        # Its tensors stay: shared when its index does too, else a copy naming
+        # the same tuples (so the rules' answers it holds still hold).
+        return op if op.index == i else clone(op, index=i)
+    new = clone(op, index=i, inputs=m(op.inputs), outputs=m(op.outputs),
+                intermediates=m(op.intermediates))
+    carry(op, new)  # the same tensors, renumbered: the rules' answers hold
+    renumbered[id(op)] = (op, new)
+    return new
+
+
+def _renumber_source(tensors: list[Tensor], dropped: tuple[int, ...]
+                     ) -> tuple[list[int], list[Tensor]]:
+    """(old index -> new index, -1 for a dropped tensor; the kept tensors from
+    the first dropped one on, renumbered) for a subgraph's `tensors`."""
+    remap = list(range(len(tensors)))
+    if not dropped:
+        return remap, []
+    drop, k, moved = set(dropped), dropped[0], []
+    for t in tensors[dropped[0]:]:
+        if t.index in drop:
+            remap[t.index] = -1
+            continue
+        remap[t.index] = k
+        moved.append(clone(t, index=k))
+        k += 1
+    return remap, moved
+
+
+class _Uses(NamedTuple):
+    """Where a subgraph's ops name each tensor (kept with the subgraph: a search
+    rewrites one state many times)."""
+
+    first: list[int]  # tensor -> the first op naming it (the op count if none)
+    last: list[int]  # tensor -> the last op naming it (-1 if none)
+    unused: tuple[int, ...]  # tensors no op names
+    positions: dict[int, int]  # id(op) -> its position
+
+
+def _uses(sg: Subgraph) -> _Uses:
+    got = sg.__dict__.get("_uses")
+    if got is None or len(got.positions) != len(sg.operators):
+        n = len(sg.operators)
+        first, last = [n] * len(sg.tensors), [-1] * len(sg.tensors)
+        for i, op in enumerate(sg.operators):
+            for t in (*op.inputs, *op.outputs, *op.intermediates):
+                if t >= 0:
+                    if first[t] == n:
+                        first[t] = i
+                    last[t] = i
+        got = sg.__dict__["_uses"] = _Uses(
+            first, last, tuple(t for t, f in enumerate(first) if f == n),
+            {id(op): i for i, op in enumerate(sg.operators)})
+    return got
+
+
+# While set (`lazy_indices`), a rewrite may hand back the source's ops after
+# the ones it changed, renumbered by an earlier rewrite, at the index they had
+# there: the subgraph is marked, and `settle_indices` sets them.
+_lazy = [False]
+
+
+@contextmanager
+def lazy_indices():
+    """Rewrites made while this runs may leave their back ops' `index` stale
+    (a search measures most candidates with rules that read an op's position,
+    not its index, and settles the few it keeps)."""
+    outer, _lazy[0] = _lazy[0], True
+    try:
+        yield
+    finally:
+        _lazy[0] = outer
+
+
+def settle_indices(model: Model) -> Model:
+    """`model` with every op's index its position again (in place; see `lazy_indices`)."""
+    for sg in model.subgraphs:
+        if sg.__dict__.pop("_stale_indices", False):
+            ops = sg.operators
+            for i, op in enumerate(ops):
+                if op.index != i:
+                    ops[i] = clone(op, index=i)
+            sg.__dict__.pop("_uses", None)  # (it names the ops by identity)
+    return model

@@ -41,7 +41,7 @@ from ..ops import total_macs
 from ..ops.support import check_ops, check_support
 from ..targets import Target
 from .diagnose import Diagnosis, LowerHead, diagnose
-from .edit import shared_renumbering
+from .edit import lazy_indices, settle_indices, shared_renumbering
 from .fold_pad import fold_pads
 from .reorder import reorder
 from .fdt import fdt_steps
@@ -256,7 +256,7 @@ class _Evaluator:
         m = self._held.get(key)
         if m is not None:
             self._held.move_to_end(key)
-            return m
+            return settle_indices(m)  # (measured with its ops' indices left stale)
         m = self.cache[key].build()
         self.rebuilt += 1
         self._hold(key, m)
@@ -350,7 +350,8 @@ class _Evaluator:
         """Build and measure one candidate (its step applied to `parent`, of
         `parent_macs`)."""
         try:
-            m = build()
+            with lazy_indices():  # (settled when the model is asked for: `model`)
+                m = build()
         except (ValueError, IndexError, KeyError, ZeroDivisionError, TinymemError):
             return _Measured(dropped=True)
         # Only the ops the step created can be new to the target (the parent's
