@@ -98,6 +98,23 @@ def _reach(sg: Subgraph) -> list[int]:
     return got
 
 
+# Constants' names, made only for a constant not made before (`const_int32`).
+def _begin_name(values) -> str:
+    return f"tinymem/slice_begin_{'_'.join(map(str, values))}"
+
+
+def _end_name(values) -> str:
+    return f"tinymem/slice_end_{'_'.join(map(str, values))}"
+
+
+def _strides_name(values) -> str:
+    return f"tinymem/slice_strides_{len(values)}"
+
+
+def _pad_name(pads) -> str:
+    return "tinymem/pad_" + "_".join(str(x) for row in pads for x in row)
+
+
 class GraphEditor:
     """Collects the ops of a rewritten subgraph in execution order.
 
@@ -112,22 +129,28 @@ class GraphEditor:
         self.ops: list[Operator] = []
         self._own: set[int] = set()  # ids of the ops this editor created (it may mutate them)
         self._consts: dict[tuple, int] = {}
+        self._stems: dict[int, str] = {}  # id(tensor) -> the stem of names made after it
         self._finished = False
 
     def new_tensor(self, like: Tensor, shape: tuple[int, ...], suffix: str) -> int:
-        t = Tensor(index=len(self.tensors), name=f"{_stem(like.name, like.index)}/{suffix}",
-                   shape=tuple(shape),
+        stem = self._stems.get(id(like))  # (a tiler names many tensors after one)
+        if stem is None:
+            stem = self._stems[id(like)] = _stem(like.name, like.index)
+        t = Tensor(index=len(self.tensors), name=f"{stem}/{suffix}", shape=tuple(shape),
                    dtype=like.dtype, buffer=0, quantization=like.quantization)
         self.tensors.append(t)
         return t.index
 
-    def const_int32(self, values, name: str) -> int:
+    def const_int32(self, values, name) -> int:
+        """An int32 constant of `values` (ints, or rows of ints), made once per
+        editor; `name` is its name, or a function of `values` giving it."""
+        key = tuple(tuple(v) if isinstance(v, (tuple, list, np.ndarray)) else v for v in values)
+        got = self._consts.get(key)
+        if got is not None:
+            return got
         arr = np.asarray(values, dtype=np.int32)
-        key = (arr.shape, arr.tobytes())
-        if key in self._consts:
-            return self._consts[key]
-        t = Tensor(index=len(self.tensors), name=name, shape=tuple(arr.shape), dtype="int32",
-                   buffer=-1, has_data=True, data=arr)
+        t = Tensor(index=len(self.tensors), name=name if isinstance(name, str) else name(values),
+                   shape=tuple(arr.shape), dtype="int32", buffer=-1, has_data=True, data=arr)
         self.tensors.append(t)
         self._consts[key] = t.index
         return t.index
@@ -135,6 +158,10 @@ class GraphEditor:
     def keep(self, op: Operator) -> None:
         """Append an existing op unchanged."""
         self.ops.append(op)
+
+    def keep_all(self, ops) -> None:
+        """Append existing ops unchanged."""
+        self.ops.extend(ops)
 
     def copy_op(self, op: Operator, inputs, outputs, tag: str, **option_changes) -> int:
         opts = dict(op.options)
@@ -156,15 +183,15 @@ class GraphEditor:
         self._own.add(id(new))
 
     def strided_slice(self, src: int, begin, end, out: int, tag: str, origin=None) -> None:
-        b = self.const_int32(begin, f"tinymem/slice_begin_{'_'.join(map(str, begin))}")
-        e = self.const_int32(end, f"tinymem/slice_end_{'_'.join(map(str, end))}")
-        s = self.const_int32([1] * len(begin), f"tinymem/slice_strides_{len(begin)}")
+        b = self.const_int32(begin, _begin_name)
+        e = self.const_int32(end, _end_name)
+        s = self.const_int32((1,) * len(begin), _strides_name)
         self.add_op(BuiltinOp.STRIDED_SLICE, (src, b, e, s), (out,), "StridedSliceOptions",
                     {"begin_mask": 0, "end_mask": 0, "ellipsis_mask": 0, "new_axis_mask": 0,
                      "shrink_axis_mask": 0, "offset": False}, tag, origin)
 
     def pad(self, src: int, pads, out: int, tag: str, origin=None, value: int | None = None) -> None:
-        p = self.const_int32(pads, "tinymem/pad_" + "_".join(str(x) for row in pads for x in row))
+        p = self.const_int32(pads, _pad_name)
         if value is None:
             self.add_op(BuiltinOp.PAD, (src, p), (out,), "PadOptions", {}, tag, origin)
         else:

@@ -83,9 +83,16 @@ def _needs_border(win, in_size: int, out_size: int) -> bool:
     return lo < 0 or hi > in_size
 
 
-def _data_inputs(sg: Subgraph, op) -> list[int]:
-    """Positions of the op's inputs that are activations."""
-    return [p for p, t in enumerate(op.inputs) if t >= 0 and sg.tensors[t].kind == TensorKind.ACTIVATION]
+def _data_inputs(sg: Subgraph, op) -> tuple[int, ...]:
+    """Positions of the op's inputs that are activations (kept on the op while it
+    names the same inputs: a tiler asks once per op per tile)."""
+    got = op.__dict__.get("_data_inputs")
+    if got is not None and got[0] is op.inputs:
+        return got[1]
+    found = tuple(p for p, t in enumerate(op.inputs)
+                  if t >= 0 and sg.tensors[t].kind == TensorKind.ACTIVATION)
+    op.__dict__["_data_inputs"] = (op.inputs, found)
+    return found
 
 
 def segment_windows(sg: Subgraph, seg: Segment) -> dict[int, tuple]:
@@ -121,8 +128,7 @@ def tile_segment(model: Model, seg: Segment, grid: Grid, tag: str = "tile") -> M
         raise ValueError(f"a {grid.label} grid is not a tiling")
     sg = model.subgraphs[seg.subgraph]
     ed = GraphEditor(model, seg.subgraph)
-    for op in sg.operators[: seg.first]:
-        ed.keep(op)
+    ed.keep_all(sg.operators[: seg.first])
     y = sg.tensors[seg.exit]
     windows = segment_windows(sg, seg)
     single_row = len(grid.rows) == 1
@@ -141,8 +147,7 @@ def tile_segment(model: Model, seg: Segment, grid: Grid, tag: str = "tile") -> M
         row_outputs.append(row)
     if len(row_outputs) > 1:
         ed.concat(row_outputs, 1, seg.exit, tag, origin=seg.last)
-    for op in sg.operators[seg.last + 1:]:
-        ed.keep(op)
+    ed.keep_all(sg.operators[seg.last + 1:])
     return ed.finish()
 
 
