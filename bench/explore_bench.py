@@ -27,6 +27,7 @@ from _bench import model_paths
 
 import tinymem  # noqa: E402
 from tinymem.schedules.explore import DEFAULT_BEAM, OVERHEAD_CAPS, explore  # noqa: E402
+from tinymem.schedules import parallel  # noqa: E402
 from tinymem.targets import DEFAULT_TARGET  # noqa: E402
 
 LIMITS = (0.0, 0.10, 0.15, 0.25)
@@ -71,7 +72,7 @@ def main(argv: list[str]) -> None:
     if walls:
         print(f"\nmedian: {statistics.median(walls):.1f} s wall, {statistics.median(cpus):.1f} s CPU; "
               f"worst: {max(walls):.1f} s wall, {max(cpus):.1f} s CPU "
-              f"({len(walls)} models, {os.environ.get('TINYMEM_WORKERS') or '1'} workers, "
+              f"({len(walls)} models, {parallel.workers()} processes, "
               f"beam {args.beam}, caps {','.join(f'{c:g}' for c in args.caps)})")
 
 

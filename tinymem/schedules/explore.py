@@ -603,6 +603,7 @@ def explore(model: Model, budget: int | None = None, max_overhead: float | None 
     # other process taking the groups from the end.
     groups = sorted({(p, goal) for p, goal, _ in beams},
                     key=lambda g: (g[0], g[1] is not Objective.HEAD))
+    members = [[i for i, b in enumerate(beams) if b[:2] == group] for group in groups]
     listed: list[dict[tuple[Step, ...], list[Step]]] = [{} for _ in pools]  # per pool
     ev.start = start
 
@@ -610,19 +611,17 @@ def explore(model: Model, budget: int | None = None, max_overhead: float | None 
         # The highest cap first: its beam measures nearly every candidate the
         # lower caps' beams ask for (on the PyTorch MobileNetV2 the head's seven
         # beams take 13.8 s so, 16.1 s lowest first).
-        mine = sorted((i for i, b in enumerate(beams) if b[:2] == groups[g]),
-                      key=lambda i: -beams[i][2])
         return {i: _beam(ev, pools[beams[i][0]], listed[beams[i][0]], start, start_plan,
-                         beams[i][2], beam, beams[i][1], budget) for i in mine}
+                         beams[i][2], beam, beams[i][1], budget)
+                for i in sorted(members[g], key=lambda i: -beams[i][2])}
 
     def pack(done: dict[int, dict]) -> _Found:
         return ev.export({i: kept for by_beam in done.values() for i, kept in by_beam.items()})
 
     def unpack(found: _Found) -> dict[int, dict]:
         by_beam = ev.adopt(found)
-        return {g: {i: by_beam[i] for i, (p, goal, _) in enumerate(beams) if (p, goal) == group}
-                for g, group in enumerate(groups)
-                if any(i in by_beam for i, b in enumerate(beams) if b[:2] == group)}
+        return {g: {i: by_beam[i] for i in mine} for g, mine in enumerate(members)
+                if all(i in by_beam for i in mine)}
 
     def quiet() -> None:
         ev.progress = None  # (the child's count would be drawn over this process's)

@@ -72,7 +72,10 @@ def share_ends(count: int, run: Callable[[int], R], pack: Callable[[dict[int, R]
     pickle); `unpack` turns that into results of this process."""
     if count < 2 or workers() < 2:
         return [run(i) for i in range(count)]
-    ends = _Ends(count)
+    try:
+        ends = _Ends(count)
+    except (OSError, ImportError):  # (no shared semaphore here: one process does all)
+        return [run(i) for i in range(count)]
     child = _fork_child(ends, run, pack, in_child)
     results: dict[int, R] = {}
     try:
