@@ -548,17 +548,3 @@ def test_a_candidate_is_at_least_as_live_as_its_parent_outside_the_ops_it_rewrit
         assert 0 < outside <= bound, step.label
         below += outside < plan.peak_bytes
     assert below  # (the bound is not the parent's peak everywhere)
-
-
-def test_tensors_a_rewrite_makes_have_the_facts_the_ir_derives():
-    from tinymem.schedules.explore import STEP_SOURCES, _peak_op
-
-    model = tinymem.load_model(SAMPLES / "mobilenet_v2_035_144_int8.tflite")
-    plan = plan_model(model, target=DEFAULT_TARGET)
-    steps = [s for src in STEP_SOURCES
-             for s in src(model, _peak_op(plan), plan.arena_bytes, DEFAULT_TARGET)]
-    for step in steps[::7]:
-        for t in step.apply(model).main.tensors:
-            fresh = dataclasses.replace(t)  # (its facts derived afresh)
-            assert (t.kind, t.num_elements, t.nbytes) == \
-                (fresh.kind, fresh.num_elements, fresh.nbytes), (step.label, t.name)

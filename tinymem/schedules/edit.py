@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import bisect
 import copy
-import math
 import dataclasses
 from contextlib import contextmanager
 from operator import is_
@@ -139,13 +138,6 @@ class GraphEditor:
             stem = self._stems[id(like)] = _stem(like.name, like.index)
         t = Tensor(index=len(self.tensors), name=f"{stem}/{suffix}", shape=tuple(shape),
                    dtype=like.dtype, buffer=0, quantization=like.quantization)
-        # Its derived facts, set now (a search makes some 700,000 tensors, and each
-        # would take its way through `computed_once` twice as long): no data, no
-        # variable, and a tile's dimensions are all positive.
-        n = math.prod(t.shape)
-        if n > 0:
-            d = t.__dict__
-            d["kind"], d["num_elements"] = TensorKind.ACTIVATION, n
         self.tensors.append(t)
         return t.index
 
